@@ -1,0 +1,68 @@
+"""Alembic environment for taskcli.
+
+Run by ``taskcli db migrate`` (which passes its open connection) or by ``alembic`` from a
+source checkout (the database then comes from TASKCLI_DATABASE_URL or the active profile).
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import taskcli.core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from taskcli.core.db import atomic
+from taskcli.core.migrate import ADVISORY_LOCK_KEY
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _configure(**kwargs) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        compare_type=True,
+        compare_server_default=False,
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    from taskcli.core.config import resolve_settings
+    from taskcli.core.urls import normalize_url
+
+    url = config.attributes.get("url") or resolve_settings().database_url
+    _configure(url=normalize_url(url), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _migrate(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    # Our own transaction wraps the run (SQLite DDL is transactional too).
+    _configure(connection=connection, render_as_batch=sqlite, transactional_ddl=True)
+    with atomic(connection):
+        if not sqlite:
+            # Concurrent `db migrate` runs wait here; the later ones then find the head.
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            connection.execute(lock, {"key": ADVISORY_LOCK_KEY})
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
+        return
+    from taskcli.core.config import resolve_settings
+    from taskcli.core.db import Database
+
+    database = Database(resolve_settings())
+    with database.connect(migrate_embedded=False) as connection:
+        _migrate(connection)
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

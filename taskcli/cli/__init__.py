@@ -1,0 +1,1 @@
+"""The command-line layer: parse arguments, call :mod:`taskcli.core`, render results."""

@@ -1,0 +1,195 @@
+"""The Typer application: global options, command registration and the one error handler."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from taskcli import __version__
+from taskcli.cli import output
+from taskcli.core.errors import TaskcliError
+
+GLOBAL_VALUE_OPTIONS = ("--profile", "-p", "--database-url")
+GLOBAL_FLAGS = ("--verbose", "-v")
+JSON_FLAGS = ("--json", "--jsonl")
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move global options given after the command to the front, where Typer expects them.
+
+    ``taskcli db migrate --database-url URL`` then means ``taskcli --database-url URL db
+    migrate``. Scanning stops at ``--``.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(args)
+    index = 0
+    while index < len(items):
+        arg = items[index]
+        if arg == "--":
+            rest += items[index:]
+            break
+        if arg in GLOBAL_VALUE_OPTIONS and index + 1 < len(items):
+            front += items[index : index + 2]
+            index += 2
+            continue
+        if arg in GLOBAL_FLAGS or arg.startswith(("--profile=", "--database-url=")):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def _before_separator(args: Sequence[str]) -> list[str]:
+    items = list(args)
+    return items[: items.index("--")] if "--" in items else items
+
+
+class TaskcliGroup(TyperGroup):
+    """Root command: hoists global options and turns every failure into one line + exit code."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra):
+        argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        flags = _before_separator(argv)
+        as_json = any(flag in flags for flag in JSON_FLAGS)
+        verbose = any(flag in flags for flag in GLOBAL_FLAGS)
+        extra.pop("standalone_mode", None)
+        try:
+            result = super().main(
+                args=argv, prog_name=prog_name or "taskcli", standalone_mode=False, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except TaskcliError as error:
+            if verbose:
+                traceback.print_exc()
+            output.render_error(
+                code=error.code, message_text=error.message, hint=error.hint, as_json=as_json
+            )
+            code = error.exit_code
+        except typer._click.exceptions.ClickException as error:
+            hint = _usage_hint(error)
+            output.render_error(
+                code="usage", message_text=error.format_message(), hint=hint, as_json=as_json
+            )
+            code = error.exit_code
+        except typer.Abort:
+            output.render_error(code="aborted", message_text="aborted", hint=None, as_json=as_json)
+            code = 130
+        except KeyboardInterrupt:
+            code = 130
+        except Exception as error:  # the last resort: never a traceback without --verbose
+            if verbose:
+                traceback.print_exc()
+            output.render_error(
+                code="unexpected",
+                message_text=f"unexpected error: {type(error).__name__}: {error}",
+                hint="run again with --verbose for details",
+                as_json=as_json,
+            )
+            code = 1
+        sys.exit(code)
+
+
+def _usage_hint(error: Exception) -> str:
+    ctx = getattr(error, "ctx", None)
+    path = ctx.command_path if ctx is not None else "taskcli"
+    return f"see: {path} --help"
+
+
+@dataclass
+class AppState:
+    """Global options, and the settings and database they select (built on first use)."""
+
+    profile: str | None = None
+    database_url: str | None = None
+    verbose: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self):
+        if "settings" not in self._cache:
+            from taskcli.core.config import resolve_settings
+
+            self._cache["settings"] = resolve_settings(
+                profile_option=self.profile, database_url_option=self.database_url
+            )
+        return self._cache["settings"]
+
+    def database(self):
+        if "database" not in self._cache:
+            from taskcli.core.db import Database
+
+            self._cache["database"] = Database(self.settings())
+        return self._cache["database"]
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        output.print_line(f"taskcli {__version__}")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    cls=TaskcliGroup,
+    name="taskcli",
+    help="Tasks in SQL: a command-line task manager on SQLite or PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", envvar="TASKCLI_PROFILE", help="Configuration profile."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database URL (overrides TASKCLI_DATABASE_URL and the profile).",
+            show_envvar=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show details and tracebacks.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Global options are accepted before or after the command."""
+    ctx.obj = AppState(profile=profile, database_url=database_url, verbose=verbose)
+
+
+def _register() -> None:
+    from taskcli.cli import config as config_commands
+    from taskcli.cli import db as db_commands
+
+    for module in (db_commands, config_commands):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,168 @@
+"""``taskcli config`` and ``taskcli profile``: the TOML configuration file."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from taskcli.cli import output
+from taskcli.cli.app import state
+from taskcli.cli.options import Json
+
+config_app = typer.Typer(help="Read and change configuration (config.toml).")
+profile_app = typer.Typer(help="List profiles and choose the default one.")
+
+Key = Annotated[
+    str,
+    typer.Argument(help="database_url, session_days, connect_timeout or default_profile."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
+    app.add_typer(profile_app, name="profile")
+
+
+def _open(ctx: typer.Context):
+    from taskcli.core import config
+
+    file = config.load_config()
+    return file, config.active_profile(file, state(ctx).profile, os.environ)
+
+
+def _shown(key: str, value: Any) -> Any:
+    from taskcli.core.urls import redact_url
+
+    return redact_url(value) if key == "database_url" and value else value
+
+
+def _entries(file) -> list[tuple[str, Any]]:
+    entries = [(key, value) for key, value in file.data.items() if key != "profiles"]
+    for name, table in sorted(file.profiles.items()):
+        entries += [(f"profiles.{name}.{key}", _shown(key, v)) for key, v in table.items()]
+    return entries
+
+
+@config_app.command("list")
+def list_command(ctx: typer.Context, as_json: Json = False) -> None:
+    """Show every setting in the config file (passwords redacted)."""
+    file, _ = _open(ctx)
+    entries = _entries(file)
+    if as_json:
+        output.print_json(
+            {
+                "path": str(file.path),
+                "default_profile": file.data.get("default_profile"),
+                "profiles": {
+                    name: {key: _shown(key, value) for key, value in table.items()}
+                    for name, table in file.profiles.items()
+                },
+            }
+        )
+        return
+    for key, value in entries:
+        output.print_line(f"{key} = {value}")
+
+
+@config_app.command("get")
+def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
+    """Print one setting of the active profile (or of --profile)."""
+    from taskcli.core import config
+    from taskcli.core.errors import NotFoundError
+
+    file, profile = _open(ctx)
+    value = file.get(key, profile)
+    defaults = {
+        "session_days": config.DEFAULT_SESSION_DAYS,
+        "connect_timeout": config.DEFAULT_CONNECT_TIMEOUT,
+    }
+    value = defaults.get(key) if value is None else value
+    if value is None:
+        raise NotFoundError(f"{key} is not set for profile {profile!r}")
+    shown = _shown(key, value)
+    if as_json:
+        output.print_json({"key": key, "profile": profile, "value": shown})
+    else:
+        output.print_line(str(shown))
+
+
+@config_app.command("set")
+def set_command(
+    ctx: typer.Context,
+    key: Key,
+    value: Annotated[str, typer.Argument(help="The new value.")],
+    as_json: Json = False,
+) -> None:
+    """Set a setting in the active profile (or --profile, which is created if new)."""
+    file, profile = _open(ctx)
+    parsed = file.set(key, value, profile)
+    file.save()
+    _report_change(key, profile, _shown(key, parsed), as_json)
+
+
+@config_app.command("unset")
+def unset_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
+    """Remove a setting from the active profile (or --profile)."""
+    file, profile = _open(ctx)
+    file.unset(key, profile)
+    file.save()
+    _report_change(key, profile, None, as_json)
+
+
+def _report_change(key: str, profile: str, value: Any, as_json: bool) -> None:
+    from taskcli.core.config import TOP_LEVEL_KEYS
+
+    where = key if key in TOP_LEVEL_KEYS else f"profiles.{profile}.{key}"
+    if as_json:
+        output.print_json({"key": key, "profile": profile, "value": value})
+    elif value is None:
+        output.print_line(f"unset {where}")
+    else:
+        output.print_line(f"{where} = {value}")
+
+
+@profile_app.command("list")
+def profile_list_command(ctx: typer.Context, as_json: Json = False) -> None:
+    """List profiles; the active one is marked with *."""
+    from taskcli.core.config import DEFAULT_PROFILE
+
+    file, active = _open(ctx)
+    names = sorted({DEFAULT_PROFILE, *file.profiles})
+    rows = [
+        {
+            "name": name,
+            "active": name == active,
+            "default": name == file.data.get("default_profile", DEFAULT_PROFILE),
+            "database_url": _shown("database_url", file.profile(name).get("database_url")),
+        }
+        for name in names
+    ]
+    if as_json:
+        output.print_json(rows)
+        return
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        output.print_line(f"{mark} {row['name']}\t{row['database_url'] or '(embedded SQLite)'}")
+
+
+@profile_app.command("use")
+def profile_use_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Profile to make the default.")],
+    as_json: Json = False,
+) -> None:
+    """Make NAME the default profile."""
+    from taskcli.core.config import DEFAULT_PROFILE
+    from taskcli.core.errors import NotFoundError
+
+    file, _ = _open(ctx)
+    if name != DEFAULT_PROFILE and name not in file.profiles:
+        raise NotFoundError(
+            f"no profile named {name!r}",
+            hint=f"create it: taskcli config set database_url URL --profile {name}",
+        )
+    file.set("default_profile", name, name)
+    file.save()
+    _report_change("default_profile", name, name, as_json)

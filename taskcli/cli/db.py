@@ -1,0 +1,134 @@
+"""``taskcli db``: migrate, status, history, downgrade (an administrator's commands)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from taskcli.cli import output
+from taskcli.cli.app import state
+from taskcli.cli.options import Json, Yes, confirm_or_require_yes
+
+db_app = typer.Typer(help="Database schema: migrate, status, history, downgrade, rotate-key.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+
+
+def _redacted(ctx: typer.Context) -> str:
+    from taskcli.core.urls import redact_url
+
+    return redact_url(state(ctx).settings().database_url)
+
+
+@db_app.command("migrate")
+def migrate_command(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Option("--revision", help="Target revision (default: head).")
+    ] = "head",
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL instead of running it; touch nothing.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Bring the database schema up to REVISION (safe to run concurrently)."""
+    from taskcli.core import migrate
+
+    app_state = state(ctx)
+    if sql:
+        import sys
+
+        migrate.upgrade_sql(app_state.settings().database_url, revision, sys.stdout)
+        return
+    database = app_state.database()
+    with database.connect(migrate_embedded=False) as conn, _spinner("migrating"):
+        before = migrate.current_revision(conn)
+        migrate.upgrade(conn, revision)
+        after = migrate.current_revision(conn)
+    result = {"database": _redacted(ctx), "from": before, "to": after}
+    if as_json:
+        output.print_json(result)
+    elif before == after:
+        output.print_line(f"already at {after or 'base'}: {result['database']}")
+    else:
+        output.print_line(f"migrated {before or 'base'} -> {after}: {result['database']}")
+
+
+def _spinner(text: str):
+    if not output.stderr_is_tty():
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return output.console(stderr=True).status(text)
+
+
+@db_app.command("status")
+def status_command(ctx: typer.Context, as_json: Json = False) -> None:
+    """Show the current and head revisions; exit 7 when the schema is behind."""
+    from taskcli.core import migrate
+    from taskcli.core.errors import SchemaError
+
+    with state(ctx).database().connect(migrate_embedded=False) as conn:
+        current = migrate.current_revision(conn)
+    head = migrate.head_revision()
+    result = {
+        "database": _redacted(ctx),
+        "current": current,
+        "head": head,
+        "up_to_date": current == head,
+    }
+    if as_json:
+        output.print_json(result)
+    else:
+        output.print_line(f"database: {result['database']}")
+        output.print_line(f"current:  {current or 'none (empty database)'}")
+        output.print_line(f"head:     {head}")
+    if current != head:
+        raise SchemaError(f"schema is at {current or 'nothing'}, this taskcli needs {head}")
+
+
+@db_app.command("history")
+def history_command(as_json: Json = False) -> None:
+    """List the schema revisions, newest first."""
+    from dataclasses import asdict
+
+    from taskcli.core import migrate
+
+    revisions = migrate.history()
+    if as_json:
+        output.print_json([asdict(revision) for revision in revisions])
+        return
+    for revision in revisions:
+        head = " (head)" if revision.is_head else ""
+        output.print_line(
+            f"{revision.down_revision or 'base'} -> {revision.revision}{head}  {revision.message}"
+        )
+
+
+@db_app.command("downgrade")
+def downgrade_command(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")],
+    yes: Yes = False,
+    as_json: Json = False,
+) -> None:
+    """Downgrade the schema to REVISION (asks first; data in dropped tables is lost)."""
+    from taskcli.core import migrate
+
+    confirm_or_require_yes(
+        f"Downgrade {_redacted(ctx)} to {revision}? Tables dropped lose their data.", yes
+    )
+    with state(ctx).database().connect(migrate_embedded=False) as conn:
+        before = migrate.current_revision(conn)
+        migrate.downgrade(conn, revision)
+        after = migrate.current_revision(conn)
+    result = {"database": _redacted(ctx), "from": before, "to": after}
+    if as_json:
+        output.print_json(result)
+    else:
+        output.print_line(
+            f"downgraded {before or 'base'} -> {after or 'base'}: {result['database']}"
+        )

@@ -1,0 +1,107 @@
+"""Rendering shared by all commands: rich on a TTY, plain lines when piped, JSON on request.
+
+stdout carries results only; messages, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def color_allowed() -> bool:
+    return "NO_COLOR" not in os.environ
+
+
+def console(*, stderr: bool = False):
+    """A rich Console for TTY rendering (imported only when a TTY needs it)."""
+    from rich.console import Console
+
+    return Console(
+        stderr=stderr,
+        no_color=not color_allowed(),
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_json_lines(documents: Iterable[Any]) -> None:
+    for document in documents:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def print_line(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def message(text: str) -> None:
+    """A message for the person at the terminal (stderr, never mixed into results)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def warn(text: str) -> None:
+    message(f"warning: {text}")
+
+
+def render_error(*, code: str, message_text: str, hint: str | None, as_json: bool) -> None:
+    if as_json:
+        document = {"error": {"code": code, "message": message_text, "hint": hint}}
+        sys.stderr.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        suffix = f" (hint: {hint})" if hint else ""
+        sys.stderr.write(f"error: {message_text}{suffix}\n")
+    sys.stderr.flush()
+
+
+def progress(total: int | None, description: str):
+    """A rich progress bar on a TTY (stderr); a no-op tracker otherwise."""
+    if not stderr_is_tty():
+        return _NoProgress()
+    from rich.progress import Progress
+
+    bar = Progress(console=console(stderr=True), transient=True)
+    return _RichProgress(bar, bar.add_task(description, total=total))
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def advance(self, amount: int = 1) -> None:
+        return None
+
+
+class _RichProgress(_NoProgress):
+    def __init__(self, bar, task_id) -> None:
+        self.bar = bar
+        self.task_id = task_id
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def advance(self, amount: int = 1) -> None:
+        self.bar.advance(self.task_id, amount)

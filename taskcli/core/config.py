@@ -1,0 +1,246 @@
+"""Configuration: directories, the TOML config file with profiles, and precedence.
+
+The database is chosen by, highest first: ``--database-url``, ``TASKCLI_DATABASE_URL``,
+the active profile's ``database_url``, the embedded SQLite default. The active profile is
+``--profile``, ``TASKCLI_PROFILE``, the file's ``default_profile``, then ``default``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taskcli.core.errors import ConfigError
+
+APP_NAME = "taskcli"
+DEFAULT_PROFILE = "default"
+DEFAULT_SESSION_DAYS = 30
+DEFAULT_CONNECT_TIMEOUT = 10
+PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _positive_int(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        expected = f"expected a whole number from {low} to {high}"
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{expected}, got {value!r}") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{expected}, got {number}")
+        return number
+
+    return parse
+
+
+def _database_url(value: Any) -> str:
+    from taskcli.core.urls import normalize_url  # light: no SQLAlchemy import
+
+    text = str(value).strip()
+    normalize_url(text)  # raises ConfigError when the URL is not one taskcli can use
+    return text
+
+
+def _profile_name(value: Any) -> str:
+    text = str(value).strip()
+    if not PROFILE_NAME_RE.match(text):
+        raise ConfigError(
+            f"invalid profile name {text!r}: use letters, digits, '.', '_' or '-' (≤ 64)"
+        )
+    return text
+
+
+PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
+    "database_url": _database_url,
+    "session_days": _positive_int(1, 3650),
+    "connect_timeout": _positive_int(1, 300),
+}
+TOP_LEVEL_KEYS: dict[str, Callable[[Any], Any]] = {"default_profile": _profile_name}
+ALL_KEYS = (*TOP_LEVEL_KEYS, *PROFILE_KEYS)
+
+
+def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where config.toml lives (``TASKCLI_CONFIG_DIR`` overrides)."""
+    override = environ.get("TASKCLI_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the embedded database and the token file live (``TASKCLI_DATA_DIR`` overrides)."""
+    override = environ.get("TASKCLI_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def validate_key(key: str) -> None:
+    if key not in ALL_KEYS:
+        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(ALL_KEYS)}")
+
+
+class ConfigFile:
+    """The TOML file: ``default_profile`` at the top, ``[profiles.NAME]`` tables below."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            with self.path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            return {}
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {self.path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.path}: {exc.strerror}") from None
+        profiles = data.get("profiles", {})
+        tables = isinstance(profiles, dict) and all(isinstance(p, dict) for p in profiles.values())
+        if not tables:
+            raise ConfigError(f"{self.path}: [profiles.NAME] entries must be tables")
+        return data
+
+    @property
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        return self.data.setdefault("profiles", {})
+
+    def profile(self, name: str) -> dict[str, Any]:
+        return dict(self.profiles.get(name, {}))
+
+    def get(self, key: str, profile: str) -> Any:
+        validate_key(key)
+        if key in TOP_LEVEL_KEYS:
+            return self.data.get(key)
+        return self.profiles.get(profile, {}).get(key)
+
+    def set(self, key: str, value: Any, profile: str) -> Any:
+        validate_key(key)
+        parser = TOP_LEVEL_KEYS.get(key) or PROFILE_KEYS[key]
+        try:
+            parsed = parser(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}: {exc.message}") from None
+        if key in TOP_LEVEL_KEYS:
+            self.data[key] = parsed
+        else:
+            self.profiles.setdefault(_profile_name(profile), {})[key] = parsed
+        return parsed
+
+    def unset(self, key: str, profile: str) -> bool:
+        validate_key(key)
+        if key in TOP_LEVEL_KEYS:
+            return self.data.pop(key, None) is not None
+        table = self.profiles.get(profile, {})
+        removed = table.pop(key, None) is not None
+        if not table:
+            self.profiles.pop(profile, None)
+        return removed
+
+    def save(self) -> None:
+        """Write atomically with mode 0600 (the file may hold a database password)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(dump_toml(self.data))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+    return f'"{escaped}"'
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Serialise the two-level structure taskcli writes (scalars and [profiles.NAME])."""
+    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in data.items() if k != "profiles"]
+    for name, table in sorted(data.get("profiles", {}).items()):
+        lines += ["", f"[profiles.{_toml_key(name)}]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where it runs."""
+
+    profile: str
+    database_url: str
+    database_url_source: str
+    session_days: int
+    connect_timeout: int
+    config_dir: Path
+    data_dir: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.config_dir / "config.toml"
+
+
+def load_config(environ: Mapping[str, str] = os.environ) -> ConfigFile:
+    return ConfigFile(config_dir(environ) / "config.toml")
+
+
+def active_profile(config: ConfigFile, option: str | None, environ: Mapping[str, str]) -> str:
+    name = option or environ.get("TASKCLI_PROFILE") or config.data.get("default_profile")
+    return _profile_name(name or DEFAULT_PROFILE)
+
+
+def resolve_settings(
+    *,
+    profile_option: str | None = None,
+    database_url_option: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Apply the precedence rules to the options, the environment and the config file."""
+    config = load_config(environ)
+    profile = active_profile(config, profile_option, environ)
+    table = config.profile(profile)
+    if profile != DEFAULT_PROFILE and profile not in config.profiles:
+        raise ConfigError(
+            f"no profile named {profile!r} in {config.path}",
+            hint=f"create it: taskcli config set database_url URL --profile {profile}",
+        )
+    directory = data_dir(environ)
+    candidates = [
+        (database_url_option, "--database-url"),
+        (environ.get("TASKCLI_DATABASE_URL"), "TASKCLI_DATABASE_URL"),
+        (table.get("database_url"), f"profile {profile}"),
+    ]
+    url, source = next(
+        ((u, s) for u, s in candidates if u),
+        (f"sqlite:///{directory / 'taskcli.db'}", "embedded default"),
+    )
+    return Settings(
+        profile=profile,
+        database_url=_database_url(url),
+        database_url_source=source,
+        session_days=PROFILE_KEYS["session_days"](table.get("session_days", DEFAULT_SESSION_DAYS)),
+        connect_timeout=PROFILE_KEYS["connect_timeout"](
+            table.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+        ),
+        config_dir=config.path.parent,
+        data_dir=directory,
+    )

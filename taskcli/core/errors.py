@@ -1,0 +1,74 @@
+"""Domain errors. Each carries the exit code and a hint; the CLI renders them in one place."""
+
+from __future__ import annotations
+
+
+class TaskcliError(Exception):
+    """Base of every error taskcli reports to the user."""
+
+    exit_code = 1
+    code = "error"
+    default_hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+
+
+class UsageError(TaskcliError):
+    """The command line itself is wrong (missing --yes without a TTY, bad option mix)."""
+
+    exit_code = 2
+    code = "usage"
+
+
+class AuthError(TaskcliError):
+    """Not logged in, wrong credentials, or the session is expired or revoked."""
+
+    exit_code = 3
+    code = "auth"
+    default_hint = "run: taskcli login"
+
+
+class NotFoundError(TaskcliError):
+    """The task (or other object) does not exist for this user."""
+
+    exit_code = 4
+    code = "not_found"
+
+
+class InvalidInputError(TaskcliError):
+    """A value breaks a rule of the data model."""
+
+    exit_code = 5
+    code = "invalid_input"
+
+
+class ConflictError(TaskcliError):
+    """The change conflicts with existing data (email taken, ambiguous reference)."""
+
+    exit_code = 5
+    code = "conflict"
+
+
+class DatabaseUnavailableError(TaskcliError):
+    """The database could not be reached or refused the connection."""
+
+    exit_code = 6
+    code = "database_unavailable"
+
+
+class SchemaError(TaskcliError):
+    """The database schema is missing or older than this taskcli."""
+
+    exit_code = 7
+    code = "schema_out_of_date"
+    default_hint = "run: taskcli db migrate"
+
+
+class ConfigError(TaskcliError):
+    """The configuration file or a configuration value is invalid."""
+
+    exit_code = 5
+    code = "config"

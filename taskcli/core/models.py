@@ -1,0 +1,217 @@
+"""SQLModel tables (the single schema source) and the validated input shapes.
+
+Tables: ``users``, ``sessions``, ``tasks`` and ``meta`` (per-database signing key and id).
+Input shapes (``TaskCreate``, ``TaskUpdate``) carry the data-model rules once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+import sqlalchemy as sa
+from pydantic import AfterValidator, BeforeValidator, ValidationError
+from sqlalchemy.dialects import postgresql
+from sqlmodel import Field, SQLModel
+
+from taskcli.core.dates import utc_now
+from taskcli.core.errors import InvalidInputError
+
+M = TypeVar("M", bound=SQLModel)
+
+TITLE_MAX = 255
+DESCRIPTION_MAX = 2000
+PROJECT_MAX = 100
+TAG_MAX = 50
+
+
+class TaskStatus(StrEnum):
+    pending = "pending"
+    in_progress = "in_progress"
+    completed = "completed"
+
+
+class TaskPriority(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+def _timestamp(**kwargs) -> sa.Column:
+    return sa.Column(sa.DateTime(timezone=True), **kwargs)
+
+
+def _check_in(column: str, enum: type[StrEnum]) -> sa.CheckConstraint:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return sa.CheckConstraint(f"{column} IN ({values})", name=f"ck_tasks_{column}")
+
+
+# Tags: a native text array on PostgreSQL (GIN-indexed, filtered with @>), JSON elsewhere.
+TagsType = sa.JSON().with_variant(postgresql.ARRAY(sa.String(TAG_MAX)), "postgresql")
+
+
+class Meta(SQLModel, table=True):
+    """Per-database facts created by the first migration: ``database_id``, ``signing_key``."""
+
+    __tablename__ = "meta"
+    key: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(sa_column=sa.Column(sa.String(320), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=sa.Column(sa.String(512), nullable=False))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    next_task_number: int = Field(
+        default=1, sa_column=sa.Column(sa.Integer, nullable=False, server_default="1")
+    )
+
+
+class AuthSession(SQLModel, table=True):
+    """A login. The token's ``jti`` is the id; only the token's SHA-256 is stored."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (sa.Index("ix_sessions_user_id", "user_id"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    expires_at: datetime = Field(sa_column=_timestamp(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    client: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "number", name="uq_tasks_user_number"),
+        sa.Index("ix_tasks_user_status", "user_id", "status"),
+        sa.Index("ix_tasks_user_due", "user_id", "due"),
+        sa.Index("ix_tasks_user_created", "user_id", "created_at"),
+        sa.Index("ix_tasks_user_updated", "user_id", "updated_at"),
+        sa.Index("ix_tasks_user_project", "user_id", "project"),
+        sa.Index("ix_tasks_tags", "tags", postgresql_using="gin"),
+        _check_in("status", TaskStatus),
+        _check_in("priority", TaskPriority),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    number: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    title: str = Field(sa_column=sa.Column(sa.String(TITLE_MAX), nullable=False))
+    description: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    status: str = Field(
+        default=TaskStatus.pending.value, sa_column=sa.Column(sa.String(11), nullable=False)
+    )
+    priority: str = Field(
+        default=TaskPriority.medium.value, sa_column=sa.Column(sa.String(6), nullable=False)
+    )
+    due: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    project: str | None = Field(default=None, sa_column=sa.Column(sa.String(PROJECT_MAX)))
+    tags: list[str] = Field(default_factory=list, sa_column=sa.Column(TagsType, nullable=False))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+# ---- validated input shapes -------------------------------------------------------------
+
+
+def _trimmed_title(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if len(value) > TITLE_MAX:
+        raise ValueError(f"must be at most {TITLE_MAX} characters")
+    return value
+
+
+def _description(value: str | None) -> str | None:
+    if value is not None and len(value) > DESCRIPTION_MAX:
+        raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
+    return value or None
+
+
+def _no_space_word(limit: int, what: str):
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value or len(value) > limit:
+            raise ValueError(f"{what} must be 1 to {limit} characters")
+        if any(c.isspace() for c in value) or (what == "tag" and "," in value):
+            banned = "whitespace or commas" if what == "tag" else "whitespace"
+            raise ValueError(f"{what} {value!r} must not contain {banned}")
+        return value
+
+    return check
+
+
+def _tag_set(values: list[str] | None) -> list[str]:
+    check = _no_space_word(TAG_MAX, "tag")
+    unique: dict[str, None] = {}
+    for value in values or []:
+        unique[check(value)] = None
+    return list(unique)
+
+
+def _text(value):
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be text")
+    return value
+
+
+Title = Annotated[str, BeforeValidator(_text), AfterValidator(_trimmed_title)]
+Description = Annotated[str | None, BeforeValidator(_text), AfterValidator(_description)]
+Project = Annotated[
+    str | None, BeforeValidator(_text), AfterValidator(_no_space_word(PROJECT_MAX, "project"))
+]
+Tags = Annotated[list[str], AfterValidator(_tag_set)]
+
+
+class TaskBase(SQLModel):
+    title: Title
+    description: Description = None
+    status: TaskStatus = TaskStatus.pending
+    priority: TaskPriority = TaskPriority.medium
+    due: datetime | None = None
+    project: Project = None
+    tags: Tags = []
+
+
+class TaskCreate(TaskBase):
+    """A new task as the user describes it (add, import)."""
+
+
+class TaskUpdate(SQLModel):
+    """Only the fields given are changed; ``None`` for due/project/description clears them."""
+
+    title: Title | None = None
+    description: Description = None
+    status: TaskStatus | None = None
+    priority: TaskPriority | None = None
+    due: datetime | None = None
+    project: Project = None
+
+
+def validated(model: type[M], data: dict) -> M:
+    """Build ``model`` from ``data`` or raise InvalidInputError naming the field and rule."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "value"
+        message = error["msg"].removeprefix("Value error, ")
+        raise InvalidInputError(f"{field}: {message}") from None

@@ -132,3 +132,19 @@ def downgrade_command(
         output.print_line(
             f"downgraded {before or 'base'} -> {after or 'base'}: {result['database']}"
         )
+
+
+@db_app.command("rotate-key")
+def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = False) -> None:
+    """Replace the token signing key: every session of every user ends."""
+    from taskcli.core import accounts
+
+    confirm_or_require_yes(
+        f"Rotate the signing key of {_redacted(ctx)}? Everyone must log in again.", yes
+    )
+    with state(ctx).database().connect() as conn:
+        ended = accounts.rotate_key(conn)
+    if as_json:
+        output.print_json({"database": _redacted(ctx), "sessions_ended": ended})
+    else:
+        output.print_line(f"signing key replaced; {ended} session(s) ended")

@@ -1,0 +1,160 @@
+"""register, login, logout, whoami."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from taskcli import __version__
+from taskcli.cli import output
+from taskcli.cli.app import state
+from taskcli.cli.options import Json
+from taskcli.cli.session import logged_in, token_store
+
+Email = Annotated[
+    str | None, typer.Option("--email", "-e", help="Account email (asked for when omitted).")
+]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("register")(register_command)
+    app.command("login")(login_command)
+    app.command("logout")(logout_command)
+    app.command("whoami")(whoami_command)
+
+
+def _client() -> str:
+    import socket
+
+    return f"{socket.gethostname()} taskcli/{__version__}"
+
+
+def _ask_email(email: str | None) -> str:
+    from taskcli.core.errors import UsageError
+
+    if email is not None:
+        return email
+    if not sys.stdin.isatty():
+        raise UsageError("no email given and stdin is not a terminal", hint="add --email")
+    return typer.prompt("Email", err=True)
+
+
+def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
+    from taskcli.core.errors import InvalidInputError, UsageError
+
+    if password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if not password:
+            raise InvalidInputError("password: nothing on stdin")
+        return password.removesuffix("\r")
+    if not sys.stdin.isatty():
+        raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def _finish_login(ctx: typer.Context, login, as_json: bool, verb: str) -> None:
+    storage = token_store(ctx).save(login.token)
+    result = _identity_document(ctx, login.identity, storage)
+    if as_json:
+        output.print_json(result)
+    else:
+        output.print_line(f"{verb} as {login.identity.email}")
+
+
+def register_command(
+    ctx: typer.Context,
+    email: Email = None,
+    password_stdin: PasswordStdin = False,
+    as_json: Json = False,
+) -> None:
+    """Create an account (password asked twice, hidden) and log in."""
+    from taskcli.core import accounts
+
+    address = _ask_email(email)
+    password = _ask_password(password_stdin, confirm=True)
+    settings = state(ctx).settings()
+    with state(ctx).database().connect() as conn:
+        login = accounts.register(
+            conn,
+            email=address,
+            password=password,
+            session_days=settings.session_days,
+            client=_client(),
+        )
+    _finish_login(ctx, login, as_json, "registered and logged in")
+
+
+def login_command(
+    ctx: typer.Context,
+    email: Email = None,
+    password_stdin: PasswordStdin = False,
+    as_json: Json = False,
+) -> None:
+    """Log in and keep the session token in the OS keyring."""
+    from taskcli.core import accounts
+
+    address = _ask_email(email)
+    password = _ask_password(password_stdin, confirm=False)
+    settings = state(ctx).settings()
+    with state(ctx).database().connect() as conn:
+        login = accounts.login(
+            conn,
+            email=address,
+            password=password,
+            session_days=settings.session_days,
+            client=_client(),
+        )
+    _finish_login(ctx, login, as_json, "logged in")
+
+
+def logout_command(
+    ctx: typer.Context,
+    everywhere: Annotated[
+        bool, typer.Option("--all", help="End every session of this account, on all machines.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """End this session (or all of them) and forget the stored token."""
+    from taskcli.core import accounts
+
+    with logged_in(ctx) as session:
+        identity = session.identity
+        ended = accounts.logout(session.conn, identity=identity, everywhere=everywhere)
+    token_store(ctx).delete()
+    if as_json:
+        output.print_json({"email": identity.email, "sessions_ended": ended})
+    else:
+        output.print_line(f"logged out {identity.email} ({ended} session(s) ended)")
+
+
+def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:
+    from taskcli.core.dates import format_utc
+    from taskcli.core.urls import redact_url
+
+    settings = state(ctx).settings()
+    return {
+        "email": identity.email,
+        "user_id": str(identity.user_id),
+        "profile": settings.profile,
+        "database": redact_url(settings.database_url),
+        "expires_at": format_utc(identity.expires_at),
+        "token_storage": storage,
+    }
+
+
+def whoami_command(ctx: typer.Context, as_json: Json = False) -> None:
+    """Show the logged-in account, database, session expiry and token storage."""
+    with logged_in(ctx) as session:
+        document = _identity_document(ctx, session.identity, session.token_storage)
+    if as_json:
+        output.print_json(document)
+        return
+    for key, value in document.items():
+        output.print_line(f"{key + ':':<14} {value}")

@@ -1,0 +1,207 @@
+"""Accounts and sessions: register, login, logout, token verification, key rotation."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection
+
+from taskcli.core import security
+from taskcli.core.dates import as_utc, utc_now
+from taskcli.core.db import atomic
+from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
+from taskcli.core.models import AuthSession, Meta, User
+
+users = User.__table__
+sessions = AuthSession.__table__
+meta = Meta.__table__
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+WRONG_CREDENTIALS = "wrong email or password"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified session token belongs to."""
+
+    user_id: uuid.UUID
+    email: str
+    session_id: uuid.UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Login:
+    identity: Identity
+    token: str
+
+
+def normalize_email(email: str) -> str:
+    value = email.strip().lower()
+    if len(value) > 320 or not EMAIL_RE.match(value):
+        raise InvalidInputError(f"email: {email.strip()!r} is not an email address")
+    return value
+
+
+def _database_secrets(conn: Connection) -> tuple[str, str]:
+    rows = dict(conn.execute(sa.select(meta.c.key, meta.c.value)).all())
+    if "signing_key" not in rows or "database_id" not in rows:
+        raise SchemaError("the database has no signing key (schema incomplete)")
+    return rows["signing_key"], rows["database_id"]
+
+
+def _start_session(
+    conn: Connection, *, user_id: uuid.UUID, email: str, session_days: int, client: str
+) -> Login:
+    key, database_id = _database_secrets(conn)
+    now = utc_now()
+    session_id = uuid.uuid4()
+    expires_at = now + timedelta(days=session_days)
+    token = security.issue_token(
+        key=key,
+        audience=database_id,
+        user_id=user_id,
+        email=email,
+        session_id=session_id,
+        issued_at=now,
+        expires_at=expires_at,
+    )
+    conn.execute(
+        sessions.insert().values(
+            id=session_id,
+            user_id=user_id,
+            token_hash=security.token_hash(token),
+            created_at=now,
+            expires_at=expires_at,
+            client=client[:255],
+        )
+    )
+    return Login(Identity(user_id, email, session_id, expires_at), token)
+
+
+def register(
+    conn: Connection, *, email: str, password: str, session_days: int, client: str
+) -> Login:
+    """Create an account and log it in. A taken email is a ConflictError (exit 5)."""
+    email = normalize_email(email)
+    security.check_password_rules(password)
+    password_hash = security.hash_password(password)
+    user_id = uuid.uuid4()
+    now = utc_now()
+    try:
+        with atomic(conn):
+            conn.execute(
+                users.insert().values(
+                    id=user_id,
+                    email=email,
+                    password_hash=password_hash,
+                    created_at=now,
+                    updated_at=now,
+                    next_task_number=1,
+                )
+            )
+            return _start_session(
+                conn, user_id=user_id, email=email, session_days=session_days, client=client
+            )
+    except exc.IntegrityError:
+        raise ConflictError(
+            f"an account with the email {email} already exists", hint="run: taskcli login"
+        ) from None
+
+
+def login(conn: Connection, *, email: str, password: str, session_days: int, client: str) -> Login:
+    """Check the password (same cost for unknown emails) and start a session."""
+    try:
+        email = normalize_email(email)
+    except InvalidInputError:
+        email = ""
+    row = conn.execute(
+        sa.select(users.c.id, users.c.password_hash).where(users.c.email == email)
+    ).first()
+    ok, new_hash = security.verify_password(password, row.password_hash if row else None)
+    if not ok or row is None:
+        raise AuthError(WRONG_CREDENTIALS, hint="check the email and password")
+    with atomic(conn):
+        if new_hash:
+            conn.execute(
+                users.update()
+                .where(users.c.id == row.id)
+                .values(password_hash=new_hash, updated_at=utc_now())
+            )
+        return _start_session(
+            conn, user_id=row.id, email=email, session_days=session_days, client=client
+        )
+
+
+def authenticate(conn: Connection, *, token: str) -> Identity:
+    """Verify signature, audience, expiry and that the session is live; one query."""
+    claims = security.unverified_claims(token)
+    key_row = meta.alias("signing_key")
+    id_row = meta.alias("database_id")
+    query = (
+        sa.select(
+            key_row.c.value.label("key"),
+            id_row.c.value.label("database_id"),
+            sessions.c.user_id,
+            sessions.c.revoked_at,
+            sessions.c.expires_at,
+            users.c.email,
+        )
+        .select_from(key_row)
+        .join(id_row, id_row.c.key == "database_id")
+        .outerjoin(
+            sessions,
+            sa.and_(
+                sessions.c.id == claims.session_id,
+                sessions.c.token_hash == security.token_hash(token),
+            ),
+        )
+        .outerjoin(users, users.c.id == sessions.c.user_id)
+        .where(key_row.c.key == "signing_key")
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        raise SchemaError("the database has no signing key (schema incomplete)")
+    security.verify_token(token, key=row.key, audience=row.database_id)
+    if row.user_id is None or row.user_id != claims.user_id or row.email is None:
+        raise AuthError("your session has ended")
+    if row.revoked_at is not None:
+        raise AuthError("your session was logged out")
+    expires_at = as_utc(row.expires_at)
+    if expires_at <= utc_now():
+        raise AuthError("your session has expired")
+    return Identity(row.user_id, row.email, claims.session_id, expires_at)
+
+
+def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) -> int:
+    """Revoke this session, or every live session of the user; returns how many ended."""
+    target = (
+        sessions.c.user_id == identity.user_id
+        if everywhere
+        else sessions.c.id == identity.session_id
+    )
+    result = conn.execute(
+        sessions.update()
+        .where(target, sessions.c.revoked_at.is_(None))
+        .values(revoked_at=utc_now())
+    )
+    return result.rowcount
+
+
+def rotate_key(conn: Connection) -> int:
+    """Replace the signing key; every session ends. Returns the number of sessions ended."""
+    with atomic(conn):
+        conn.execute(
+            meta.update().where(meta.c.key == "signing_key").values(
+                value=security.new_signing_key()
+            )
+        )
+        result = conn.execute(
+            sessions.update().where(sessions.c.revoked_at.is_(None)).values(revoked_at=utc_now())
+        )
+    return result.rowcount

@@ -1,0 +1,134 @@
+"""Password hashing (passlib API from libpass, argon2) and session tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from taskcli.core.errors import AuthError, InvalidInputError
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+ALGORITHM = "HS256"
+# Verified when the email is unknown, so a missing user costs the same as a wrong password.
+# Same argon2 parameters as the context's defaults (a test keeps them in step).
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$CKHU+n8PAQCAsHZurVXqPQ"
+    "$xe4oGfJokunGGRbVNXJEH/LPpmQjdhN6JvbuIzwI4oY"
+)
+
+
+@cache
+def password_context():
+    from passlib.context import CryptContext
+
+    # argon2 for new hashes; bcrypt still verifies and is rehashed on the next login.
+    return CryptContext(schemes=["argon2", "bcrypt"], deprecated=["bcrypt"])
+
+
+def check_password_rules(password: str) -> None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInputError(
+            f"password: must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
+        )
+
+
+def hash_password(password: str) -> str:
+    return password_context().hash(password)
+
+
+def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, replacement hash when the stored one needs an update).
+
+    With no stored hash (unknown user) the dummy hash is verified and the answer is False.
+    """
+    ok, new_hash = password_context().verify_and_update(password, stored_hash or DUMMY_HASH)
+    if stored_hash is None:
+        return False, None
+    return ok, new_hash
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_signing_key() -> str:
+    return secrets.token_hex(32)
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: uuid.UUID
+    email: str
+    session_id: uuid.UUID
+    audience: str
+    expires_at: int
+
+
+def issue_token(
+    *,
+    key: str,
+    audience: str,
+    user_id: uuid.UUID,
+    email: str,
+    session_id: uuid.UUID,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> str:
+    import jwt
+
+    payload = {
+        "sub": str(user_id),
+        "email": email,
+        "jti": str(session_id),
+        "aud": audience,
+        "iat": int(issued_at.timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    return jwt.encode(payload, key, algorithm=ALGORITHM)
+
+
+def unverified_claims(token: str) -> Claims:
+    """Read the claims to find the session; the signature is checked by :func:`verify_token`."""
+    import jwt
+
+    try:
+        payload = jwt.decode(token, options={"verify_signature": False})
+        return _claims(payload)
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
+        raise AuthError("the stored session token is not valid") from None
+
+
+def verify_token(token: str, *, key: str, audience: str) -> Claims:
+    import jwt
+
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            options={"require": ["sub", "jti", "exp", "iat", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("your session has expired") from None
+    except jwt.InvalidAudienceError:
+        raise AuthError("the session token belongs to another database") from None
+    except jwt.InvalidTokenError:
+        raise AuthError("the session token is not valid for this database") from None
+    return _claims(payload)
+
+
+def _claims(payload: dict) -> Claims:
+    audience = payload["aud"]
+    return Claims(
+        user_id=uuid.UUID(payload["sub"]),
+        email=str(payload.get("email", "")),
+        session_id=uuid.UUID(payload["jti"]),
+        audience=audience if isinstance(audience, str) else str(audience[0]),
+        expires_at=int(payload["exp"]),
+    )

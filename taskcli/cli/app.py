@@ -184,8 +184,9 @@ def _register() -> None:
     from taskcli.cli import auth as auth_commands
     from taskcli.cli import config as config_commands
     from taskcli.cli import db as db_commands
+    from taskcli.cli import tasks as task_commands
 
-    for module in (auth_commands, db_commands, config_commands):
+    for module in (auth_commands, task_commands, db_commands, config_commands):
         module.register(app)
 
 

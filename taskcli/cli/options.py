@@ -24,3 +24,73 @@ def confirm_or_require_yes(question: str, yes: bool) -> None:
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
     if not typer.confirm(question, default=False, err=True):
         raise typer.Abort()
+
+
+# ---- list filters, shared by `list` and `export` -------------------------------------------
+
+from taskcli.core.enums import TaskPriority, TaskStatus  # noqa: E402  (stdlib-only module)
+
+Statuses = Annotated[
+    list[TaskStatus] | None,
+    typer.Option("--status", "-s", help="Only this status (repeatable).", case_sensitive=False),
+]
+All = Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")]
+Priority = Annotated[
+    TaskPriority | None,
+    typer.Option("--priority", "-P", help="Only this priority.", case_sensitive=False),
+]
+Project = Annotated[str | None, typer.Option("--project", help="Only this project.")]
+FilterTags = Annotated[
+    list[str] | None, typer.Option("--tag", "-t", help="Only tasks with this tag (repeatable).")
+]
+DueBefore = Annotated[
+    str | None, typer.Option("--due-before", metavar="WHEN", help="Due at or before WHEN.")
+]
+Overdue = Annotated[bool, typer.Option("--overdue", help="Only open tasks past their due time.")]
+Search = Annotated[
+    str | None, typer.Option("--search", help="Text in title or description (any case).")
+]
+Sort = Annotated[
+    str,
+    typer.Option(
+        "--sort", help="number, due, priority, created or updated (no due date sorts last)."
+    ),
+]
+Reverse = Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")]
+Limit = Annotated[int, typer.Option("--limit", "-n", help="At most N tasks (0 = all).", min=0)]
+Offset = Annotated[int, typer.Option("--offset", help="Skip the first N tasks.", min=0)]
+
+
+def task_filter(
+    *,
+    status: list[TaskStatus] | None,
+    include_all: bool,
+    priority: TaskPriority | None,
+    project: str | None,
+    tag: list[str] | None,
+    due_before: str | None,
+    overdue: bool,
+    search: str | None,
+    sort: str,
+    reverse: bool,
+    limit: int,
+    offset: int,
+):
+    """The core TaskFilter for the options above (one place for list and export)."""
+    from taskcli.core.dates import parse_when
+    from taskcli.core.tasks import TaskFilter
+
+    return TaskFilter(
+        statuses=list(status or []),
+        include_completed=include_all,
+        priority=priority.value if priority else None,
+        project=project,
+        tags=list(tag or []),
+        due_before=parse_when(due_before) if due_before else None,
+        overdue=overdue,
+        search=search,
+        sort=sort,
+        reverse=reverse,
+        limit=limit,
+        offset=offset,
+    )

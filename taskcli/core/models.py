@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from taskcli.core.dates import utc_now
+from taskcli.core.enums import TaskPriority, TaskStatus
 from taskcli.core.errors import InvalidInputError
 
 M = TypeVar("M", bound=SQLModel)
@@ -25,18 +26,6 @@ TITLE_MAX = 255
 DESCRIPTION_MAX = 2000
 PROJECT_MAX = 100
 TAG_MAX = 50
-
-
-class TaskStatus(StrEnum):
-    pending = "pending"
-    in_progress = "in_progress"
-    completed = "completed"
-
-
-class TaskPriority(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
 
 
 def _timestamp(**kwargs) -> sa.Column:
@@ -133,6 +122,8 @@ def _trimmed_title(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
+    if any(not c.isprintable() for c in value):
+        raise ValueError("must be one line without tabs or control characters")
     if len(value) > TITLE_MAX:
         raise ValueError(f"must be at most {TITLE_MAX} characters")
     return value

@@ -1,0 +1,195 @@
+"""add, list, show, update, start, done, reopen, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from taskcli.cli import output, render
+from taskcli.cli.options import (
+    All,
+    DueBefore,
+    FilterTags,
+    Json,
+    Limit,
+    Offset,
+    Overdue,
+    Priority,
+    Project,
+    Reverse,
+    Search,
+    Sort,
+    Statuses,
+    Yes,
+    confirm_or_require_yes,
+    task_filter,
+)  # fmt: skip
+from taskcli.cli.session import logged_in
+from taskcli.core.enums import TaskStatus
+
+Refs = Annotated[list[str], typer.Argument(help="Task numbers or UUID prefixes (≥ 6 hex).")]
+Ref = Annotated[str, typer.Argument(help="Task number or UUID prefix (≥ 6 hex).")]
+Description = Annotated[str | None, typer.Option("--description", "-d", help="Longer text.")]
+Due = Annotated[str | None, typer.Option("--due", metavar="WHEN", help="Due date/time.")]
+Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag (repeatable).")]
+
+
+def register(app: typer.Typer) -> None:
+    for name, function in (
+        ("add", add_command), ("list", list_command), ("show", show_command),
+        ("update", update_command), ("start", start_command), ("done", done_command),
+        ("reopen", reopen_command), ("delete", delete_command),
+    ):  # fmt: skip
+        app.command(name)(function)
+
+
+def _when(text: str | None):
+    from taskcli.core.dates import parse_when
+
+    return None if text is None else parse_when(text)
+
+
+def add_command(
+    ctx: typer.Context,
+    title: Annotated[list[str], typer.Argument(help="Title words (joined by spaces).")],
+    description: Description = None,
+    priority: Priority = None,
+    due: Due = None,
+    project: Project = None,
+    tag: Tags = None,
+    as_json: Json = False,
+) -> None:
+    """Create a task; prints its number (the whole task with --json)."""
+    from taskcli.core import tasks
+    from taskcli.core.models import TaskCreate, validated
+
+    data = {"title": " ".join(title), "description": description, "due": _when(due),
+            "project": project, "tags": list(tag or [])}  # fmt: skip
+    if priority is not None:
+        data["priority"] = priority
+    checked = validated(TaskCreate, data)
+    with logged_in(ctx) as session:
+        record = tasks.create_task(session.conn, user_id=session.identity.user_id, data=checked)
+    render.created(record, as_json=as_json)
+
+
+def list_command(
+    ctx: typer.Context,
+    status: Statuses = None,
+    include_all: All = False,
+    priority: Priority = None,
+    project: Project = None,
+    tag: FilterTags = None,
+    due_before: DueBefore = None,
+    overdue: Overdue = False,
+    search: Search = None,
+    sort: Sort = "number",
+    reverse: Reverse = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    as_json: Json = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
+) -> None:
+    """List tasks (completed ones hidden unless --all or --status)."""
+    from taskcli.core import tasks
+
+    flt = task_filter(
+        status=status, include_all=include_all, priority=priority, project=project, tag=tag,
+        due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    total = None
+    with logged_in(ctx) as session:
+        user_id = session.identity.user_id
+        records = tasks.list_tasks(session.conn, user_id=user_id, flt=flt)
+        page_full = flt.limit and len(records) == flt.limit
+        if page_full and output.stdout_is_tty() and not (as_json or jsonl):
+            total = tasks.count_tasks(session.conn, user_id=user_id, flt=flt)
+    render.task_list(records, as_json=as_json, jsonl=jsonl, total=total)
+
+
+def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
+    """Show one task with all its fields."""
+    from taskcli.core import tasks
+
+    with logged_in(ctx) as session:
+        record = tasks.get_task(session.conn, user_id=session.identity.user_id, ref=ref)
+    render.task_detail(record, as_json=as_json)
+
+
+def update_command(
+    ctx: typer.Context,
+    ref: Ref,
+    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
+    description: Description = None,
+    priority: Priority = None,
+    due: Due = None,
+    no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
+    project: Project = None,
+    no_project: Annotated[bool, typer.Option("--no-project", help="Remove the project.")] = False,
+    status: Annotated[
+        TaskStatus | None, typer.Option("--status", help="New status.", case_sensitive=False)
+    ] = None,
+    add_tag: Annotated[list[str] | None, typer.Option("--add-tag", help="Add a tag.")] = None,
+    remove_tag: Annotated[
+        list[str] | None, typer.Option("--remove-tag", help="Remove a tag.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Change the given fields only."""
+    from taskcli.core import tasks
+    from taskcli.core.errors import UsageError
+
+    if (due is not None and no_due) or (project is not None and no_project):
+        raise UsageError("--due/--no-due and --project/--no-project exclude each other")
+    given = {"title": title, "description": description, "priority": priority,
+             "due": _when(due), "project": project, "status": status}  # fmt: skip
+    fields = {key: value for key, value in given.items() if value is not None}
+    fields.update({"due": None} if no_due else {})
+    fields.update({"project": None} if no_project else {})
+    changes = tasks.TaskChanges(fields, list(add_tag or []), list(remove_tag or []))
+    with logged_in(ctx) as session:
+        record = tasks.update_task(
+            session.conn, user_id=session.identity.user_id, ref=ref, changes=changes
+        )
+    render.task_changes([record], verb="updated", as_json=as_json, many=False)
+
+
+def _set_status(ctx: typer.Context, refs: list[str], status: TaskStatus, verb: str, as_json):
+    from taskcli.core import tasks
+
+    with logged_in(ctx) as session:
+        records = tasks.set_status(
+            session.conn, user_id=session.identity.user_id, refs=refs, status=status
+        )
+    render.task_changes(records, verb=verb, as_json=as_json, many=True)
+
+
+def start_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
+    """Mark tasks in progress (all or none)."""
+    _set_status(ctx, refs, TaskStatus.in_progress, "started", as_json)
+
+
+def done_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
+    """Mark tasks completed (all or none)."""
+    _set_status(ctx, refs, TaskStatus.completed, "completed", as_json)
+
+
+def reopen_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
+    """Mark tasks pending again (all or none)."""
+    _set_status(ctx, refs, TaskStatus.pending, "reopened", as_json)
+
+
+def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Json = False):
+    """Delete tasks (all or none); asks first on a TTY, needs --yes otherwise."""
+    from taskcli.core import tasks
+    from taskcli.core.refs import parse_refs
+
+    parse_refs(refs)
+    confirm_or_require_yes(f"Delete {len(refs)} task(s): {', '.join(refs)}?", yes)
+    with logged_in(ctx) as session:
+        records = tasks.delete_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
+    render.task_changes(records, verb="deleted", as_json=as_json, many=True)
+
+

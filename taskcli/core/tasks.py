@@ -1,0 +1,365 @@
+"""Task operations, every one scoped to one user. Records are plain dicts (SPEC §10 keys).
+
+Each operation is one statement where the database allows it (PostgreSQL: the number is
+drawn and the task inserted in one statement; several references act all-or-nothing
+through a count guard in the same UPDATE/DELETE), so commands stay at the round-trip floor.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from taskcli.core.dates import as_utc, utc_now
+from taskcli.core.db import atomic
+from taskcli.core.errors import ConflictError, InvalidInputError, NotFoundError
+from taskcli.core.models import Task, TaskCreate, TaskStatus, TaskUpdate, User, validated
+from taskcli.core.refs import Ref, parse_refs
+
+tasks = Task.__table__
+users = User.__table__
+RECORD_FIELDS = (
+    "id", "number", "title", "description", "status", "priority", "due",
+    "project", "tags", "created_at", "updated_at", "completed_at",
+)  # fmt: skip
+COLUMNS = [tasks.c[name] for name in RECORD_FIELDS]
+SORTS = ("number", "due", "priority", "created", "updated")
+DEFAULT_LIMIT = 100
+PRIORITY_RANK = sa.case({"high": 0, "medium": 1, "low": 2}, value=tasks.c.priority, else_=3)
+
+
+def to_record(row) -> dict:
+    record = dict(zip(RECORD_FIELDS, row, strict=True))
+    for key in ("due", "created_at", "updated_at", "completed_at"):
+        if record[key] is not None:
+            record[key] = as_utc(record[key])
+    record["tags"] = list(record["tags"] or [])
+    return record
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+# ---- create -----------------------------------------------------------------------------
+
+
+def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> dict:
+    """Insert a task with the user's next number (never reused, safe under concurrency)."""
+    now = utc_now()
+    values = {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "title": data.title,
+        "description": data.description,
+        "status": data.status.value,
+        "priority": data.priority.value,
+        "due": data.due,
+        "project": data.project,
+        "tags": data.tags,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": now if data.status is TaskStatus.completed else None,
+    }
+    draw = (
+        users.update()
+        .where(users.c.id == user_id)
+        .values(next_task_number=users.c.next_task_number + 1)
+        .returning((users.c.next_task_number - 1).label("number"))
+    )
+    if _is_postgres(conn):
+        drawn = draw.cte("drawn")
+        selected = [sa.literal(v, type_=tasks.c[k].type).label(k) for k, v in values.items()]
+        insert = tasks.insert().from_select(
+            [*values, "number"], sa.select(*selected, drawn.c.number)
+        )
+        return to_record(conn.execute(insert.returning(*COLUMNS)).one())
+    with atomic(conn):
+        number = conn.execute(draw).scalar_one()
+        row = conn.execute(tasks.insert().values(number=number, **values).returning(*COLUMNS))
+        return to_record(row.one())
+
+
+# ---- references -------------------------------------------------------------------------
+
+
+def _ref_condition(table, refs: Sequence[Ref]):
+    numbers = sorted({ref.number for ref in refs if ref.number is not None})
+    conditions = [table.c.number.in_(numbers)] if numbers else []
+    conditions += [
+        table.c.id == ref.low if ref.is_full_uuid else table.c.id.between(ref.low, ref.high)
+        for ref in refs
+        if ref.number is None
+    ]
+    return sa.or_(*conditions)
+
+
+def _matches(ref: Ref, record: dict) -> bool:
+    if ref.number is not None:
+        return record["number"] == ref.number
+    return ref.low <= record["id"] <= ref.high
+
+
+def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> list[dict]:
+    """The tasks the references name, in order; NotFound / ambiguous prefix → errors."""
+    rows = conn.execute(
+        sa.select(*COLUMNS).where(tasks.c.user_id == user_id, _ref_condition(tasks, refs))
+    )
+    found = [to_record(row) for row in rows]
+    resolved: dict[uuid.UUID, dict] = {}
+    for ref in refs:
+        hits = [record for record in found if _matches(ref, record)]
+        if not hits:
+            raise NotFoundError(f"no task {ref.text}")
+        if len(hits) > 1:
+            candidates = ", ".join(f"{r['number']} ({r['id']})" for r in hits[:10])
+            raise ConflictError(f"task reference {ref.text} is ambiguous: {candidates}")
+        resolved.setdefault(hits[0]["id"], hits[0])
+    return list(resolved.values())
+
+
+def get_task(conn: Connection, *, user_id: uuid.UUID, ref: str) -> dict:
+    return resolve(conn, user_id=user_id, refs=parse_refs([ref]))[0]
+
+
+def _all_or_nothing(conn: Connection, *, user_id, refs: Sequence[Ref], statement_for) -> list:
+    """Run ``statement_for(condition, expected)`` guarded so it touches all refs or none.
+
+    The fast path trusts the references; when it touches nothing, resolving them explains
+    why (not found, ambiguous) or, for duplicate references, retries by id.
+    """
+    expected = len(refs)
+    condition = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, refs))
+    rows = conn.execute(statement_for(condition, expected)).all()
+    if len(rows) == expected:
+        return rows
+    resolved = resolve(conn, user_id=user_id, refs=refs)
+    ids = [record["id"] for record in resolved]
+    condition = sa.and_(tasks.c.user_id == user_id, tasks.c.id.in_(ids))
+    return conn.execute(statement_for(condition, len(ids))).all()
+
+
+def _guard(condition, expected: int):
+    counted = tasks.alias("counted")
+    inner = sa.select(sa.func.count()).select_from(counted).where(
+        counted.c.id.in_(sa.select(tasks.c.id).where(condition).scalar_subquery())
+    )
+    return inner.scalar_subquery() == expected
+
+
+# ---- change -----------------------------------------------------------------------------
+
+
+def _status_values(status: TaskStatus, now: datetime) -> dict:
+    completed = sa.func.coalesce(tasks.c.completed_at, now)
+    return {
+        "status": status.value,
+        "completed_at": completed if status is TaskStatus.completed else None,
+        "updated_at": now,
+    }
+
+
+def set_status(
+    conn: Connection, *, user_id: uuid.UUID, refs: list[str], status: TaskStatus
+) -> list[dict]:
+    """start / done / reopen: all named tasks or none."""
+    values = _status_values(status, utc_now())
+    parsed = parse_refs(refs)
+
+    def statement(condition, expected):
+        guarded = sa.and_(condition, _guard(condition, expected))
+        return tasks.update().where(guarded).values(**values).returning(*COLUMNS)
+
+    rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
+    return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
+
+
+def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict]:
+    parsed = parse_refs(refs)
+
+    def statement(condition, expected):
+        guarded = sa.and_(condition, _guard(condition, expected))
+        return tasks.delete().where(guarded).returning(*COLUMNS)
+
+    rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
+    return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
+
+
+@dataclass
+class TaskChanges:
+    """What ``update`` was asked to change; ``fields`` holds only the given fields."""
+
+    fields: dict = field(default_factory=dict)
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.fields or self.add_tags or self.remove_tags)
+
+
+def update_task(
+    conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
+) -> dict:
+    if changes.is_empty():
+        raise InvalidInputError("nothing to update: give at least one field to change")
+    checked = validated(TaskUpdate, changes.fields)
+    add = validated(TaskCreate, {"title": "-", "tags": changes.add_tags}).tags
+    remove = [tag.strip() for tag in changes.remove_tags]
+    now = utc_now()
+    values: dict = {name: getattr(checked, name) for name in changes.fields}
+    for name in ("status", "priority"):
+        if values.get(name) is not None:
+            values[name] = values[name].value
+    if "status" in values:
+        values.update(_status_values(TaskStatus(values["status"]), now))
+    values["updated_at"] = now
+    parsed = parse_refs([ref])
+    if not (add or remove):
+        return _update_one(conn, user_id=user_id, refs=parsed, values=values)
+    if _is_postgres(conn):
+        values["tags"] = _pg_tags_expression(add, remove)
+        return _update_one(conn, user_id=user_id, refs=parsed, values=values)
+    with atomic(conn):
+        current = resolve(conn, user_id=user_id, refs=parsed)[0]
+        merged = [t for t in dict.fromkeys([*current["tags"], *add]) if t not in remove]
+        values["tags"] = merged
+        return _update_one(conn, user_id=user_id, refs=parsed, values=values)
+
+
+def _update_one(conn: Connection, *, user_id, refs: Sequence[Ref], values: dict) -> dict:
+    def statement(condition, expected):
+        guarded = sa.and_(condition, _guard(condition, expected))
+        return tasks.update().where(guarded).values(**values).returning(*COLUMNS)
+
+    rows = _all_or_nothing(conn, user_id=user_id, refs=refs, statement_for=statement)
+    return to_record(rows[0])
+
+
+def _pg_tags_expression(add: list[str], remove: list[str]):
+    """Existing tags plus ``add`` minus ``remove``, first-seen order, in one expression."""
+    array_type = postgresql.ARRAY(sa.String)
+    sql = sa.text(
+        "ARRAY(SELECT u.tag FROM unnest(tasks.tags || CAST(:add AS varchar[]))"
+        " WITH ORDINALITY AS u(tag, pos) WHERE u.tag <> ALL(CAST(:remove AS varchar[]))"
+        " GROUP BY u.tag ORDER BY min(u.pos))"
+    ).bindparams(
+        sa.bindparam("add", add, type_=array_type),
+        sa.bindparam("remove", remove, type_=array_type),
+    )
+    return sa.type_coerce(sql, tasks.c.tags.type)
+
+
+# ---- list ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskFilter:
+    statuses: list[TaskStatus] = field(default_factory=list)
+    include_completed: bool = False
+    priority: str | None = None
+    project: str | None = None
+    tags: list[str] = field(default_factory=list)
+    due_before: datetime | None = None
+    overdue: bool = False
+    search: str | None = None
+    sort: str = "number"
+    reverse: bool = False
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise InvalidInputError(f"sort: must be one of {', '.join(SORTS)}")
+        if self.limit < 0 or self.offset < 0:
+            raise InvalidInputError("limit and offset must be 0 or more")
+
+
+def _tag_conditions(conn: Connection, tags: list[str]) -> list:
+    if not tags:
+        return []
+    if _is_postgres(conn):
+        column = sa.type_coerce(tasks.c.tags, postgresql.ARRAY(sa.String))
+        return [column.contains(sa.cast(tags, postgresql.ARRAY(sa.String)))]
+    return [
+        sa.exists(
+            sa.select(1)
+            .select_from(sa.func.json_each(tasks.c.tags).table_valued("value"))
+            .where(sa.column("value") == tag)
+        )
+        for tag in tags
+    ]
+
+
+def _conditions(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list:
+    conditions = [tasks.c.user_id == user_id]
+    if flt.statuses:
+        conditions.append(tasks.c.status.in_([status.value for status in flt.statuses]))
+    elif not flt.include_completed:
+        conditions.append(tasks.c.status != TaskStatus.completed.value)
+    if flt.priority:
+        conditions.append(tasks.c.priority == flt.priority)
+    if flt.project:
+        conditions.append(tasks.c.project == flt.project)
+    if flt.due_before is not None:
+        conditions.append(tasks.c.due <= flt.due_before)
+    if flt.overdue:
+        conditions.append(tasks.c.due < utc_now())
+        conditions.append(tasks.c.status != TaskStatus.completed.value)
+    if flt.search:
+        conditions.append(
+            sa.or_(
+                tasks.c.title.icontains(flt.search, autoescape=True),
+                tasks.c.description.icontains(flt.search, autoescape=True),
+            )
+        )
+    return conditions + _tag_conditions(conn, flt.tags)
+
+
+def _order(flt: TaskFilter) -> list:
+    def direction(column):
+        return column.desc() if flt.reverse else column.asc()
+
+    number = direction(tasks.c.number)
+    if flt.sort == "due":
+        return [tasks.c.due.is_(None), direction(tasks.c.due), number]
+    keys = {
+        "priority": PRIORITY_RANK,
+        "created": tasks.c.created_at,
+        "updated": tasks.c.updated_at,
+    }
+    return [direction(keys[flt.sort]), number] if flt.sort in keys else [number]
+
+
+def select_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter):
+    query = (
+        sa.select(*COLUMNS)
+        .where(*_conditions(conn, user_id, flt))
+        .order_by(*_order(flt))
+        .offset(flt.offset or None)
+    )
+    return query.limit(flt.limit) if flt.limit else query
+
+
+def list_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict]:
+    return [to_record(row) for row in conn.execute(select_tasks(conn, user_id=user_id, flt=flt))]
+
+
+def count_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> int:
+    query = sa.select(sa.func.count()).select_from(tasks).where(*_conditions(conn, user_id, flt))
+    return conn.execute(query).scalar_one()
+
+
+def iter_tasks(
+    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = 2000
+) -> Iterator[dict]:
+    """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
+    query = select_tasks(conn, user_id=user_id, flt=flt)
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+    for row in result:
+        yield to_record(row)

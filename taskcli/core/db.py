@@ -42,6 +42,7 @@ TRANSIENT_MARKERS = (
 )
 REASONS = (
     ("password authentication failed", "password authentication failed"),
+    ("sasl authentication failed", "password authentication failed"),
     ("no password supplied", "a password is required (URL, PGPASSWORD or ~/.pgpass)"),
     ("server does not support ssl", "the server does not support SSL, but SSL was required"),
     ("ssl", "SSL negotiation failed"),

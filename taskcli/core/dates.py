@@ -1,0 +1,183 @@
+"""Time helpers: UTC timestamps for storage and output, and WHEN expressions for --due."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
+
+from taskcli.core.errors import InvalidInputError
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC, to the second (what taskcli stores)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Make a stored or parsed datetime aware UTC; naive values are taken as UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_utc(value: datetime | None) -> str | None:
+    """RFC 3339 UTC, e.g. ``2026-11-23T08:00:00Z``; None stays None."""
+    if value is None:
+        return None
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an RFC 3339 / ISO 8601 timestamp with an offset or Z into aware UTC.
+
+    A value without an offset is taken as UTC (it is machine data, not user input).
+    Raises ValueError when the text is not a timestamp.
+    """
+    value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    return as_utc(value)
+
+
+WHEN_FORMATS = (
+    "YYYY-MM-DD[THH:MM[:SS]][±HH:MM], today, tomorrow, yesterday, a weekday, +3d/+2w/+1m or eod"
+)
+
+_ISO_WHEN = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII,
+)
+_OFFSET_WHEN = re.compile(r"([+-])(\d+)([dwmy])", re.ASCII)
+_DAY_WORDS = {"yesterday": -1, "today": 0, "eod": 0, "tomorrow": 1}
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = {
+    name: number for number, full in enumerate(_WEEKDAY_NAMES) for name in (full, full[:3])
+}
+_END_OF_DAY = time(23, 59, 59)
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """Parse a WHEN expression (``--due``, ``--due-before``) into aware UTC, to the second.
+
+    Words and offsets count in local days (the process's time zone, ``TZ``) from the
+    local date of ``now``; a day without a time means its end, 23:59:59 local. ISO
+    text without an offset is local time. ``now`` defaults to the current time; a
+    naive ``now`` is UTC, as everywhere in this module.
+    Raises InvalidInputError for anything else, including dates beyond years 1-9999.
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInputError(f"empty date: use {WHEN_FORMATS}")
+    current = utc_now() if now is None else as_utc(now)
+    try:
+        when = _parse_when(cleaned.lower(), current)
+    except OverflowError:
+        raise InvalidInputError(f"date {cleaned!r} is out of range") from None
+    except ValueError:
+        # impossible calendar values such as 2026-02-30 or 25:00
+        when = None
+    if when is None:
+        raise InvalidInputError(f"invalid date {cleaned!r}: use {WHEN_FORMATS}")
+    return when.replace(microsecond=0)
+
+
+def _parse_when(key: str, now: datetime) -> datetime | None:
+    if key == "now":
+        return now
+    if _ISO_WHEN.fullmatch(key):
+        return _parse_iso(key.upper())
+    today = now.astimezone().date()
+    if key in _DAY_WORDS:
+        return _end_of_local_day(today + timedelta(days=_DAY_WORDS[key]))
+    if key in _WEEKDAYS:
+        days_ahead = (_WEEKDAYS[key] - today.weekday() - 1) % 7 + 1
+        return _end_of_local_day(today + timedelta(days=days_ahead))
+    if match := _OFFSET_WHEN.fullmatch(key):
+        sign, amount, unit = match.groups()
+        count = int(amount) if sign == "+" else -int(amount)
+        return _end_of_local_day(_shift(today, count, unit))
+    return None
+
+
+def _parse_iso(text: str) -> datetime:
+    if len(text) == len("YYYY-MM-DD"):
+        return _end_of_local_day(date.fromisoformat(text))
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return _local_to_utc(value)
+    return value.astimezone(UTC)
+
+
+def _shift(day: date, count: int, unit: str) -> date:
+    if unit == "d":
+        return day + timedelta(days=count)
+    if unit == "w":
+        return day + timedelta(weeks=count)
+    return _add_months(day, count * 12 if unit == "y" else count)
+
+
+def _add_months(day: date, months: int) -> date:
+    """Calendar months, clamped to the last day of the target month (Jan 31 + 1 = Feb 28/29)."""
+    year, month_index = divmod(day.year * 12 + day.month - 1 + months, 12)
+    if not MINYEAR <= year <= MAXYEAR:
+        raise OverflowError(f"year {year} is out of range")
+    month = month_index + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _end_of_local_day(day: date) -> datetime:
+    return _local_to_utc(datetime.combine(day, _END_OF_DAY))
+
+
+def _local_to_utc(value: datetime) -> datetime:
+    """A naive local datetime in UTC, with the system's DST rules for that date."""
+    try:
+        return value.astimezone(UTC)
+    except ValueError as error:
+        # near year 1 the local-time arithmetic reports "year 0 is out of range"
+        raise OverflowError(str(error)) from None
+
+
+def describe_relative(when: datetime, *, now: datetime) -> str:
+    """A short phrase for a table: ``in 3 days``, ``2 hours ago``, ``today``, ``tomorrow``.
+
+    Calendar days in local time decide first (tomorrow, yesterday, in N days / weeks /
+    months / years, counted down). On the same local day, an end-of-day value (a date
+    without a time) is ``today``; any other time is ``in N hours`` / ``N minutes ago``
+    / ``now``. Naive datetimes are UTC.
+    """
+    when, now = as_utc(when), as_utc(now)
+    local_when = when.astimezone()
+    days = (local_when.date() - now.astimezone().date()).days
+    if days == 1:
+        return "tomorrow"
+    if days == -1:
+        return "yesterday"
+    if days != 0:
+        return _in_or_ago(_day_span(abs(days)), future=days > 0)
+    if local_when.time().replace(microsecond=0) == _END_OF_DAY:
+        return "today"
+    seconds = (when - now).total_seconds()
+    minutes = int(abs(seconds) // 60)
+    if minutes == 0:
+        return "now"
+    span = _plural(minutes // 60, "hour") if minutes >= 60 else _plural(minutes, "minute")
+    return _in_or_ago(span, future=seconds > 0)
+
+
+def _day_span(days: int) -> str:
+    if days < 14:
+        return _plural(days, "day")
+    if days < 60:
+        return _plural(days // 7, "week")
+    if days < 730:
+        return _plural(days // 30, "month")
+    return _plural(days // 365, "year")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _in_or_ago(span: str, *, future: bool) -> str:
+    return f"in {span}" if future else f"{span} ago"

@@ -1,0 +1,171 @@
+"""Fixtures: an isolated environment for every test, both databases, and ways to run taskcli.
+
+Every test gets its own config dir, data dir and a keyring that is unusable unless a test
+asks for the real Secret Service, so nothing touches the real ones. ``backend`` runs a
+test on the embedded SQLite database and on a real PostgreSQL server (started by the
+suite, or TASKCLI_TEST_DATABASE_URL); without a server the PostgreSQL half skips, except
+under CI=true where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests import servers
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery"
+ISOLATED_VARIABLES = (
+    "TASKCLI_DATABASE_URL", "TASKCLI_PROFILE", "TASKCLI_TOKEN", "NO_COLOR",
+    "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "DBUS_SESSION_BUS_ADDRESS",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Private config and data directories; keyring unusable (file fallback) by default."""
+    for name in ISOLATED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TASKCLI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("TASKCLI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if "keyring" in sys.modules:  # python-keyring caches its backend per process
+        import keyring
+        from keyring.backends import fail
+
+        previous = keyring.get_keyring()
+        keyring.set_keyring(fail.Keyring())
+        yield tmp_path
+        keyring.set_keyring(previous)
+        return
+    yield tmp_path
+
+
+# ---- servers ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    url = os.environ.get(servers.EXTERNAL_URL_VARIABLE)
+    if url:
+        server = servers.ExternalServer(url)
+    elif servers.find_pg_bindir() is None:
+        servers.missing_dependency("PostgreSQL server binaries not found")
+    else:
+        server = servers.PostgresCluster.start(tmp_path_factory.mktemp("pg"))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database (not migrated)."""
+    name = f"taskcli_{uuid.uuid4().hex[:12]}"
+    yield pg_server.create_database(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server, tmp_path_factory):
+    if not servers.pgbouncer_available():
+        servers.missing_dependency("pgbouncer is not installed")
+    with servers.start_pgbouncer(pg_server, tmp_path_factory.mktemp("pgb")) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session")
+def secret_service():
+    from tests.secret_service import require_secret_service
+
+    with require_secret_service() as service:
+        yield service
+
+
+# ---- running taskcli ----------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.stdout)
+
+    @property
+    def error(self) -> dict:
+        import json
+
+        return json.loads(self.stderr)["error"]
+
+
+class Taskcli:
+    """Runs taskcli in-process through Typer's CliRunner (stdout and stderr kept apart)."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, env: dict | None = None) -> Result:
+        from taskcli.cli.app import app
+
+        result = self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, (args, result.stdout, result.stderr)
+        return result
+
+
+def run_process(*args: str, input: str | None = None, env: dict | None = None,
+                cwd: Path | None = None, timeout: float = 120) -> Result:  # fmt: skip
+    """taskcli as a real subprocess (``python -m taskcli``), stdin not a TTY."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "taskcli", *args],
+        input=input or "",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def taskcli() -> Taskcli:
+    return Taskcli()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, monkeypatch, tmp_path) -> str:
+    """The database a test runs on, selected through TASKCLI_DATABASE_URL, schema migrated."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'tasks.db'}"
+        monkeypatch.setenv("TASKCLI_DATABASE_URL", url)
+        return url
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", url)
+    result = Taskcli()("db", "migrate")
+    assert result.exit_code == 0, result.stderr
+    return url
+
+
+@pytest.fixture
+def user(taskcli, backend) -> str:
+    """A registered, logged-in user on the backend; returns the email."""
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    taskcli.ok("register", "--email", email, "--password-stdin", input=PASSWORD + "\n")
+    return email

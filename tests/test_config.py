@@ -1,0 +1,130 @@
+"""Configuration file, profiles and the precedence of database sources."""
+
+import os
+import stat
+import tomllib
+
+import pytest
+
+
+def _database(taskcli, *args):
+    result = taskcli("db", "status", "--json", *args)
+    assert result.exit_code in (0, 7), result.stderr
+    return result.json()["database"]
+
+
+def test_embedded_default_lives_in_the_data_dir(taskcli, isolated):
+    assert _database(taskcli) == f"sqlite:///{isolated / 'data' / 'taskcli.db'}"
+
+
+def test_precedence_option_over_environment_over_profile_over_default(
+    taskcli, isolated, monkeypatch
+):
+    profile_db = f"sqlite:///{isolated / 'profile.db'}"
+    env_db = f"sqlite:///{isolated / 'env.db'}"
+    option_db = f"sqlite:///{isolated / 'option.db'}"
+    taskcli.ok("config", "set", "database_url", profile_db)
+    assert _database(taskcli) == profile_db
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", env_db)
+    assert _database(taskcli) == env_db
+    assert _database(taskcli, "--database-url", option_db) == option_db
+    assert _database(taskcli) == env_db  # options are per command
+
+
+def test_profiles_switch_with_option_environment_and_default(taskcli, isolated, monkeypatch):
+    work = f"sqlite:///{isolated / 'work.db'}"
+    home = f"sqlite:///{isolated / 'home.db'}"
+    taskcli.ok("config", "set", "database_url", work, "--profile", "work")
+    taskcli.ok("config", "set", "database_url", home, "--profile", "home")
+    assert _database(taskcli, "--profile", "work") == work
+    assert _database(taskcli, "-p", "home") == home
+    monkeypatch.setenv("TASKCLI_PROFILE", "work")
+    assert _database(taskcli) == work
+    monkeypatch.delenv("TASKCLI_PROFILE")
+    taskcli.ok("profile", "use", "home")
+    assert _database(taskcli) == home
+    listed = taskcli.ok("profile", "list", "--json").json()
+    assert {row["name"]: row["active"] for row in listed} == {
+        "default": False,
+        "home": True,
+        "work": False,
+    }
+    plain = taskcli.ok("profile", "list").stdout.splitlines()
+    assert any(line.startswith("* home") for line in plain)
+
+
+def test_global_options_work_after_the_command(taskcli, isolated):
+    db = f"sqlite:///{isolated / 'after.db'}"
+    assert _database(taskcli, "--database-url", db) == db
+    result = taskcli("db", "status", "--database-url", db, "-v")
+    assert result.exit_code == 7
+
+
+def test_unknown_profile_is_an_error(taskcli):
+    result = taskcli("-p", "nope", "list")
+    assert result.exit_code == 5
+    assert "no profile named 'nope'" in result.stderr
+    assert taskcli("profile", "use", "nope").exit_code == 4
+
+
+def test_config_set_get_unset_list(taskcli, isolated):
+    assert taskcli.ok("config", "get", "session_days").stdout == "30\n"
+    assert taskcli.ok("config", "get", "connect_timeout").stdout == "10\n"
+    taskcli.ok("config", "set", "session_days", "7")
+    assert taskcli.ok("config", "get", "session_days", "--json").json() == {
+        "key": "session_days",
+        "profile": "default",
+        "value": 7,
+    }
+    taskcli.ok("config", "set", "connect_timeout", "3", "--profile", "slow")
+    listed = taskcli.ok("config", "list").stdout.splitlines()
+    assert "profiles.default.session_days = 7" in listed
+    assert "profiles.slow.connect_timeout = 3" in listed
+    taskcli.ok("config", "unset", "session_days")
+    assert taskcli.ok("config", "get", "session_days").stdout == "30\n"
+    missing = taskcli("config", "get", "database_url")
+    assert missing.exit_code == 4
+    data = tomllib.loads((isolated / "config" / "config.toml").read_text())
+    assert data == {"profiles": {"slow": {"connect_timeout": 3}}}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("session_days", "0"),
+        ("session_days", "many"),
+        ("connect_timeout", "999"),
+        ("database_url", "mysql://u@h/db"),
+        ("database_url", "sqlite://"),
+        ("default_profile", "has space"),
+        ("colour", "red"),
+    ],
+)
+def test_bad_config_values_are_rejected_and_nothing_is_written(taskcli, isolated, key, value):
+    result = taskcli("config", "set", key, value)
+    assert result.exit_code == 5
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert not (isolated / "config" / "config.toml").exists()
+
+
+def test_config_file_is_private_and_password_redacted(taskcli, isolated):
+    url = "postgresql://alice:s3cret-pw@db.example.com/tasks?sslmode=require"
+    result = taskcli.ok("config", "set", "database_url", url)
+    path = isolated / "config" / "config.toml"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    for args in (["config", "list"], ["config", "get", "database_url"], ["profile", "list"]):
+        shown = taskcli.ok(*args)
+        assert "s3cret-pw" not in shown.stdout + shown.stderr
+        assert "alice:***@db.example.com" in shown.stdout
+    assert tomllib.loads(path.read_text())["profiles"]["default"]["database_url"] == url
+
+
+def test_broken_config_file_is_one_line_error(taskcli, isolated):
+    (isolated / "config").mkdir()
+    (isolated / "config" / "config.toml").write_text("default_profile = [unclosed\n")
+    result = taskcli("list")
+    assert result.exit_code == 5
+    assert "config.toml" in result.stderr
+    assert result.stderr.count("\n") == 1

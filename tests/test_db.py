@@ -1,0 +1,236 @@
+"""Migrations and connection handling on SQLite and a real PostgreSQL."""
+
+import socket
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from taskcli.core import db, migrate
+from taskcli.core.config import resolve_settings
+from tests.conftest import PASSWORD, REPO, run_process
+
+TABLES = {"users", "sessions", "tasks", "meta", "alembic_version"}
+
+
+def _pg_tables(url: str) -> set[str]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row[0] for row in cur.fetchall()}
+
+
+def test_status_migrate_status_on_postgres(taskcli, pg_url):
+    before = taskcli("db", "status", "--database-url", pg_url)
+    assert before.exit_code == 7
+    assert "run: taskcli db migrate" in before.stderr
+    migrated = taskcli("db", "migrate", "--database-url", pg_url, "--json")
+    assert migrated.exit_code == 0, migrated.stderr
+    assert migrated.json()["from"] is None
+    assert migrated.json()["to"] == migrate.head_revision()
+    after = taskcli("db", "status", "--database-url", pg_url, "--json")
+    assert after.exit_code == 0
+    assert after.json()["up_to_date"] is True
+    assert _pg_tables(pg_url) == TABLES
+    again = taskcli.ok("db", "migrate", "--database-url", pg_url)
+    assert again.stdout.startswith("already at")
+
+
+def test_migrate_sql_prints_ddl_and_touches_nothing(taskcli, pg_url):
+    result = taskcli.ok("db", "migrate", "--sql", "--database-url", pg_url)
+    assert "CREATE TABLE tasks" in result.stdout
+    assert "CREATE INDEX ix_tasks_user_due" in result.stdout
+    assert _pg_tables(pg_url) == set()
+
+
+def test_concurrent_migrations_leave_one_schema(pg_url):
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: run_process("db", "migrate", "--database-url",
+                                                      pg_url), range(4)))  # fmt: skip
+    assert [r.exit_code for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    assert _pg_tables(pg_url) == TABLES
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT version_num FROM alembic_version")
+        assert cur.fetchall() == [(migrate.head_revision(),)]
+        cur.execute("SELECT key FROM meta ORDER BY key")
+        assert cur.fetchall() == [("database_id",), ("signing_key",)]
+
+
+def test_ordinary_commands_never_migrate_postgres(taskcli, pg_url, monkeypatch):
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", pg_url)
+    result = taskcli("register", "--email", "a@example.com", "--password-stdin",
+                     input=PASSWORD + "\n")  # fmt: skip
+    assert result.exit_code == 7
+    assert result.stderr.strip().endswith("(hint: run: taskcli db migrate)")
+    assert _pg_tables(pg_url) == set()
+    as_json = taskcli("register", "--email", "a@example.com", "--password-stdin", "--json",
+                      input=PASSWORD + "\n")  # fmt: skip
+    assert as_json.error == {
+        "code": "schema_out_of_date",
+        "message": as_json.error["message"],
+        "hint": "run: taskcli db migrate",
+    }
+
+
+def test_commands_after_downgrade_report_schema_out_of_date(taskcli, pg_url, monkeypatch):
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", pg_url)
+    taskcli.ok("db", "migrate")
+    taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+    refused = taskcli("db", "downgrade", "base")
+    assert refused.exit_code == 2
+    assert _pg_tables(pg_url) == TABLES
+    taskcli.ok("db", "downgrade", "base", "--yes")
+    assert _pg_tables(pg_url) == {"alembic_version"}
+    result = taskcli("list")
+    assert result.exit_code == 7
+
+
+def test_embedded_database_is_created_and_migrated_on_first_use(taskcli, isolated):
+    taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+    path = isolated / "data" / "taskcli.db"
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert TABLES <= tables
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert taskcli.ok("db", "status", "--json").json()["up_to_date"] is True
+
+
+def test_schema_head_constant_matches_the_migrations():
+    assert db.SCHEMA_HEAD == migrate.head_revision()
+    history = taskcli_history = migrate.history()
+    assert taskcli_history[0].is_head and history[-1].down_revision is None
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+def test_models_and_migrations_agree(backend_name, request, tmp_path, monkeypatch):
+    """The equivalent of `alembic check`: autogenerate finds nothing to do at head."""
+    if backend_name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'check.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    database = db.Database(resolve_settings(database_url_option=url))
+    with database.connect(migrate_embedded=False) as conn:
+        migrate.upgrade(conn)
+        migrate.check(conn)
+
+
+def test_alembic_cli_from_the_checkout_uses_taskcli_settings(pg_url):
+    env = {"TASKCLI_DATABASE_URL": pg_url}
+    upgrade = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO,
+                             env={**_environ(), **env}, capture_output=True, text=True)  # fmt: skip
+    assert upgrade.returncode == 0, upgrade.stderr
+    check = subprocess.run([sys.executable, "-m", "alembic", "check"], cwd=REPO,
+                           env={**_environ(), **env}, capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    assert _pg_tables(pg_url) == TABLES
+
+
+def _environ():
+    import os
+
+    return dict(os.environ)
+
+
+# ---- connection failures ------------------------------------------------------------------
+
+
+def _one_clean_line(result, password: str) -> str:
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert password not in result.stderr
+    return result.stderr
+
+
+def test_unreachable_server_is_exit_6_with_host(taskcli):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://bob:hunter2secret@127.0.0.1:{port}/tasks"
+    line = _one_clean_line(taskcli("db", "status", "--database-url", url), "hunter2secret")
+    assert f"127.0.0.1:{port}/tasks" in line
+    assert "connection refused" in line
+
+
+def test_silent_server_times_out_within_the_connect_timeout(taskcli, isolated):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepts TCP but never speaks: libpq waits for the timeout
+    port = listener.getsockname()[1]
+    try:
+        url = f"postgresql://bob:pw-in-url@127.0.0.1:{port}/tasks"
+        taskcli.ok("config", "set", "connect_timeout", "1")
+        taskcli.ok("config", "set", "database_url", url)
+        result = run_process("db", "status", timeout=60)
+        line = _one_clean_line(result, "pw-in-url")
+        assert "no answer within 1 s" in line
+    finally:
+        listener.close()
+
+
+def test_wrong_password_and_missing_database(taskcli, pg_server, pg_url):
+    parts = urlsplit(pg_url)
+    wrong = pg_url.replace(f":{parts.password}@", ":not-the-password@")
+    line = _one_clean_line(taskcli("db", "status", "--database-url", wrong), "not-the-password")
+    assert "password authentication failed" in line
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    line = _one_clean_line(taskcli("db", "status", "--database-url", missing), parts.password)
+    assert 'database "no_such_database" does not exist' in line
+
+
+def test_ssl_required_against_a_server_without_ssl(taskcli, pg_url):
+    url = pg_url + ("&" if "?" in pg_url else "?") + "sslmode=require"
+    line = _one_clean_line(taskcli("db", "status", "--database-url", url),
+                           urlsplit(pg_url).password)  # fmt: skip
+    assert "SSL" in line
+
+
+def test_transient_failures_are_retried(monkeypatch):
+    """A server that refuses twice and then answers: the third attempt connects."""
+    attempts = []
+    real_connect = psycopg2.connect
+
+    def flaky(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise psycopg2.OperationalError("connection refused\n\tIs the server running?")
+        return real_connect(*args, **kwargs)
+
+    listener_url = "postgresql://u:p@127.0.0.1:9/x"
+    database = db.Database(resolve_settings(database_url_option=listener_url))
+    monkeypatch.setattr(database.engine.dialect.loaded_dbapi, "connect", flaky)
+    monkeypatch.setattr(db.time, "sleep", lambda _: None)
+    with pytest.raises(Exception):  # noqa: B017 - the real server is absent on port 9
+        with database.connect():
+            pass
+    assert len(attempts) == db.CONNECT_ATTEMPTS
+
+
+def test_server_restart_between_commands(taskcli, pg_server, pg_url, monkeypatch):
+    from tests import servers
+
+    if not isinstance(pg_server, servers.PostgresCluster):
+        pytest.skip("needs the suite's own cluster to restart it")
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", pg_url)
+    taskcli.ok("db", "migrate")
+    taskcli.ok("register", "--email", "r@example.com", "--password-stdin", input=PASSWORD)
+    taskcli.ok("add", "before restart")
+    pg_server.restart()
+    assert taskcli.ok("list", "--json").json()[0]["title"] == "before restart"
+
+
+def test_postgres_url_forms(tmp_path):
+    from taskcli.core.urls import normalize_url
+
+    assert normalize_url("postgres://u:p@h/d").startswith("postgresql+psycopg2://")
+    assert normalize_url("postgresql://u@h/d?sslmode=require&channel_binding=require") == (
+        "postgresql+psycopg2://u@h/d?sslmode=require&channel_binding=require"
+    )
+    engine_url = db.Database(resolve_settings(database_url_option="postgres://u@h/d")).engine.url
+    assert engine_url.drivername == "postgresql+psycopg2"
+    assert isinstance(engine_url, sa.engine.URL)

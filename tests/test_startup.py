@@ -1,0 +1,63 @@
+"""Start-up stays light, and the entry points work."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from taskcli import __version__
+from tests.conftest import run_process
+
+# pydantic is left out: Typer itself uses it to convert option values.
+HEAVY = ["sqlalchemy", "sqlmodel", "keyring", "jwt", "psycopg2", "alembic", "passlib", "rich"]
+
+PROBE = """
+import json, sys
+sys.argv = ["taskcli", *json.loads(sys.argv[1])]
+try:
+    from taskcli.cli.app import main
+    main()
+except SystemExit:
+    pass
+heavy = [m for m in {heavy!r} if m in sys.modules]
+sys.stderr.write("LOADED=" + json.dumps(heavy))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["db", "--help"], ["add", "--help"]])
+def test_help_and_version_import_no_database_orm_keyring_or_jwt(args):
+    code = PROBE.format(heavy=HEAVY)
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True
+    )
+    loaded = json.loads(done.stderr.rsplit("LOADED=", 1)[1])
+    assert loaded == []
+    assert done.stdout
+
+
+def test_version_and_module_entry_point():
+    result = run_process("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"taskcli {__version__}\n"
+    assert result.stderr == ""
+
+
+def test_no_arguments_shows_help():
+    result = run_process()
+    assert "Usage:" in result.stdout + result.stderr
+
+
+def test_unknown_command_is_one_line_usage_error():
+    result = run_process("frobnicate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "frobnicate" in result.stderr
+
+
+def test_usage_error_with_json_is_a_json_error(taskcli):
+    result = taskcli("list", "--limit", "-3", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.error["code"] == "usage"

@@ -125,8 +125,11 @@ class Database:
             )
             _install_sqlite_hooks(engine)
             return engine
+        from taskcli.core import pgdialect
+
+        url = sa.make_url(self.url).set(drivername=pgdialect.DRIVER_NAME)
         engine = sa.create_engine(
-            self.url,
+            url,
             poolclass=NullPool,
             isolation_level="AUTOCOMMIT",
             use_native_hstore=False,

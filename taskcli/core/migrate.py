@@ -34,6 +34,10 @@ def script_location() -> str:
 
 
 def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
+    if connection is not None and connection.dialect.default_schema_name is None:
+        # Commands skip this first-connect query; schema comparison needs it.
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+        connection.dialect.default_schema_name = schema
     config = Config()
     config.set_main_option("script_location", script_location())
     config.attributes["connection"] = connection

@@ -1,0 +1,39 @@
+"""The psycopg2 dialect without its first-connect queries.
+
+SQLAlchemy asks a new PostgreSQL connection for its version, schema, isolation level and
+string quoting (four round trips) before the first statement. libpq already knows the
+server version and ``standard_conforming_strings`` from the connection start-up, so this
+dialect reads them there. The default schema is looked up only where it matters (Alembic,
+see :func:`taskcli.core.migrate.alembic_config`); ordinary commands never reflect.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+
+DRIVER_NAME = "postgresql+taskcli_psycopg2"
+
+
+class TaskcliPGDialect(PGDialect_psycopg2):
+    supports_statement_cache = True
+
+    def _get_server_version_info(self, connection):
+        number = connection.connection.dbapi_connection.server_version  # e.g. 150018
+        major, rest = divmod(number, 10000)
+        return (major, rest) if major >= 10 else (major, rest // 100, rest % 100)
+
+    def _get_default_schema_name(self, connection):
+        return None
+
+    def get_default_isolation_level(self, dbapi_connection):
+        return "READ COMMITTED"
+
+    def _set_backslash_escapes(self, connection):
+        status = connection.connection.dbapi_connection.get_parameter_status(
+            "standard_conforming_strings"
+        )
+        self._backslash_escapes = status == "off"
+
+
+registry.register("postgresql.taskcli_psycopg2", __name__, "TaskcliPGDialect")

@@ -185,8 +185,10 @@ def _register() -> None:
     from taskcli.cli import config as config_commands
     from taskcli.cli import db as db_commands
     from taskcli.cli import tasks as task_commands
+    from taskcli.cli import transfer as transfer_commands
 
-    for module in (auth_commands, task_commands, db_commands, config_commands):
+    modules = (auth_commands, task_commands, transfer_commands, db_commands, config_commands)
+    for module in modules:
         module.register(app)
 
 

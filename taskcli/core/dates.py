@@ -25,7 +25,9 @@ def format_utc(value: datetime | None) -> str | None:
     """RFC 3339 UTC, e.g. ``2026-11-23T08:00:00Z``; None stays None."""
     if value is None:
         return None
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = as_utc(value)
+    # not strftime: it does not zero-pad years before 1000
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z"
 
 
 def parse_timestamp(text: str) -> datetime:

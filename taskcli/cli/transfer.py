@@ -1,0 +1,171 @@
+"""import and export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from taskcli.cli import output
+from taskcli.cli.options import (
+    DueBefore,
+    FilterTags,
+    Json,
+    Overdue,
+    Priority,
+    Project,
+    Reverse,
+    Search,
+    Sort,
+    Statuses,
+    task_filter,
+)  # fmt: skip
+from taskcli.cli.session import logged_in
+
+FORMAT_NAMES = "json, jsonl, csv, taskwarrior or todotxt"
+Format = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help=f"{FORMAT_NAMES} (import: detected when omitted)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
+    app.command("export")(export_command)
+
+
+def _open_source(source: str):
+    """A seekable text stream: the file, or stdin spooled (to disk past 8 MiB)."""
+    from taskcli.core.errors import InvalidInputError
+
+    if source == "-":
+        import shutil
+        import tempfile
+
+        spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=8 << 20, mode="w+", encoding="utf-8", newline=""
+        )
+        shutil.copyfileobj(sys.stdin, spool)
+        spool.seek(0)
+        return spool
+    try:
+        return open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {source}: {error.strerror}") from None
+    except UnicodeError:
+        raise InvalidInputError(f"cannot read {source}: not UTF-8 text") from None
+
+
+def _detect(source: str, stream) -> str:
+    from taskcli.core.formats import detect_format
+
+    head = stream.read(8192)
+    stream.seek(0)
+    return detect_format(None if source == "-" else source, head)
+
+
+def import_command(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="FILE|-", help="File to import, - for stdin.")],
+    fmt: Format = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count everything, write nothing.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Import tasks, all or nothing; tasks already imported (same UUID) are updated."""
+    from taskcli.core import transfer
+
+    stream = _open_source(source)
+    fmt = fmt or _detect(source, stream)
+    with logged_in(ctx) as session, output.progress(None, f"importing {fmt}") as bar:
+        try:
+            report = transfer.import_file(
+                session.conn, user_id=session.identity.user_id, stream=stream, fmt=fmt,
+                dry_run=dry_run, on_progress=bar.advance,
+            )  # fmt: skip
+        except transfer.ImportRejected as rejected:
+            _print_report(rejected.report, as_json, dry_run, rejected=True)
+            raise
+    _print_report(report, as_json, dry_run)
+
+
+def _print_report(report, as_json: bool, dry_run: bool, rejected: bool = False) -> None:
+    """Counts on stdout (the JSON report even when records were rejected); rejections
+    one per line on stderr."""
+    if as_json:
+        output.print_json(report.as_dict())
+        return
+    for item in report.rejected:
+        output.message(f"rejected {item['record']}: {item['error']}")
+    if rejected:
+        return
+    prefix = "dry run: would have " if dry_run else ""
+    output.print_line(
+        f"{prefix}created {report.created}, updated {report.updated}, skipped {report.skipped}"
+    )
+
+
+def export_command(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_NAMES)] = "json",
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+    status: Statuses = None,
+    priority: Priority = None,
+    project: Project = None,
+    tag: FilterTags = None,
+    due_before: DueBefore = None,
+    overdue: Overdue = False,
+    search: Search = None,
+    sort: Sort = "number",
+    reverse: Reverse = False,
+) -> None:
+    """Stream every matching task (completed ones included) in a format."""
+    from taskcli.core import transfer
+    from taskcli.core.formats import FORMATS
+
+    if fmt not in FORMATS:
+        from taskcli.core.errors import UsageError
+
+        raise UsageError(f"unknown format {fmt!r}: use {FORMAT_NAMES}")
+    flt = task_filter(
+        status=status, include_all=True, priority=priority, project=project, tag=tag,
+        due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
+        limit=0, offset=0,
+    )  # fmt: skip
+    with logged_in(ctx) as session:
+        arguments = {"user_id": session.identity.user_id, "flt": flt, "fmt": fmt}
+        if out is None:
+            transfer.export_tasks(session.conn, out=sys.stdout, **arguments)
+            return
+        _export_to_file(session.conn, out, arguments)
+
+
+def _export_to_file(conn, path: Path, arguments: dict) -> None:
+    """Write next to the target and rename at the end: no half-written file on failure."""
+    import os
+
+    from taskcli.core import transfer
+    from taskcli.core.errors import InvalidInputError
+    from taskcli.core.tasks import count_tasks
+
+    total = None
+    if output.stderr_is_tty():
+        total = count_tasks(conn, user_id=arguments["user_id"], flt=arguments["flt"])
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with (
+            open(partial, "w", encoding="utf-8", newline="") as handle,
+            output.progress(total, f"exporting to {path}") as bar,
+        ):
+            count = transfer.export_tasks(conn, out=handle, on_progress=bar.advance, **arguments)
+        os.replace(partial, path)
+    except OSError as error:
+        raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    output.message(f"exported {count} task(s) to {path}")

@@ -1,0 +1,66 @@
+"""Import and export formats: text in a format ↔ neutral task records (no database).
+
+A record is a plain dict with the keys of the SPEC §10 task object (see
+:mod:`.records`). Readers yield :class:`ParsedRecord` items one at a time (a record,
+a rejection with its location, or a skip); writers stream row by row and return the
+count. One module per format: :mod:`.json_array`, :mod:`.json_lines`,
+:mod:`.csv_format`, :mod:`.taskwarrior`, :mod:`.todotxt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
+
+from taskcli.core.errors import InvalidInputError
+from taskcli.core.formats.csv_format import read_csv, write_csv
+from taskcli.core.formats.detect import detect_format
+from taskcli.core.formats.json_array import read_json, write_json
+from taskcli.core.formats.json_lines import read_jsonl, write_jsonl
+from taskcli.core.formats.records import ParsedRecord, task_to_json
+from taskcli.core.formats.taskwarrior import read_taskwarrior, write_taskwarrior
+from taskcli.core.formats.todotxt import read_todotxt, write_todotxt
+
+__all__ = [
+    "FORMATS",
+    "ParsedRecord",
+    "detect_format",
+    "read_records",
+    "task_to_json",
+    "write_records",
+]
+
+FORMATS = ("json", "jsonl", "csv", "taskwarrior", "todotxt")
+
+_READERS: dict[str, Callable[[TextIO], Iterator[ParsedRecord]]] = {
+    "json": read_json,
+    "jsonl": read_jsonl,
+    "csv": read_csv,
+    "taskwarrior": read_taskwarrior,
+    "todotxt": read_todotxt,
+}
+_WRITERS: dict[str, Callable[[Iterable[dict[str, Any]], TextIO], int]] = {
+    "json": write_json,
+    "jsonl": write_jsonl,
+    "csv": write_csv,
+    "taskwarrior": write_taskwarrior,
+    "todotxt": write_todotxt,
+}
+
+
+def read_records(stream: TextIO, fmt: str) -> Iterator[ParsedRecord]:
+    """Parse ``stream`` lazily as ``fmt``; raises InvalidInputError for an unknown format."""
+    return _READERS[_known(fmt)](stream)
+
+
+def write_records(records: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> int:
+    """Write ``records`` to ``out`` as ``fmt``, one at a time; return how many were written."""
+    return _WRITERS[_known(fmt)](records, out)
+
+
+def _known(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InvalidInputError(
+            f"unknown format: {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}"
+        )
+    return fmt

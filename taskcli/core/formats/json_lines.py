@@ -1,0 +1,43 @@
+"""The ``jsonl`` format: one SPEC §10 task object per line; blank lines are ignored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from taskcli.core.formats.records import (
+    ParsedRecord,
+    numbered_lines,
+    record_from_json,
+    task_to_json,
+)
+
+
+def read_jsonl(stream: TextIO) -> Iterator[ParsedRecord]:
+    """Each non-blank line as a record or a rejection at ``line N``."""
+    for number, line in numbered_lines(stream):
+        if not line.strip():
+            continue
+        location = f"line {number}"
+        try:
+            obj = json.loads(line.rstrip("\r\n"))
+            yield ParsedRecord(location, record=record_from_json(obj))
+        except json.JSONDecodeError as error:
+            yield ParsedRecord(
+                location, error=f"not valid JSON: {error.msg} at column {error.colno}"
+            )
+        except RecursionError:
+            yield ParsedRecord(location, error="not valid JSON: nested too deeply")
+        except ValueError as error:  # RecordError, or a number too long to convert
+            yield ParsedRecord(location, error=str(error))
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write one compact task object per line."""
+    count = 0
+    for record in records:
+        out.write(json.dumps(task_to_json(record), ensure_ascii=False))
+        out.write("\n")
+        count += 1
+    return count

@@ -1,0 +1,172 @@
+"""Streaming JSON arrays: read one element at a time, write one element at a time.
+
+``json.load`` would hold a whole export (a million tasks) in memory; the scanner
+below keeps only the element being decoded plus one read chunk. A syntax error
+cannot be resynchronised, so it ends the array (as a :class:`JsonSyntaxError`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+_CHUNK = 64 * 1024
+# No task object comes near this; it bounds what a broken file can pull into memory.
+_MAX_ELEMENT_CHARS = 8 * 1024 * 1024
+_WHITESPACE = " \t\n\r"
+_DECODER = json.JSONDecoder()
+
+
+class JsonSyntaxError(ValueError):
+    """The JSON text is broken at ``location``; nothing after it can be read."""
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(message)
+        self.location = location
+        self.message = message
+
+
+class _Scanner:
+    """A window on a text stream: the unread text, where it starts, and JSON decoding."""
+
+    def __init__(self, stream: TextIO, head: str) -> None:
+        self.stream = stream
+        self.buffer = head
+        self.pos = 0
+        self.eof = False
+        self.line = 1  # line number of buffer[0]
+        self.column = 0  # 0-based column of buffer[0]
+
+    def fill(self, size: int = _CHUNK) -> bool:
+        """Append more of the stream to the buffer; False at the end of the stream."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(size)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos >= _CHUNK:
+            self._drop_consumed()
+        self.buffer += chunk
+        return True
+
+    def _drop_consumed(self) -> None:
+        dropped = self.buffer[: self.pos]
+        newlines = dropped.count("\n")
+        self.line += newlines
+        self.column = (
+            len(dropped) - dropped.rfind("\n") - 1 if newlines else self.column + len(dropped)
+        )
+        self.buffer = self.buffer[self.pos :]
+        self.pos = 0
+
+    def peek(self) -> str:
+        """The next non-whitespace character (not consumed), or '' at the end."""
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in _WHITESPACE:
+                self.pos += 1
+            if self.pos < len(self.buffer):
+                return self.buffer[self.pos]
+            if not self.fill():
+                return ""
+
+    def where(self, pos: int) -> str:
+        """'line L column C' of a buffer position, counted from the start of the stream."""
+        start = self.buffer.rfind("\n", 0, pos) + 1
+        column = pos - start + 1 if start else self.column + pos + 1
+        return f"line {self.line_at(pos)} column {column}"
+
+    def line_at(self, pos: int) -> int:
+        """The 1-based line number of a buffer position."""
+        return self.line + self.buffer.count("\n", 0, pos)
+
+    def value(self, location: str) -> object:
+        """Decode the JSON value at the current position and move past it."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as error:
+                pending = len(self.buffer) - self.pos
+                # The value may just be cut by the chunk boundary: read more, doubling.
+                if pending < _MAX_ELEMENT_CHARS and self.fill(max(_CHUNK, pending)):
+                    continue
+                raise JsonSyntaxError(location, f"{error.msg} at {self.where(error.pos)}") from None
+            except RecursionError:
+                raise JsonSyntaxError(location, "JSON nested too deeply") from None
+            except ValueError as error:  # e.g. an integer too long to convert
+                raise JsonSyntaxError(location, str(error)) from None
+            # A number at the very end of the buffer may go on in the next chunk.
+            if end == len(self.buffer) and self.fill():
+                continue
+            self.pos = end
+            return value
+
+
+def iter_json_array(stream: TextIO, head: str = "") -> Iterator[tuple[int, object]]:
+    """Yield ``(index, element)`` of the JSON array on ``stream`` (``head`` read already).
+
+    Empty input is an empty array. A trailing comma before ``]`` is tolerated (old
+    Taskwarrior exports have one). Raises :class:`JsonSyntaxError` where the text breaks.
+    """
+    scanner = _Scanner(stream, head)
+    first = scanner.peek()
+    if first == "\ufeff":
+        scanner.pos += 1
+        first = scanner.peek()
+    if first == "":
+        return
+    if first != "[":
+        raise JsonSyntaxError(f"line {scanner.line_at(scanner.pos)}", "expected a JSON array ('[')")
+    scanner.pos += 1
+    index = 0
+    while scanner.peek() != "]":
+        yield index, scanner.value(f"index {index}")
+        index += 1
+        separator = scanner.peek()
+        if separator == ",":
+            scanner.pos += 1
+        elif separator != "]":
+            found = (
+                f"{separator!r} at {scanner.where(scanner.pos)}"
+                if separator
+                else "the end of the input"
+            )
+            raise JsonSyntaxError(f"index {index}", f"expected ',' or ']', found {found}")
+    scanner.pos += 1
+    if scanner.peek() != "":
+        raise JsonSyntaxError(
+            f"index {index}", f"text after the array at {scanner.where(scanner.pos)}"
+        )
+
+
+def write_json_array(objects: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write a JSON array one element per line (``[]`` when empty); return the count."""
+    count = 0
+    for obj in objects:
+        out.write(",\n" if count else "[\n")
+        out.write(json.dumps(obj, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "[]\n")
+    return count
+
+
+def read_head(stream: TextIO) -> str:
+    """Read chunks until the first non-whitespace character (or the end of the stream)."""
+    head = ""
+    while not head.lstrip(" \t\r\n\ufeff"):
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def lines_after_head(head: str, stream: TextIO) -> Iterator[str]:
+    """The lines of ``head`` followed by the rest of ``stream``, as if never split."""
+    lines = io.StringIO(head).readlines()
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += stream.readline()
+    yield from lines
+    yield from stream

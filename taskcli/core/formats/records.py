@@ -1,0 +1,195 @@
+"""The neutral task record shared by every format, and its JSON object form (SPEC §10).
+
+A record is a plain dict with exactly the keys of :data:`TASK_FIELDS`. Readers fill
+the keys their source cannot know with None (``tags`` with ``[]``); ``status`` and
+``priority`` stay None when the source has none, so the importer applies the defaults.
+Readers reject what is structurally wrong for the format (bad UUID, unparseable
+timestamp, unknown status); the data-model limits (title length…) are the models' job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, TextIO
+
+from taskcli.core.dates import format_utc, parse_timestamp
+
+TASK_FIELDS = (
+    "id",
+    "number",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "due",
+    "project",
+    "tags",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
+TIMESTAMP_FIELDS = ("due", "created_at", "updated_at", "completed_at")
+STATUSES = ("pending", "in_progress", "completed")
+PRIORITIES = ("low", "medium", "high")
+
+
+class RecordError(ValueError):
+    """A source record is structurally wrong for its format."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    """One record read from a source: a record, a rejection (error) or a skip."""
+
+    location: str
+    record: dict[str, Any] | None = None
+    error: str | None = None
+    skipped: bool = False
+
+
+def new_record() -> dict[str, Any]:
+    """A record with every field unknown."""
+    record: dict[str, Any] = dict.fromkeys(TASK_FIELDS)
+    record["tags"] = []
+    return record
+
+
+def plain(value: Any) -> Any:
+    """The stored value of an enum member (the models may hand out enums), else the value."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def task_to_json(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The SPEC §10 task object: keys in contract order, RFC 3339 UTC timestamps or null."""
+    return {
+        "id": None if record["id"] is None else str(record["id"]),
+        "number": record["number"],
+        "title": record["title"],
+        "description": record["description"],
+        "status": plain(record["status"]),
+        "priority": plain(record["priority"]),
+        "due": format_utc(record["due"]),
+        "project": record["project"],
+        "tags": tag_list(record["tags"]),
+        "created_at": format_utc(record["created_at"]),
+        "updated_at": format_utc(record["updated_at"]),
+        "completed_at": format_utc(record["completed_at"]),
+    }
+
+
+def tag_list(tags: Iterable[str] | None) -> list[str]:
+    """Tags as a list: a set (the data model's type) gets a stable order, a list keeps its own."""
+    if tags is None:
+        return []
+    return sorted(tags) if isinstance(tags, set | frozenset) else list(tags)
+
+
+def record_from_json(obj: object) -> dict[str, Any]:
+    """The record for a SPEC §10 task object; unknown keys are ignored, missing ones unknown."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a task object, got {json_type(obj)}")
+    record = new_record()
+    record["id"] = parse_uuid(obj.get("id"), "id")
+    record["number"] = parse_number(obj.get("number"))
+    record["title"] = parse_title(obj.get("title"), "title")
+    record["description"] = optional_text(obj.get("description"), "description")
+    record["status"] = parse_choice(obj.get("status"), STATUSES, "status")
+    record["priority"] = parse_choice(obj.get("priority"), PRIORITIES, "priority")
+    record["project"] = optional_text(obj.get("project"), "project")
+    record["tags"] = parse_tags(obj.get("tags"), "tags")
+    for field in TIMESTAMP_FIELDS:
+        record[field] = parse_time(obj.get(field), field)
+    return record
+
+
+def shown(value: object) -> str:
+    """A value quoted for an error message, cut short so a huge cell stays one line."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:56]}…{text[-3:]}"
+
+
+def json_type(value: object) -> str:
+    """How JSON calls the type of a decoded value, for error messages."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")
+
+
+def parse_uuid(value: object, field: str) -> str | None:
+    """A UUID in canonical form (lower case, hyphenated), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: expected a UUID string, got {json_type(value)}")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise RecordError(f"{field}: not a UUID: {shown(value)}") from None
+
+
+def parse_number(value: object) -> int | None:
+    """A task number: an integer or a string of digits."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdecimal() and len(value) < 20:
+        return int(value)
+    raise RecordError(f"number: not an integer: {shown(value)}")
+
+
+def parse_title(value: object, field: str) -> str:
+    """The title every record must have (its limits are checked by the models)."""
+    if value is None:
+        raise RecordError(f"{field} is missing")
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: expected a string, got {json_type(value)}")
+    return value
+
+
+def optional_text(value: object, field: str) -> str | None:
+    """A string or None."""
+    if value is None or isinstance(value, str):
+        return value
+    raise RecordError(f"{field}: expected a string, got {json_type(value)}")
+
+
+def parse_choice(value: object, choices: tuple[str, ...], field: str) -> str | None:
+    """One of ``choices`` (case-insensitive), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    raise RecordError(f"{field}: expected one of {', '.join(choices)}, got {shown(value)}")
+
+
+def parse_tags(value: object, field: str) -> list[str]:
+    """A list of tag strings, duplicates dropped, order kept; None is no tags."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise RecordError(f"{field}: expected an array of strings")
+    return list(dict.fromkeys(value))
+
+
+def parse_time(value: object, field: str) -> datetime | None:
+    """An RFC 3339 timestamp as aware UTC, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: expected a timestamp string, got {json_type(value)}")
+    try:
+        return parse_timestamp(value)
+    except (ValueError, OverflowError):
+        raise RecordError(f"{field}: not a timestamp: {shown(value)}") from None
+
+
+def numbered_lines(stream: TextIO) -> Iterator[tuple[int, str]]:
+    """The lines of a text stream with their 1-based numbers, a leading BOM removed."""
+    for number, line in enumerate(stream, start=1):
+        yield number, line.removeprefix("\ufeff") if number == 1 else line

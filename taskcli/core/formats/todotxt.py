@@ -1,0 +1,194 @@
+"""The ``todotxt`` format: one task per line, as in todo.txt.
+
+    x (A) 2026-11-20 2026-11-01 Call the plumber +house @phone due:2026-12-01 uuid:…
+
+Reading a line: a leading ``x`` marks it completed (any other line is pending); then
+an optional priority ``(A)`` (A → high, B → medium, C–Z → low; none leaves the
+default); then, when completed, the completion date and an optional creation date,
+otherwise an optional creation date. The first ``+project`` becomes the project;
+further ``+projects`` and every ``@context`` become tags (without the sigil).
+``key:value`` words are removed from the title. A key starts with a letter and a
+value has no colon and does not start with ``/``, so ``10:30`` and URLs stay in the
+title. The keys understood:
+
+- ``due:YYYY-MM-DD``: due at the end of that day (23:59:59) in local time;
+- ``uuid:<uuid>``: the task id, when it is a valid UUID (our writer emits it, so
+  re-importing an export updates tasks instead of duplicating them);
+- ``status:in_progress``: in_progress, for a line not marked done (our writer emits
+  it, since todo.txt has no such state);
+- ``pri:X``: the priority, when the line has no ``(X)`` (todo.txt's own CLI moves the
+  priority of a done task there).
+
+Other keys (``t:``, ``rec:``…) are dropped. Creation and completion dates are taken
+as midnight local time. Everything else, in order, is the title (whitespace runs
+collapsed to one space).
+
+Writing emits that same form, tags as ``@tag``. The format cannot hold the
+description, the task number or times of day (only the local date of created,
+completed and due is kept). A title with words that look like ``+project``,
+``@context`` or ``key:value``, or that starts with ``x``, ``(A)`` or a date, reads back
+differently: todo.txt has no escaping.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time
+from typing import Any, TextIO
+
+from taskcli.core.dates import as_utc
+from taskcli.core.formats.records import (
+    ParsedRecord,
+    RecordError,
+    new_record,
+    numbered_lines,
+    parse_uuid,
+    plain,
+    shown,
+    tag_list,
+)
+
+_PRIORITY = re.compile(r"\(([A-Z])\)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KEY_VALUE = re.compile(r"([A-Za-z][\w-]*):([^\s:/][^\s:]*)")
+_LETTERS = {"high": "A", "medium": "B", "low": "C"}
+_START_OF_DAY = time(0, 0, 0)
+_END_OF_DAY = time(23, 59, 59)
+
+
+def read_todotxt(stream: TextIO) -> Iterator[ParsedRecord]:
+    """Each non-blank line as a record or a rejection at ``line N``."""
+    for number, line in numbered_lines(stream):
+        if not line.strip():
+            continue
+        location = f"line {number}"
+        try:
+            yield ParsedRecord(location, record=record_from_todotxt(line))
+        except RecordError as error:
+            yield ParsedRecord(location, error=str(error))
+
+
+def record_from_todotxt(line: str) -> dict[str, Any]:
+    """The record for one non-blank todo.txt line."""
+    words = line.split()
+    record = new_record()
+    done = words[0] == "x"
+    record["status"] = "completed" if done else "pending"
+    index = 1 if done else 0
+    if index < len(words) and (match := _PRIORITY.fullmatch(words[index])):
+        record["priority"] = _priority(match.group(1))
+        index += 1
+    dates: list[date] = []
+    while index < len(words) and len(dates) < (2 if done else 1) and _DATE.fullmatch(words[index]):
+        dates.append(_date(words[index], "date"))
+        index += 1
+    if done and dates:
+        record["completed_at"] = _local_time(dates.pop(0), _START_OF_DAY)
+    if dates:
+        record["created_at"] = _local_time(dates[0], _START_OF_DAY)
+    _read_text(words[index:], record)
+    return record
+
+
+def _read_text(words: list[str], record: dict[str, Any]) -> None:
+    """Split the words after the dates into project, tags, key:value pairs and title."""
+    title: list[str] = []
+    tags: list[str] = []
+    for word in words:
+        if len(word) > 1 and word[0] == "+" and record["project"] is None:
+            record["project"] = word[1:]
+        elif len(word) > 1 and word[0] in "+@":
+            tags.append(word[1:])
+        elif match := _KEY_VALUE.fullmatch(word):
+            _read_key(match.group(1).lower(), match.group(2), record)
+        else:
+            title.append(word)
+    record["title"] = " ".join(title)
+    record["tags"] = list(dict.fromkeys(tags))
+
+
+def _read_key(key: str, value: str, record: dict[str, Any]) -> None:
+    if key == "due":
+        record["due"] = _local_time(_date(value, "due"), _END_OF_DAY)
+    elif key == "uuid":
+        try:
+            record["id"] = parse_uuid(value, "uuid")
+        except RecordError:
+            pass  # not ours: an ordinary key:value pair, dropped like the others
+    elif key == "status" and value == "in_progress" and record["status"] != "completed":
+        record["status"] = "in_progress"
+    elif key == "pri" and record["priority"] is None:
+        if not re.fullmatch(r"[A-Za-z]", value):
+            raise RecordError(f"pri: expected a priority letter A-Z, got {shown(value)}")
+        record["priority"] = _priority(value.upper())
+
+
+def _priority(letter: str) -> str:
+    return {"A": "high", "B": "medium"}.get(letter, "low")
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        if _DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise RecordError(f"{field}: not a date (YYYY-MM-DD): {shown(text)}")
+
+
+def _local_time(day: date, at: time) -> datetime:
+    """``at`` on ``day`` in local time, as aware UTC."""
+    try:
+        return datetime.combine(day, at).astimezone(UTC)
+    except (OverflowError, ValueError, OSError):
+        raise RecordError(f"date out of range: {day.isoformat()}") from None
+
+
+def _local_date(value: datetime | None) -> str | None:
+    """The local calendar date of a stored time, ``YYYY-MM-DD``."""
+    if value is None:
+        return None
+    value = as_utc(value)
+    try:
+        value = value.astimezone()
+    except (OverflowError, ValueError, OSError):
+        pass  # beyond the platform's local-time range (year 1 or 9999): the UTC date it is
+    return value.date().isoformat()
+
+
+def todotxt_line(record: dict[str, Any]) -> str:
+    """The todo.txt line for a record (without the newline)."""
+    status = plain(record["status"])
+    done = status == "completed"
+    words = ["x"] if done else []
+    if record["priority"] is not None:
+        words.append(f"({_LETTERS[plain(record['priority'])]})")
+    completed_on = _local_date(record["completed_at"]) if done else None
+    created_on = _local_date(record["created_at"])
+    if completed_on:
+        words.append(completed_on)
+    # On a done line a lone date is the completion date, so a creation date needs one.
+    if created_on and (completed_on or not done):
+        words.append(created_on)
+    words.extend(record["title"].split())
+    if record["project"] is not None:
+        words.append(f"+{record['project']}")
+    words.extend(f"@{tag}" for tag in tag_list(record["tags"]))
+    if record["due"] is not None:
+        words.append(f"due:{_local_date(record['due'])}")
+    if status == "in_progress":
+        words.append("status:in_progress")
+    if record["id"] is not None:
+        words.append(f"uuid:{record['id']}")
+    return " ".join(words)
+
+
+def write_todotxt(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write one todo.txt line per record."""
+    count = 0
+    for record in records:
+        out.write(todotxt_line(record))
+        out.write("\n")
+        count += 1
+    return count

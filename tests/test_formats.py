@@ -1,0 +1,734 @@
+"""Import/export formats: reading samples, rejections, round trips, detection, streaming."""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+import time
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskcli.core.errors import InvalidInputError
+from taskcli.core.formats import (
+    FORMATS,
+    ParsedRecord,
+    detect_format,
+    read_records,
+    task_to_json,
+    write_records,
+)
+
+DATA = Path(__file__).parent / "data" / "formats"
+UUID_1 = "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e01"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def new_york_time() -> Iterator[None]:
+    """todo.txt dates are local; pin the local zone (UTC-5 in winter) so results are exact."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "America/New_York")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def read(text: str, fmt: str) -> list[ParsedRecord]:
+    return list(read_records(io.StringIO(text), fmt))
+
+
+def read_file(name: str, fmt: str) -> list[ParsedRecord]:
+    with (DATA / name).open(encoding="utf-8", newline="") as stream:
+        return list(read_records(stream, fmt))
+
+
+def write(records: list[dict[str, Any]], fmt: str) -> str:
+    out = io.StringIO()
+    assert write_records(records, out, fmt) == len(records)
+    return out.getvalue()
+
+
+def errors(parsed: list[ParsedRecord]) -> list[tuple[str, str]]:
+    return [(item.location, item.error) for item in parsed if item.error]
+
+
+def task(**fields: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": None,
+        "number": None,
+        "title": "A task",
+        "description": None,
+        "status": None,
+        "priority": None,
+        "due": None,
+        "project": None,
+        "tags": [],
+        "created_at": None,
+        "updated_at": None,
+        "completed_at": None,
+    }
+    record.update(fields)
+    return record
+
+
+# --- the package surface ---------------------------------------------------------------
+
+
+def test_formats_lists_every_format_the_cli_offers() -> None:
+    assert FORMATS == ("json", "jsonl", "csv", "taskwarrior", "todotxt")
+
+
+def test_unknown_format_is_invalid_input_before_anything_is_read_or_written() -> None:
+    out = io.StringIO()
+    with pytest.raises(InvalidInputError) as raised:
+        read_records(io.StringIO("[]"), "xml")
+    assert "xml" in raised.value.message
+    assert raised.value.hint == "choose one of: json, jsonl, csv, taskwarrior, todotxt"
+    with pytest.raises(InvalidInputError):
+        write_records([task()], out, "yaml")
+    assert out.getvalue() == ""
+
+
+class Status(enum.Enum):
+    completed = "completed"
+
+
+def test_task_to_json_is_the_spec_object() -> None:
+    record = task(
+        id=uuid.UUID(UUID_1),
+        number=7,
+        title="Renew passport",
+        status=Status.completed,
+        priority="high",
+        due=datetime(2026, 12, 15, 18, 0, tzinfo=UTC),
+        tags={"urgent", "errand"},
+        created_at=datetime(2026, 11, 1, 9, 15, 30, 123456, tzinfo=UTC),
+        completed_at=datetime(2026, 11, 3, 8, 0),  # naive means UTC
+    )
+    obj = task_to_json(record)
+    assert list(obj) == [
+        "id", "number", "title", "description", "status", "priority", "due",
+        "project", "tags", "created_at", "updated_at", "completed_at",
+    ]  # fmt: skip
+    assert obj == {
+        "id": UUID_1,
+        "number": 7,
+        "title": "Renew passport",
+        "description": None,
+        "status": "completed",
+        "priority": "high",
+        "due": "2026-12-15T18:00:00Z",
+        "project": None,
+        "tags": ["errand", "urgent"],
+        "created_at": "2026-11-01T09:15:30Z",
+        "updated_at": None,
+        "completed_at": "2026-11-03T08:00:00Z",
+    }
+    json.dumps(obj)  # plain JSON types only
+
+
+# --- json and jsonl ----------------------------------------------------------------------
+
+
+def test_json_reads_our_export_and_fills_missing_keys() -> None:
+    parsed = read_file("tasks.json", "json")
+    assert [item.location for item in parsed] == ["index 0", "index 1", "index 2"]
+    first, second, third = (item.record for item in parsed)
+    assert first == task(
+        id="6f9d3a0e-2c1b-4f5e-8a7d-9b0c1d2e3f40",
+        number=1,
+        title="Renew passport",
+        description="Need photos.\nBring the old passport.",
+        status="in_progress",
+        priority="high",
+        due=utc("2026-12-15T23:00:00Z"),
+        project="admin",
+        tags=["errand", "urgent"],
+        created_at=utc("2026-11-01T09:15:00Z"),
+        updated_at=utc("2026-11-05T12:00:00Z"),
+    )
+    assert second["title"] == "Geburtstagsgeschenk für Zoë"
+    assert second["completed_at"] == utc("2026-11-10T15:30:00Z")
+    assert third == task(title="Only a title")
+
+
+def test_json_rejects_bad_elements_by_index_and_keeps_reading() -> None:
+    text = json.dumps(
+        [
+            "just text",
+            {"title": "ok"},
+            {"title": "bad id", "id": "1234"},
+            {"title": "bad due", "due": "next friday"},
+            {"description": "no title"},
+            {"title": "bad status", "status": "done"},
+            {"title": "bad tags", "tags": "a b"},
+            {"title": "bad number", "number": 1.5},
+            {"title": "last", "status": "COMPLETED"},
+        ]
+    )
+    parsed = read(text, "json")
+    assert errors(parsed) == [
+        ("index 0", "expected a task object, got a string"),
+        ("index 2", "id: not a UUID: '1234'"),
+        ("index 3", "due: not a timestamp: 'next friday'"),
+        ("index 4", "title is missing"),
+        ("index 5", "status: expected one of pending, in_progress, completed, got 'done'"),
+        ("index 6", "tags: expected an array of strings"),
+        ("index 7", "number: not an integer: 1.5"),
+    ]
+    assert [item.record["title"] for item in parsed if item.record] == ["ok", "last"]
+    assert parsed[-1].record["status"] == "completed"
+
+
+def test_json_syntax_error_ends_the_input_with_its_place() -> None:
+    text = '[\n{"title": "one"},\n{"title": "two" "oops"},\n{"title": "three"}\n]'
+    parsed = read(text, "json")
+    assert parsed[0].record["title"] == "one"
+    assert errors(parsed) == [("index 1", "Expecting ',' delimiter at line 3 column 17")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('\n {"title": "not in an array"}', [("line 2", "expected a JSON array ('[')")]),
+        ('[{"title": "a"}', [("index 1", "expected ',' or ']', found the end of the input")]),
+        ('[{"title": "a"}] trailing', [("index 1", "text after the array at line 1 column 18")]),
+    ],
+)
+def test_json_document_errors(text: str, expected: list[tuple[str, str]]) -> None:
+    assert errors(read(text, "json")) == expected
+
+
+def test_json_accepts_empty_input_and_an_empty_array() -> None:
+    assert read("", "json") == []
+    assert read(" [ ] \n", "json") == []
+    assert read('\ufeff[{"title": "bom"},]', "json")[0].record["title"] == "bom"
+
+
+def test_json_writer_streams_a_valid_array_and_empty_is_brackets() -> None:
+    assert write([], "json") == "[]\n"
+    text = write([task(title="Zoë"), task(title="b")], "json")
+    assert text.splitlines()[0] == "["
+    assert "Zoë" in text  # UTF-8, not \\u escapes
+    assert [obj["title"] for obj in json.loads(text)] == ["Zoë", "b"]
+
+
+def test_jsonl_reads_lines_skipping_blanks_and_rejecting_by_line() -> None:
+    parsed = read_file("tasks.jsonl", "jsonl")
+    assert [item.location for item in parsed] == ["line 1", "line 3", "line 4", "line 5", "line 6"]
+    assert parsed[0].record["due"] == utc("2026-12-15T22:00:00Z")  # offset converted to UTC
+    assert parsed[1].record == task(title="Buy milk", tags=["shopping"])
+    assert errors(parsed) == [
+        ("line 4", "expected a task object, got an array"),
+        ("line 5", "not valid JSON: Expecting ',' delimiter at column 21"),
+        ("line 6", "id: not a UUID: '1234'"),
+    ]
+
+
+def test_jsonl_writer_writes_one_compact_object_per_line() -> None:
+    assert write([], "jsonl") == ""
+    lines = write([task(title="a"), task(title="b")], "jsonl").splitlines()
+    assert [json.loads(line)["title"] for line in lines] == ["a", "b"]
+
+
+# --- csv ---------------------------------------------------------------------------------
+
+
+def test_csv_reads_columns_in_any_order_and_empty_cells_as_null() -> None:
+    parsed = read_file("tasks.csv", "csv")
+    assert [item.location for item in parsed] == ["line 2", "line 4", "line 5", "line 6"]
+    passport, milk, car = (item.record for item in parsed[:3])
+    assert passport == task(
+        title="Renew passport",
+        description="Need photos.\nBring the old passport.",
+        status="in_progress",
+        priority="high",
+        due=utc("2026-12-15T23:00:00Z"),
+        tags=["errand", "urgent"],
+    )
+    assert milk == task(title="Buy milk")
+    assert car["tags"] == ["car", "weekend"]  # commas tolerated between tags
+    assert errors(parsed) == [("line 6", "due: not a timestamp: 'next friday'")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name,due\nx,\n", [("line 1", "the CSV header has no 'title' column")]),
+        ("title,number\na,1\nb\nc,2,3\nd,x\n", [
+            ("line 3", "expected 2 cells as in the header, found 1"),
+            ("line 4", "expected 2 cells as in the header, found 3"),
+            ("line 5", "number: not an integer: 'x'"),
+        ]),
+        ("title,number\na," + "9" * 5000 + "\n", [
+            ("line 2", "number: not an integer: '" + "9" * 55 + "…99'"),  # cut short
+        ]),
+        ("title,project\n ,home\n", [("line 2", "title is missing")]),
+        ("title\n,\n\nok\n", []),  # rows of empty cells are blank lines
+    ],
+)  # fmt: skip
+def test_csv_rejections(text: str, expected: list[tuple[str, str]]) -> None:
+    assert errors(read(text, "csv")) == expected
+
+
+def test_csv_writer_header_and_null_cells() -> None:
+    text = write([task(title="Buy milk, eggs", tags=["shop", "today"], number=3)], "csv")
+    assert text == (
+        "id,number,title,description,status,priority,due,project,tags,"
+        "created_at,updated_at,completed_at\r\n"
+        ',3,"Buy milk, eggs",,,,,,shop today,,,\r\n'
+    )
+
+
+# --- taskwarrior -------------------------------------------------------------------------
+
+
+def test_taskwarrior_pretty_printed_export() -> None:
+    parsed = read_file("taskwarrior-export.json", "taskwarrior")
+    assert [item.location for item in parsed] == [f"index {n}" for n in range(6)]
+    assert errors(parsed) == []
+    assert [item.skipped for item in parsed] == [False, False, True, False, False, False]
+    passport, gift, _, template, plants, book = (item.record for item in parsed)
+    assert passport == task(
+        id=UUID_1,
+        title="Renew passport",
+        description="need two biometric photos\nappointment Tue 9:00, Bürgeramt",
+        status="in_progress",
+        priority="high",
+        due=utc("2026-12-15T23:00:00Z"),
+        project="admin",
+        tags=["errand", "urgent"],
+        created_at=utc("2026-11-01T09:15:00Z"),
+        updated_at=utc("2026-11-05T12:00:00Z"),
+    )
+    assert (gift["title"], gift["status"], gift["priority"]) == (
+        "Geburtstagsgeschenk für Zoë kaufen", "pending", "medium",
+    )  # fmt: skip
+    assert (gift["project"], gift["tags"]) == ("family.birthdays", ["café"])
+    assert (template["status"], template["priority"], plants["status"]) == (
+        "pending",
+        None,
+        "pending",
+    )
+    assert book["title"] == "日本語の本を返す"
+    assert book["status"] == "completed"  # started, then finished
+    assert book["completed_at"] == utc("2026-11-10T15:30:00Z")
+
+
+def test_taskwarrior_one_object_per_line_with_trailing_commas() -> None:
+    parsed = read_file("taskwarrior-lines.data", "taskwarrior")
+    assert [item.location for item in parsed] == ["line 1", "line 2", "line 3", "line 4"]
+    backup, rent = parsed[0].record, parsed[1].record
+    assert backup["status"] == "pending"
+    assert backup["updated_at"] == utc("2012-01-12T09:00:00Z")
+    assert (rent["status"], rent["completed_at"]) == ("completed", utc("2012-02-01T09:00:00Z"))
+    assert parsed[2].skipped and parsed[2].record is None
+    assert errors(parsed) == [("line 4", "entry: not a Taskwarrior date: '2012-13-45'")]
+
+
+@pytest.mark.parametrize(
+    ("obj", "error"),
+    [
+        ({"description": "x", "uuid": "nope"}, "uuid: not a UUID: 'nope'"),
+        ({"description": "x", "priority": "X"}, "priority: expected H, M or L, got 'X'"),
+        ({"description": "x", "status": "gone"}, "status: unknown Taskwarrior status 'gone'"),
+        ({"description": "x", "due": 20261201}, "due: expected a date string, got a number"),
+        ({"description": "x", "start": "soon"}, "start: not a Taskwarrior date: 'soon'"),
+        ({"uuid": UUID_1, "status": "pending"}, "description is missing"),
+        ({"description": "x", "annotations": [{"entry": "20261101T000000Z"}]},
+         "annotations: each needs a description string"),
+        ({"description": "x", "tags": "home"}, "tags: expected an array of strings"),
+    ],
+)  # fmt: skip
+def test_taskwarrior_rejections(obj: dict[str, Any], error: str) -> None:
+    assert errors(read(json.dumps([obj]), "taskwarrior")) == [("index 0", error)]
+    assert errors(read(json.dumps(obj), "taskwarrior")) == [("line 1", error)]
+
+
+def test_taskwarrior_deleted_is_skipped_even_when_malformed() -> None:
+    parsed = read('[{"status": "deleted", "entry": "garbage"}]', "taskwarrior")
+    assert parsed == [ParsedRecord("index 0", skipped=True)]
+
+
+def test_taskwarrior_writer_uses_export_form() -> None:
+    record = task(
+        id=UUID_1,
+        number=4,
+        title="Renew passport",
+        description="need photos",
+        status="in_progress",
+        priority="high",
+        due=utc("2026-12-15T23:00:00Z"),
+        project="admin",
+        tags=["errand"],
+        created_at=utc("2026-11-01T09:15:00Z"),
+        updated_at=utc("2026-11-05T12:00:00Z"),
+    )
+    [obj] = json.loads(write([record], "taskwarrior"))
+    assert obj == {
+        "uuid": UUID_1,
+        "description": "Renew passport",
+        "status": "pending",
+        "entry": "20261101T091500Z",
+        "modified": "20261105T120000Z",
+        "start": "20261101T091500Z",
+        "due": "20261215T230000Z",
+        "priority": "H",
+        "project": "admin",
+        "tags": ["errand"],
+        "annotations": [{"entry": "20261105T120000Z", "description": "need photos"}],
+    }
+    done = task(title="t", status="completed", completed_at=utc("2026-11-03T08:00:00Z"))
+    [obj] = json.loads(write([done], "taskwarrior"))
+    assert (obj["status"], obj["end"]) == ("completed", "20261103T080000Z")
+    assert write([], "taskwarrior") == "[]\n"
+
+
+# --- todo.txt ----------------------------------------------------------------------------
+
+
+def test_todotxt_sample() -> None:
+    parsed = read_file("todo.txt", "todotxt")
+    assert [item.location for item in parsed] == [f"line {n}" for n in (1, 2, 4, 5, 6, 7, 8, 9)]
+    dentist, report, cleaning, bill, books, resume, read_docs, _ = (item.record for item in parsed)
+    assert dentist == task(
+        title="Call the dentist about the crown",
+        status="pending",
+        priority="high",
+        project="health",
+        tags=["phone"],
+        due=utc("2026-11-21T04:59:59Z"),  # end of the local (New York) day
+        created_at=utc("2026-11-01T04:00:00Z"),  # local midnight, still summer time
+    )
+    assert (report["priority"], report["project"], report["tags"]) == (
+        "medium", "work", ["finance", "office"],
+    )  # fmt: skip
+    assert report["title"] == "Draft the quarterly report"  # t:2026-11-10 removed
+    assert cleaning == task(title="Pick up dry cleaning", status="pending", tags=["errands"])
+    assert (bill["status"], bill["priority"]) == ("completed", None)
+    assert bill["completed_at"] == utc("2026-11-03T05:00:00Z")
+    assert bill["created_at"] == utc("2026-11-01T04:00:00Z")
+    assert (books["priority"], books["created_at"]) == ("low", None)
+    assert books["completed_at"] == utc("2026-11-04T05:00:00Z")
+    assert (resume["title"], resume["status"]) == ("Résumé für Zoë übersetzen", "in_progress")
+    assert resume["due"] == utc("2026-12-25T04:59:59Z")
+    assert read_docs["title"] == "Read https://docs.python.org/3/ at 10:30"
+    assert read_docs["id"] is None  # uuid: that is not a UUID is just dropped
+    assert errors(parsed) == [("line 9", "due: not a date (YYYY-MM-DD): '2026-02-30'")]
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ("(D) low anyway", "priority", "low"),
+        ("(Z) still low", "priority", "low"),
+        ("(a) lower case is text", "title", "(a) lower case is text"),
+        ("x pri:A done later", "priority", "high"),
+        ("x status:in_progress done wins", "status", "completed"),
+        (f"ours uuid:{UUID_1.upper()}", "id", UUID_1),
+        ("+solo is the project", "project", "solo"),
+        ("a lone + and @ stay", "title", "a lone + and @ stay"),
+        ("2026-11-01 2026-11-02 second date is text", "title", "2026-11-02 second date is text"),
+    ],
+)
+def test_todotxt_details(line: str, field: str, value: Any) -> None:
+    [item] = read(line, "todotxt")
+    assert item.record[field] == value
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("x 2026-13-01 bad month", "date: not a date (YYYY-MM-DD): '2026-13-01'"),
+        ("task pri:1", "pri: expected a priority letter A-Z, got '1'"),
+        ("task due:tomorrow", "due: not a date (YYYY-MM-DD): 'tomorrow'"),
+    ],
+)
+def test_todotxt_rejections(line: str, error: str) -> None:
+    assert errors(read(f"fine\n{line}\n", "todotxt")) == [("line 2", error)]
+
+
+def test_todotxt_writer_line() -> None:
+    record = task(
+        id=UUID_1,
+        title="Pay   the bill",
+        status="completed",
+        priority="high",
+        project="home",
+        tags=["computer", "urgent"],
+        due=utc("2026-12-02T04:59:59Z"),
+        created_at=utc("2026-11-01T12:00:00Z"),
+        completed_at=utc("2026-11-21T03:00:00Z"),  # still 20 November in New York
+        description="cannot be held",
+    )
+    assert write([record], "todotxt") == (
+        f"x (A) 2026-11-20 2026-11-01 Pay the bill +home @computer @urgent due:2026-12-01 "
+        f"uuid:{UUID_1}\n"
+    )
+    started = task(title="Write", status="in_progress", priority="medium")
+    assert write([started], "todotxt") == "(B) Write status:in_progress\n"
+    # a done line without a completion date cannot carry a creation date
+    done = task(title="Old", status="completed", created_at=utc("2026-11-01T12:00:00Z"))
+    assert write([done], "todotxt") == "x Old\n"
+
+
+# --- round trips -------------------------------------------------------------------------
+
+ROUND_TRIP_RECORDS = [
+    task(
+        id=UUID_1,
+        number=1,
+        title="Renew passport (Bürgeramt)",
+        description='Need photos.\nBring the old one, "just in case".',
+        status="in_progress",
+        priority="high",
+        due=utc("2026-12-16T04:59:59Z"),
+        project="admin",
+        tags=["errand", "urgent"],
+        created_at=utc("2026-11-01T13:15:00Z"),
+        updated_at=utc("2026-11-05T12:00:00Z"),
+    ),
+    task(
+        id="0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e02",
+        number=2,
+        title="日本語の本を返す",
+        status="completed",
+        priority="low",
+        tags=["library"],
+        created_at=utc("2026-11-03T12:00:00Z"),
+        updated_at=utc("2026-11-10T15:30:00Z"),
+        completed_at=utc("2026-11-10T15:30:00Z"),
+    ),
+    task(
+        id="0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e03",
+        number=3,
+        title="Buy milk, eggs; bread",
+        status="pending",
+        priority="medium",
+        project="home.kitchen",
+        created_at=utc("2026-11-04T08:00:00Z"),
+        updated_at=utc("2026-11-04T08:00:00Z"),
+    ),
+]
+
+
+def local_day(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone().date().isoformat()
+
+
+def holdable(record: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """The part of a record that ``fmt`` can carry."""
+    if fmt == "taskwarrior":
+        return {**record, "number": None}
+    if fmt == "todotxt":
+        kept = {
+            key: record[key] for key in ("id", "title", "status", "priority", "project", "tags")
+        }
+        return kept | {key: local_day(record[key]) for key in ("due", "created_at", "completed_at")}
+    return record
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_keeps_every_field_the_format_holds(fmt: str) -> None:
+    parsed = read(write(ROUND_TRIP_RECORDS, fmt), fmt)
+    assert errors(parsed) == []
+    assert [holdable(item.record, fmt) for item in parsed] == [
+        holdable(record, fmt) for record in ROUND_TRIP_RECORDS
+    ]
+
+
+def stripped_text(max_size: int) -> st.SearchStrategy[str]:
+    alphabet = st.characters(blacklist_categories=("Cs",))
+    return st.text(alphabet, min_size=1, max_size=max_size).map(str.strip).filter(bool)
+
+
+words = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), blacklist_characters=","),
+    min_size=1,
+    max_size=12,
+)
+instants = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+).map(lambda value: value.replace(microsecond=0))
+records = st.builds(
+    task,
+    id=st.one_of(st.none(), st.uuids().map(str)),
+    number=st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)),
+    title=stripped_text(60),
+    description=st.one_of(st.none(), stripped_text(200)),
+    status=st.sampled_from(["pending", "in_progress", "completed"]),
+    priority=st.one_of(st.none(), st.sampled_from(["low", "medium", "high"])),
+    due=st.one_of(st.none(), instants),
+    project=st.one_of(st.none(), words),
+    tags=st.lists(words, max_size=4, unique=True),
+    created_at=st.one_of(st.none(), instants),
+    updated_at=st.one_of(st.none(), instants),
+    completed_at=st.one_of(st.none(), instants),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(batch=st.lists(records, max_size=4), fmt=st.sampled_from(["json", "jsonl", "csv"]))
+def test_round_trip_of_arbitrary_records(batch: list[dict[str, Any]], fmt: str) -> None:
+    assert [item.record for item in read(write(batch, fmt), fmt)] == batch
+
+
+@settings(max_examples=150, deadline=None)
+@given(batch=st.lists(records, max_size=4))
+def test_taskwarrior_round_trip_of_arbitrary_records(batch: list[dict[str, Any]]) -> None:
+    parsed = [item.record for item in read(write(batch, "taskwarrior"), "taskwarrior")]
+    for before, after in zip(batch, parsed, strict=True):
+        expected = {**before, "number": None}
+        if before["status"] != "completed":
+            expected["completed_at"] = None
+        assert after == expected
+
+
+# --- detection ---------------------------------------------------------------------------
+
+TW_TEXT = (DATA / "taskwarrior-export.json").read_text(encoding="utf-8")
+TW_HEAD = TW_TEXT[: TW_TEXT.index('"uuid"') + 10]  # cut inside the first object
+
+
+@pytest.mark.parametrize(
+    ("filename", "head", "expected"),
+    [
+        ("tasks.jsonl", "", "jsonl"),
+        ("feed.NDJSON", "[]", "jsonl"),
+        ("export.CSV", "", "csv"),
+        ("todo.txt", '[{"uuid": "x", "entry": "y"}]', "todotxt"),
+        ("/home/me/done.txt", "", "todotxt"),
+        ("tasks.json", '[{"title": "a"}]', "json"),
+        ("tasks.json", '[{"uuid": "u", "entry": "20261101T000000Z", "description": "a"}]',
+         "taskwarrior"),
+        ("tasks.json", TW_HEAD, "taskwarrior"),
+        ("tasks.json", "title,due\n", "json"),
+        ("tasks.json", '{"uuid": "u", "entry": "e", "description": "d"},\n', "taskwarrior"),
+        (None, "\ufeff \n[]", "json"),
+        ("-", '{"title": "a"}\n{"title": "b"}\n', "jsonl"),
+        (None, '{"description":"a","entry":"20120110T231200Z","uuid":"u"}\n', "taskwarrior"),
+        ("tw.data", '[\n  {\n    "id": 1,\n    "uuid": "u",\n    "entry": ', "taskwarrior"),
+        (None, "Priority, Title ,due\nhigh,a,\n", "csv"),
+        ("export", "title\n", "csv"),
+        (None, "(A) Call mum +family\n", "todotxt"),
+        (None, "Read the title, then the abstract\n", "todotxt"),
+        (None, "", "todotxt"),
+    ],
+)  # fmt: skip
+def test_detect_format(filename: str | None, head: str, expected: str) -> None:
+    assert detect_format(filename, head) == expected
+
+
+# --- robustness and streaming ------------------------------------------------------------
+
+FRAGMENTS = [
+    "[", "]", "{", "}", ",", ":", '"', "\n", " ", "\\", "x ", "(A) ", "+p ", "@c ",
+    '"title"', '"uuid"', '"entry"', '"status"', '"deleted"', '"start"', '"description"',
+    '"annotations"', '"tags"', '"due"', "null", "true", "1e400", "-0", "2026-11-01 ",
+    "0001-01-01 ", "9999-12-31T23:59:59-01:00", "20261101T000000Z", "due:", "pri:",
+    "uuid:", f"{UUID_1}", "title,tags,due\n", '"a\nb"',
+]  # fmt: skip
+fragment_text = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(st.text(), fragment_text), fmt=st.sampled_from(FORMATS))
+def test_readers_never_raise_on_arbitrary_text(text: str, fmt: str) -> None:
+    for item in read(text, fmt):
+        assert [item.record is not None, item.error is not None, item.skipped].count(True) == 1
+        if item.record is not None:
+            assert set(item.record) == set(task())
+            assert isinstance(item.record["title"], str)
+
+
+class TrickleStream(io.StringIO):
+    """A stream that hands out at most three characters per read, like a slow pipe."""
+
+    def read(self, size: int | None = -1) -> str:
+        return super().read(3 if size is None or size < 0 else min(size, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=fragment_text, fmt=st.sampled_from(["json", "taskwarrior"]))
+def test_json_arrays_read_the_same_in_tiny_chunks(text: str, fmt: str) -> None:
+    assert list(read_records(TrickleStream(text), fmt)) == read(text, fmt)
+
+
+def test_json_error_position_counts_lines_already_read_and_dropped() -> None:
+    lines = ["["] + [f'{{"title": "task {n}", "number": {n}}},' for n in range(5000)]
+    text = "\n".join(lines) + '\n  {"title": "broken" "here"}\n]'
+    parsed = read(text, "json")
+    assert len(parsed) == 5001  # far more than one 64 KiB chunk
+    assert parsed[-1] == ParsedRecord(
+        "index 5000", error="Expecting ',' delimiter at line 5002 column 22"
+    )
+
+
+class CountingSink(io.TextIOBase):
+    """A text sink that keeps nothing but the number of characters written."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+
+MANY = 200_000
+# Held in memory, 50,000 parsed records take several times this limit.
+MANY_READ = 50_000
+PEAK_LIMIT = 20 * 1024 * 1024
+
+
+def many_records(count: int) -> Iterator[dict[str, Any]]:
+    template = ROUND_TRIP_RECORDS[0]
+    for number in range(1, count + 1):
+        yield {**template, "id": str(uuid.UUID(int=number)), "number": number}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_writing_streams_with_flat_memory(fmt: str) -> None:
+    sink = CountingSink()
+    tracemalloc.start()
+    try:
+        count = write_records(many_records(MANY), sink, fmt)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == MANY
+    assert sink.chars > MANY * 50  # everything went through the sink…
+    assert peak < PEAK_LIMIT  # …and none of it stayed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_reading_streams_with_flat_memory(fmt: str, tmp_path: Path) -> None:
+    path = tmp_path / f"tasks.{fmt}"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        write_records(many_records(MANY_READ), out, fmt)
+    tracemalloc.start()
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            count = sum(1 for item in read_records(stream, fmt) if item.record is not None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == MANY_READ
+    assert peak < PEAK_LIMIT

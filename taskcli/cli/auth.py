@@ -127,7 +127,9 @@ def logout_command(
     with logged_in(ctx) as session:
         identity = session.identity
         ended = accounts.logout(session.conn, identity=identity, everywhere=everywhere)
-    token_store(ctx).delete()
+    # A TASKCLI_TOKEN session is the caller's; the stored token may be another, live one.
+    if not session.token_storage.startswith("environment"):
+        token_store(ctx).delete()
     if as_json:
         output.print_json({"email": identity.email, "sessions_ended": ended})
     else:

@@ -32,9 +32,7 @@ def password_context():
 
 def check_password_rules(password: str) -> None:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise InvalidInputError(
-            f"password: must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
-        )
+        raise InvalidInputError(f"password: must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
 
 
 def hash_password(password: str) -> str:
@@ -45,11 +43,20 @@ def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str |
     """(matches, replacement hash when the stored one needs an update).
 
     With no stored hash (unknown user) the dummy hash is verified and the answer is False.
+    A password longer than register allows can match nothing (and passlib refuses some):
+    it is answered the same way, at the same cost.
     """
-    ok, new_hash = password_context().verify_and_update(password, stored_hash or DUMMY_HASH)
-    if stored_hash is None:
+    context = password_context()
+    if stored_hash is None or len(password) > PASSWORD_MAX:
+        context.verify_and_update(password[:PASSWORD_MAX], DUMMY_HASH)
         return False, None
-    return ok, new_hash
+    if context.identify(stored_hash) != "bcrypt":
+        return context.verify_and_update(password, stored_hash)
+    # bcrypt only ever read the first 72 bytes, and bcrypt >= 5 raises on longer input;
+    # the argon2 replacement is made from the whole password.
+    if not context.verify(password.encode("utf-8")[:72], stored_hash):
+        return False, None
+    return True, context.hash(password) if context.needs_update(stored_hash) else None
 
 
 def token_hash(token: str) -> str:
@@ -99,7 +106,7 @@ def unverified_claims(token: str) -> Claims:
     try:
         payload = jwt.decode(token, options={"verify_signature": False})
         return _claims(payload)
-    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
+    except (jwt.InvalidTokenError, LookupError, ValueError, TypeError):
         raise AuthError("the stored session token is not valid") from None
 
 
@@ -126,9 +133,9 @@ def verify_token(token: str, *, key: str, audience: str) -> Claims:
 def _claims(payload: dict) -> Claims:
     audience = payload["aud"]
     return Claims(
-        user_id=uuid.UUID(payload["sub"]),
+        user_id=uuid.UUID(str(payload["sub"])),
         email=str(payload.get("email", "")),
-        session_id=uuid.UUID(payload["jti"]),
+        session_id=uuid.UUID(str(payload["jti"])),
         audience=audience if isinstance(audience, str) else str(audience[0]),
         expires_at=int(payload["exp"]),
     )

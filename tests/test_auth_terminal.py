@@ -1,0 +1,112 @@
+"""On a real terminal (a pseudo-terminal): email and hidden password prompts, confirmations."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import sys
+
+from tests.conftest import PASSWORD
+from tests.test_auth import login, meta_values, new_email, rows, sessions, users
+
+# Only keeps a broken prompt from hanging the suite; nothing is measured.
+PATIENCE = 60.0
+
+
+class Terminal:
+    """taskcli as a child process whose stdin, stdout and stderr are a pseudo-terminal."""
+
+    def __init__(self, *args: str) -> None:
+        self.transcript = ""
+        self._seen = 0
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: become taskcli at once
+            os.execv(sys.executable, [sys.executable, "-m", "taskcli", *args])
+
+    def expect(self, text: str) -> None:
+        """Read until text appears after the text expected last."""
+        while (found := self.transcript.find(text, self._seen)) < 0:
+            ready, _, _ = select.select([self.fd], [], [], PATIENCE)
+            assert ready, f"waited for {text!r}; the terminal shows {self.transcript!r}"
+            chunk = self._read()
+            assert chunk, f"taskcli ended before {text!r}: {self.transcript!r}"
+            self.transcript += chunk
+        self._seen = found + len(text)
+
+    def type(self, line: str) -> None:
+        os.write(self.fd, line.encode() + b"\r")
+
+    def finish(self) -> int:
+        while chunk := self._read():
+            self.transcript += chunk
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+    def _read(self) -> str:
+        try:
+            return os.read(self.fd, 4096).decode(errors="replace")
+        except OSError:  # EIO: the child closed the terminal
+            return ""
+
+
+def test_register_asks_for_email_and_hidden_password_twice(backend):
+    terminal = Terminal("register")
+    terminal.expect("Email: ")
+    terminal.type("  Typed@Example.COM ")
+    terminal.expect("Password: ")
+    terminal.type(PASSWORD)
+    terminal.expect("Repeat for confirmation: ")
+    terminal.type("a different password")
+    terminal.expect("do not match")
+    terminal.expect("Password: ")
+    terminal.type(PASSWORD)
+    terminal.expect("Repeat for confirmation: ")
+    terminal.type(PASSWORD)
+    assert terminal.finish() == 0, terminal.transcript
+
+    assert "registered and logged in as typed@example.com" in terminal.transcript
+    assert PASSWORD not in terminal.transcript, "the password was echoed"
+    assert "a different password" not in terminal.transcript
+    assert [row["email"] for row in rows(backend, users)] == ["typed@example.com"]
+
+
+def test_login_asks_for_the_hidden_password(taskcli, user, backend):
+    taskcli.ok("logout")
+    terminal = Terminal("login", "--email", user)
+    terminal.expect("Password: ")
+    terminal.type(PASSWORD)
+    assert terminal.finish() == 0, terminal.transcript
+    assert f"logged in as {user}" in terminal.transcript
+    assert PASSWORD not in terminal.transcript
+    assert taskcli.ok("whoami", "--json").json()["email"] == user
+
+
+def test_rotate_key_asks_first_on_a_terminal(taskcli, user, backend):
+    before = meta_values(backend)
+    terminal = Terminal("db", "rotate-key")
+    terminal.expect("Everyone must log in again.")
+    terminal.type("n")
+    assert terminal.finish() == 130, terminal.transcript
+    assert meta_values(backend) == before
+    assert taskcli.ok("whoami", "--json").json()["email"] == user
+
+    terminal = Terminal("db", "rotate-key")
+    terminal.expect("Everyone must log in again.")
+    terminal.type("y")
+    assert terminal.finish() == 0, terminal.transcript
+    assert "signing key replaced; 1 session(s) ended" in terminal.transcript
+    assert meta_values(backend)["signing_key"] != before["signing_key"]
+    assert all(row["revoked_at"] is not None for row in rows(backend, sessions))
+    assert taskcli("whoami").exit_code == 3
+    assert login(taskcli, user).exit_code == 0
+
+
+def test_wrong_password_on_a_terminal_is_exit_3(user, backend):
+    terminal = Terminal("login", "--email", new_email())
+    terminal.expect("Password: ")
+    terminal.type(PASSWORD)
+    assert terminal.finish() == 3, terminal.transcript
+    assert "error: wrong email or password" in terminal.transcript
+    assert len(rows(backend, sessions)) == 1

@@ -366,3 +366,14 @@ def test_session_row_holds_the_token_hash_and_client_never_the_token(
     if backend.startswith("sqlite"):
         files = Path(sqlite_path(backend)).parent.glob(Path(sqlite_path(backend)).name + "*")
         assert not any(token.encode() in file.read_bytes() for file in files)
+
+
+def test_logout_after_the_session_ended_forgets_the_dead_token(taskcli, user):
+    taskcli.ok("db", "rotate-key", "--yes")
+    assert taskcli("whoami").exit_code == 3
+    result = taskcli("logout")
+    assert result.exit_code == 0
+    assert "already ended" in result.stderr
+    again = taskcli("logout")
+    assert again.exit_code == 3
+    assert "not logged in" in again.stderr

@@ -123,17 +123,31 @@ def logout_command(
 ) -> None:
     """End this session (or all of them) and forget the stored token."""
     from taskcli.core import accounts
+    from taskcli.core.errors import AuthError
 
-    with logged_in(ctx) as session:
-        identity = session.identity
-        ended = accounts.logout(session.conn, identity=identity, everywhere=everywhere)
-    # A TASKCLI_TOKEN session is the caller's; the stored token may be another, live one.
-    if not session.token_storage.startswith("environment"):
-        token_store(ctx).delete()
-    if as_json:
-        output.print_json({"email": identity.email, "sessions_ended": ended})
+    store = token_store(ctx)
+    try:
+        with logged_in(ctx) as session:
+            identity = session.identity
+            ended = accounts.logout(session.conn, identity=identity, everywhere=everywhere)
+    except AuthError:
+        # A session that already ended (expired, revoked, key rotated) leaves a dead token
+        # behind; forget it, as logging out means. No stored token at all stays exit 3.
+        stored = store.load()
+        if stored is None or stored.storage.startswith("environment"):
+            raise
+        store.delete()
+        output.message("the session had already ended; the stored token is forgotten")
+        email, ended = None, 0
     else:
-        output.print_line(f"logged out {identity.email} ({ended} session(s) ended)")
+        email = identity.email
+        # A TASKCLI_TOKEN session is the caller's; the stored token may be another, live one.
+        if not session.token_storage.startswith("environment"):
+            store.delete()
+    if as_json:
+        output.print_json({"email": email, "sessions_ended": ended})
+    elif email:
+        output.print_line(f"logged out {email} ({ended} session(s) ended)")
 
 
 def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:

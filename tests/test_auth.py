@@ -377,3 +377,12 @@ def test_logout_after_the_session_ended_forgets_the_dead_token(taskcli, user):
     again = taskcli("logout")
     assert again.exit_code == 3
     assert "not logged in" in again.stderr
+
+
+def test_logging_in_again_ends_the_replaced_session(taskcli, user, backend):
+    first = taskcli.ok("whoami", "--json").json()
+    taskcli.ok("login", "--email", user, "--password-stdin", input=PASSWORD + "\n")
+    sessions = rows(backend, AuthSession.__table__)
+    assert len(sessions) == 2
+    assert [s["revoked_at"] is None for s in sessions].count(True) == 1
+    assert taskcli.ok("whoami", "--json").json()["user_id"] == first["user_id"]

@@ -59,11 +59,26 @@ def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
 
 
-def _finish_login(ctx: typer.Context, login, as_json: bool, verb: str) -> None:
-    storage = token_store(ctx).save(login.token)
-    result = _identity_document(ctx, login.identity, storage)
+def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:
+    """Register or log in, replace the stored token, and end the session it belonged to."""
+    from taskcli.core import accounts
+
+    settings = state(ctx).settings()
+    store = token_store(ctx)
+    previous = store.load()
+    with state(ctx).database().connect() as conn:
+        login = action(
+            conn,
+            email=email,
+            password=password,
+            session_days=settings.session_days,
+            client=_client(),
+        )
+        if previous is not None and not previous.storage.startswith("environment"):
+            accounts.revoke_token(conn, token=previous.token)
+    storage = store.save(login.token)
     if as_json:
-        output.print_json(result)
+        output.print_json(_identity_document(ctx, login.identity, storage))
     else:
         output.print_line(f"{verb} as {login.identity.email}")
 
@@ -79,16 +94,8 @@ def register_command(
 
     address = _ask_email(email)
     password = _ask_password(password_stdin, confirm=True)
-    settings = state(ctx).settings()
-    with state(ctx).database().connect() as conn:
-        login = accounts.register(
-            conn,
-            email=address,
-            password=password,
-            session_days=settings.session_days,
-            client=_client(),
-        )
-    _finish_login(ctx, login, as_json, "registered and logged in")
+    _start_session(ctx, accounts.register, email=address, password=password,
+                   as_json=as_json, verb="registered and logged in")  # fmt: skip
 
 
 def login_command(
@@ -102,16 +109,8 @@ def login_command(
 
     address = _ask_email(email)
     password = _ask_password(password_stdin, confirm=False)
-    settings = state(ctx).settings()
-    with state(ctx).database().connect() as conn:
-        login = accounts.login(
-            conn,
-            email=address,
-            password=password,
-            session_days=settings.session_days,
-            client=_client(),
-        )
-    _finish_login(ctx, login, as_json, "logged in")
+    _start_session(ctx, accounts.login, email=address, password=password,
+                   as_json=as_json, verb="logged in")  # fmt: skip
 
 
 def logout_command(

@@ -193,13 +193,23 @@ def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) ->
     return result.rowcount
 
 
+def revoke_token(conn: Connection, *, token: str) -> int:
+    """End the session a token belongs to (used when a new login replaces it)."""
+    result = conn.execute(
+        sessions.update()
+        .where(sessions.c.token_hash == security.token_hash(token), sessions.c.revoked_at.is_(None))
+        .values(revoked_at=utc_now())
+    )
+    return result.rowcount
+
+
 def rotate_key(conn: Connection) -> int:
     """Replace the signing key; every session ends. Returns the number of sessions ended."""
     with atomic(conn):
         conn.execute(
-            meta.update().where(meta.c.key == "signing_key").values(
-                value=security.new_signing_key()
-            )
+            meta.update()
+            .where(meta.c.key == "signing_key")
+            .values(value=security.new_signing_key())
         )
         result = conn.execute(
             sessions.update().where(sessions.c.revoked_at.is_(None)).values(revoked_at=utc_now())

@@ -23,12 +23,13 @@ def confirm_or_require_yes(question: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
     if not typer.confirm(question, default=False, err=True):
-        raise typer.Abort()
+        sys.stderr.write("cancelled: nothing changed\n")  # like `rm -i`: declining is no error
+        raise typer.Exit(0)
 
 
 # ---- list filters, shared by `list` and `export` -------------------------------------------
 
-from taskcli.core.enums import TaskPriority, TaskStatus  # noqa: E402  (stdlib-only module)
+from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus  # noqa: E402  (stdlib-only module)
 
 Statuses = Annotated[
     list[TaskStatus] | None,
@@ -51,10 +52,8 @@ Search = Annotated[
     str | None, typer.Option("--search", help="Text in title or description (any case).")
 ]
 Sort = Annotated[
-    str,
-    typer.Option(
-        "--sort", help="number, due, priority, created or updated (no due date sorts last)."
-    ),
+    TaskSort,
+    typer.Option("--sort", help="Sort key (no due date sorts last).", case_sensitive=False),
 ]
 Reverse = Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")]
 Limit = Annotated[int, typer.Option("--limit", "-n", help="At most N tasks (0 = all).", min=0)]
@@ -71,7 +70,7 @@ def task_filter(
     due_before: str | None,
     overdue: bool,
     search: str | None,
-    sort: str,
+    sort: TaskSort,
     reverse: bool,
     limit: int,
     offset: int,
@@ -89,7 +88,7 @@ def task_filter(
         due_before=parse_when(due_before) if due_before else None,
         overdue=overdue,
         search=search,
-        sort=sort,
+        sort=TaskSort(sort).value,
         reverse=reverse,
         limit=limit,
         offset=offset,

@@ -26,7 +26,7 @@ from taskcli.cli.options import (
     task_filter,
 )  # fmt: skip
 from taskcli.cli.session import logged_in
-from taskcli.core.enums import TaskStatus
+from taskcli.core.enums import TaskSort, TaskStatus
 
 Refs = Annotated[list[str], typer.Argument(help="Task numbers or UUID prefixes (≥ 6 hex).")]
 Ref = Annotated[str, typer.Argument(help="Task number or UUID prefix (≥ 6 hex).")]
@@ -84,7 +84,7 @@ def list_command(
     due_before: DueBefore = None,
     overdue: Overdue = False,
     search: Search = None,
-    sort: Sort = "number",
+    sort: Sort = TaskSort.number,
     reverse: Reverse = False,
     limit: Limit = 100,
     offset: Offset = 0,

@@ -86,6 +86,12 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; --search should ignore case in any script.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def _install_connect_retry(engine: Engine) -> None:

@@ -15,3 +15,11 @@ class TaskPriority(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
+
+
+class TaskSort(StrEnum):
+    number = "number"
+    due = "due"
+    priority = "priority"
+    created = "created"
+    updated = "updated"

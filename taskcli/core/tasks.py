@@ -92,12 +92,12 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
 def _ref_condition(table, refs: Sequence[Ref]):
     numbers = sorted({ref.number for ref in refs if ref.number is not None})
     conditions = [table.c.number.in_(numbers)] if numbers else []
-    conditions += [
-        table.c.id == ref.low if ref.is_full_uuid else table.c.id.between(ref.low, ref.high)
-        for ref in refs
-        if ref.number is None
-    ]
+    conditions += [_id_condition(table, ref) for ref in refs if ref.number is None]
     return sa.or_(*conditions)
+
+
+def _id_condition(table, ref: Ref):
+    return table.c.id == ref.low if ref.is_full_uuid else table.c.id.between(ref.low, ref.high)
 
 
 def _matches(ref: Ref, record: dict) -> bool:
@@ -129,28 +129,40 @@ def get_task(conn: Connection, *, user_id: uuid.UUID, ref: str) -> dict:
 
 
 def _all_or_nothing(conn: Connection, *, user_id, refs: Sequence[Ref], statement_for) -> list:
-    """Run ``statement_for(condition, expected)`` guarded so it touches all refs or none.
+    """Run ``statement_for(where)`` guarded so it touches the tasks of all refs or none.
 
-    The fast path trusts the references; when it touches nothing, resolving them explains
-    why (not found, ambiguous) or, for duplicate references, retries by id.
+    The guard travels in the same statement; when it touches nothing, resolving the
+    references explains why (not found, ambiguous), or, when they resolve after all (a
+    concurrent change), the statement runs again by id.
     """
-    expected = len(refs)
-    condition = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, refs))
-    rows = conn.execute(statement_for(condition, expected)).all()
-    if len(rows) == expected:
+    where = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, refs))
+    rows = conn.execute(statement_for(sa.and_(where, _guard(user_id, refs)))).all()
+    if rows:
         return rows
     resolved = resolve(conn, user_id=user_id, refs=refs)
-    ids = [record["id"] for record in resolved]
-    condition = sa.and_(tasks.c.user_id == user_id, tasks.c.id.in_(ids))
-    return conn.execute(statement_for(condition, len(ids))).all()
+    by_id = [Ref(text=str(r["id"]), low=r["id"], high=r["id"]) for r in resolved]
+    where = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, by_id))
+    rows = conn.execute(statement_for(sa.and_(where, _guard(user_id, by_id)))).all()
+    if not rows:  # deleted by another client in between
+        raise NotFoundError(f"no task {refs[0].text}")
+    return rows
 
 
-def _guard(condition, expected: int):
+def _guard(user_id: uuid.UUID, refs: Sequence[Ref]):
+    """True when every reference names exactly one of the user's tasks.
+
+    A total count is not enough: an ambiguous prefix can make up for a missing number.
+    """
     counted = tasks.alias("counted")
-    inner = sa.select(sa.func.count()).select_from(counted).where(
-        counted.c.id.in_(sa.select(tasks.c.id).where(condition).scalar_subquery())
-    )
-    return inner.scalar_subquery() == expected
+
+    def count(condition):
+        query = sa.select(sa.func.count()).select_from(counted)
+        return query.where(counted.c.user_id == user_id, condition).scalar_subquery()
+
+    numbers = sorted({ref.number for ref in refs if ref.number is not None})
+    checks = [count(counted.c.number.in_(numbers)) == len(numbers)] if numbers else []
+    checks += [count(_id_condition(counted, ref)) == 1 for ref in refs if ref.number is None]
+    return sa.and_(*checks)
 
 
 # ---- change -----------------------------------------------------------------------------
@@ -172,9 +184,8 @@ def set_status(
     values = _status_values(status, utc_now())
     parsed = parse_refs(refs)
 
-    def statement(condition, expected):
-        guarded = sa.and_(condition, _guard(condition, expected))
-        return tasks.update().where(guarded).values(**values).returning(*COLUMNS)
+    def statement(where):
+        return tasks.update().where(where).values(**values).returning(*COLUMNS)
 
     rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
     return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
@@ -183,9 +194,8 @@ def set_status(
 def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict]:
     parsed = parse_refs(refs)
 
-    def statement(condition, expected):
-        guarded = sa.and_(condition, _guard(condition, expected))
-        return tasks.delete().where(guarded).returning(*COLUMNS)
+    def statement(where):
+        return tasks.delete().where(where).returning(*COLUMNS)
 
     rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
     return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
@@ -203,9 +213,7 @@ class TaskChanges:
         return not (self.fields or self.add_tags or self.remove_tags)
 
 
-def update_task(
-    conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
-) -> dict:
+def update_task(conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges) -> dict:
     if changes.is_empty():
         raise InvalidInputError("nothing to update: give at least one field to change")
     checked = validated(TaskUpdate, changes.fields)
@@ -233,9 +241,8 @@ def update_task(
 
 
 def _update_one(conn: Connection, *, user_id, refs: Sequence[Ref], values: dict) -> dict:
-    def statement(condition, expected):
-        guarded = sa.and_(condition, _guard(condition, expected))
-        return tasks.update().where(guarded).values(**values).returning(*COLUMNS)
+    def statement(where):
+        return tasks.update().where(where).values(**values).returning(*COLUMNS)
 
     rows = _all_or_nothing(conn, user_id=user_id, refs=refs, statement_for=statement)
     return to_record(rows[0])
@@ -360,6 +367,10 @@ def iter_tasks(
 ) -> Iterator[dict]:
     """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
     query = select_tasks(conn, user_id=user_id, flt=flt)
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
-    for row in result:
-        yield to_record(row)
+    if not _is_postgres(conn):
+        for row in conn.execution_options(yield_per=chunk).execute(query):
+            yield to_record(row)
+        return
+    with atomic(conn):  # a server-side cursor lives inside a transaction
+        for row in conn.execution_options(stream_results=True, yield_per=chunk).execute(query):
+            yield to_record(row)

@@ -1,0 +1,149 @@
+"""Helpers for the task tests: direct database access, a second user, a pseudo-terminal.
+
+The tests drive taskcli through its CLI; these helpers only reach into the database to
+arrange what the CLI cannot (chosen UUIDs, old timestamps, many tasks) and to check what
+was stored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from tests.conftest import PASSWORD
+
+TASK_KEYS = [
+    "id", "number", "title", "description", "status", "priority", "due",
+    "project", "tags", "created_at", "updated_at", "completed_at",
+]  # fmt: skip
+UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+@contextmanager
+def connection():
+    """A connection to the database the current environment selects (as the CLI would)."""
+    from taskcli.core.config import resolve_settings
+    from taskcli.core.db import Database
+
+    with Database(resolve_settings()).connect() as conn:
+        yield conn
+
+
+def tasks_table():
+    from taskcli.core.models import Task
+
+    return Task.__table__
+
+
+def stored_tasks() -> list[dict]:
+    """Every task row of every user, by user and number."""
+    table = tasks_table()
+    with connection() as conn:
+        rows = conn.execute(sa.select(table).order_by(table.c.user_id, table.c.number))
+        return [dict(row._mapping) for row in rows]
+
+
+def set_columns(number: int, user_id: uuid.UUID, **values) -> None:
+    """Overwrite columns of one task (chosen ids, old timestamps) behind the CLI's back."""
+    table = tasks_table()
+    with connection() as conn:
+        done = conn.execute(
+            table.update()
+            .where(table.c.user_id == user_id, table.c.number == number)
+            .values(**values)
+        )
+        assert done.rowcount == 1
+
+
+def create_many(user_id: uuid.UUID, count: int, title: str = "bulk") -> None:
+    """``count`` tasks through the core library (one statement each, no CLI start-up)."""
+    from taskcli.core.models import TaskCreate
+    from taskcli.core.tasks import create_task
+
+    with connection() as conn:
+        for index in range(count):
+            create_task(conn, user_id=user_id, data=TaskCreate(title=f"{title} {index + 1}"))
+
+
+def user_id(taskcli) -> uuid.UUID:
+    return uuid.UUID(taskcli.ok("whoami", "--json").json()["user_id"])
+
+
+def register_second_user(taskcli, data_dir) -> dict:
+    """Register another user whose token lives in ``data_dir``; returns the env to act as them."""
+    env = {"TASKCLI_DATA_DIR": str(data_dir)}
+    email = f"other-{uuid.uuid4().hex[:8]}@example.com"
+    result = taskcli(
+        "register", "--email", email, "--password-stdin", input=PASSWORD + "\n", env=env
+    )
+    assert result.exit_code == 0, result.stderr
+    return env
+
+
+def parse_utc(text: str) -> datetime:
+    assert UTC_TIMESTAMP.match(text), text
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def colour_codes(text: str) -> set[int]:
+    """SGR parameters that set a foreground or background colour (not bold, dim…)."""
+    codes = set()
+    for params in SGR.findall(text):
+        for part in params.split(";"):
+            if part and (30 <= int(part) <= 49 or 90 <= int(part) <= 107):
+                codes.add(int(part))
+    return codes
+
+
+def run_in_pty(
+    *args: str, env: dict | None = None, input: str | None = None, columns: int = 160
+) -> tuple[int, str, str]:
+    """``python -m taskcli ARGS`` with stdin/stdout on a pseudo-terminal, stderr piped.
+
+    ``input`` is typed ahead on the terminal (echoed into the returned stdout).
+    """
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskcli", *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), **(env or {})},
+    )
+    os.close(terminal)
+    if input:
+        os.write(controller, input.encode())
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO once the child has closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    stderr = process.stderr.read().decode()
+    code = process.wait(timeout=120)
+    reader.join(timeout=30)
+    os.close(controller)
+    return code, b"".join(chunks).decode().replace("\r\n", "\n"), stderr

@@ -23,6 +23,7 @@ from taskcli.cli.options import (
     task_filter,
 )  # fmt: skip
 from taskcli.cli.session import logged_in
+from taskcli.core.enums import TaskSort
 
 FORMAT_NAMES = "json, jsonl, csv, taskwarrior or todotxt"
 Format = Annotated[
@@ -37,33 +38,23 @@ def register(app: typer.Typer) -> None:
 
 
 def _open_source(source: str):
-    """A seekable text stream: the file, or stdin spooled (to disk past 8 MiB)."""
+    """A seekable text stream decoded as UTF-8 (a BOM dropped) whatever the locale: the
+    file, or the bytes of stdin spooled (to disk past 8 MiB)."""
     from taskcli.core.errors import InvalidInputError
 
     if source == "-":
+        import io
         import shutil
         import tempfile
 
-        spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=8 << 20, mode="w+", encoding="utf-8", newline=""
-        )
-        shutil.copyfileobj(sys.stdin, spool)
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
+        shutil.copyfileobj(sys.stdin.buffer, spool)
         spool.seek(0)
-        return spool
+        return io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
     try:
         return open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115
     except OSError as error:
         raise InvalidInputError(f"cannot read {source}: {error.strerror}") from None
-    except UnicodeError:
-        raise InvalidInputError(f"cannot read {source}: not UTF-8 text") from None
-
-
-def _detect(source: str, stream) -> str:
-    from taskcli.core.formats import detect_format
-
-    head = stream.read(8192)
-    stream.seek(0)
-    return detect_format(None if source == "-" else source, head)
 
 
 def import_command(
@@ -79,7 +70,7 @@ def import_command(
     from taskcli.core import transfer
 
     stream = _open_source(source)
-    fmt = fmt or _detect(source, stream)
+    fmt = fmt or transfer.detect_format(stream, None if source == "-" else source)
     with logged_in(ctx) as session, output.progress(None, f"importing {fmt}") as bar:
         try:
             report = transfer.import_file(
@@ -121,8 +112,14 @@ def export_command(
     due_before: DueBefore = None,
     overdue: Overdue = False,
     search: Search = None,
-    sort: Sort = "number",
+    sort: Sort = TaskSort.number,
     reverse: Reverse = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='Errors as JSON; with -o, print {"exported", "output"} on stdout.'
+        ),
+    ] = False,
 ) -> None:
     """Stream every matching task (completed ones included) in a format."""
     from taskcli.core import transfer
@@ -142,11 +139,16 @@ def export_command(
         if out is None:
             transfer.export_tasks(session.conn, out=sys.stdout, **arguments)
             return
-        _export_to_file(session.conn, out, arguments)
+        count = _export_to_file(session.conn, out, arguments)
+    if as_json:
+        output.print_json({"exported": count, "output": str(out)})
+    else:
+        output.message(f"exported {count} task(s) to {out}")
 
 
-def _export_to_file(conn, path: Path, arguments: dict) -> None:
+def _export_to_file(conn, path: Path, arguments: dict) -> int:
     """Write next to the target and rename at the end: no half-written file on failure."""
+    import contextlib
     import os
 
     from taskcli.core import transfer
@@ -167,5 +169,6 @@ def _export_to_file(conn, path: Path, arguments: dict) -> None:
     except OSError as error:
         raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None
     finally:
-        partial.unlink(missing_ok=True)
-    output.message(f"exported {count} task(s) to {path}")
+        with contextlib.suppress(OSError):  # gone after the rename, or never created
+            partial.unlink()
+    return count

@@ -9,14 +9,28 @@ see :func:`taskcli.core.migrate.alembic_config`); ordinary commands never reflec
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.dialects import registry
-from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+from sqlalchemy.dialects.postgresql.psycopg2 import (
+    PGDialect_psycopg2,
+    PGExecutionContext_psycopg2,
+)
 
 DRIVER_NAME = "postgresql+taskcli_psycopg2"
 
 
+class TaskcliExecutionContext(PGExecutionContext_psycopg2):
+    def create_server_side_cursor(self):
+        # psycopg2 refuses a named cursor on an autocommit connection unless it is WITH HOLD.
+        # Export opens it inside its own BEGIN … COMMIT and closes it before the COMMIT, so
+        # the server never has to keep it past the transaction (fine behind PgBouncer).
+        return self._dbapi_connection.cursor(f"taskcli_{uuid.uuid4().hex}", withhold=True)
+
+
 class TaskcliPGDialect(PGDialect_psycopg2):
     supports_statement_cache = True
+    execution_ctx_cls = TaskcliExecutionContext
 
     def _get_server_version_info(self, connection):
         number = connection.connection.dbapi_connection.server_version  # e.g. 150018

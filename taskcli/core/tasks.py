@@ -367,10 +367,13 @@ def iter_tasks(
 ) -> Iterator[dict]:
     """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
     query = select_tasks(conn, user_id=user_id, flt=flt)
+    options = {"stream_results": True, "yield_per": chunk}
     if not _is_postgres(conn):
-        for row in conn.execution_options(yield_per=chunk).execute(query):
-            yield to_record(row)
+        yield from map(to_record, conn.execute(query, execution_options=options))
         return
-    with atomic(conn):  # a server-side cursor lives inside a transaction
-        for row in conn.execution_options(stream_results=True, yield_per=chunk).execute(query):
-            yield to_record(row)
+    with atomic(conn):  # the server-side cursor lives inside one transaction
+        result = conn.execute(query, execution_options=options)
+        try:
+            yield from map(to_record, result)
+        finally:
+            result.close()

@@ -2,12 +2,13 @@
 
 Import is one transaction: every record is validated (all rejections are reported), new
 tasks are inserted in bulk with their numbers drawn in one step per batch, tasks whose
-UUID the user already has are updated, and a UUID owned by another user gets a new id.
-Nothing is written unless every record is accepted.
+UUID the user already has are updated, and a UUID owned by another user gets a new id
+(the same one on every import of it). Nothing is written unless every record is accepted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,9 +71,12 @@ def row_values(record: dict, now) -> dict:
             "tags": record["tags"],
         },
     )
-    created_at = record["created_at"] or now
-    updated_at = record["updated_at"] or created_at
     completed = checked.status is TaskStatus.completed
+    # Unknown times are filled so that created <= completed <= updated (a todo.txt done line
+    # may have a completion date and no creation date).
+    completed_at = record["completed_at"] if completed else None
+    created_at = record["created_at"] or min(now, completed_at or now)
+    updated_at = record["updated_at"] or max(created_at, completed_at or created_at)
     return {
         "id": uuid.UUID(record["id"]) if record["id"] else uuid.uuid4(),
         "title": checked.title,
@@ -84,7 +88,9 @@ def row_values(record: dict, now) -> dict:
         "tags": checked.tags,
         "created_at": created_at,
         "updated_at": updated_at,
-        "completed_at": (record["completed_at"] or updated_at) if completed else None,
+        "completed_at": (completed_at or updated_at) if completed else None,
+        # an update keeps the stored creation time when the source does not know it
+        "keep_created_at": record["created_at"] is None,
     }
 
 
@@ -114,15 +120,37 @@ def _batches(parsed: Iterable, report: ImportReport, now) -> Iterator[list[dict]
         yield batch
 
 
-def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tuple[int, int]:
-    ids = [values["id"] for values in batch]
+def _owners(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     query = sa.select(tasks.c.id, tasks.c.user_id).where(tasks.c.id.in_(ids))
-    owners = dict(conn.execute(query).tuples().all())
+    return dict(conn.execute(query).all())
+
+
+def _claim_ids(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> dict:
+    """The owner of each id in the batch, after giving the importer an id of its own for
+    every UUID another user has (that task is never touched). The id is derived from the
+    UUID and the importer, so importing the same file again updates the copy made the
+    first time instead of making another."""
+    owners = _owners(conn, [values["id"] for values in batch])
+    foreign = [v for v in batch if owners.get(v["id"], user_id) != user_id]
+    if foreign:
+        in_batch = {values["id"] for values in batch}
+        for values in foreign:
+            values["id"] = uuid.uuid5(values["id"], str(user_id))
+        owners.update(_owners(conn, [values["id"] for values in foreign]))
+        for values in foreign:  # the derived id taken already: a random one
+            if values["id"] in in_batch or owners.get(values["id"], user_id) != user_id:
+                values["id"] = uuid.uuid4()
+    return owners
+
+
+def _columns(values: dict) -> dict:
+    return {name: value for name, value in values.items() if name != "keep_created_at"}
+
+
+def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tuple[int, int]:
+    owners = _claim_ids(conn, user_id, batch)
     mine = [v for v in batch if owners.get(v["id"]) == user_id]
     new = [v for v in batch if owners.get(v["id"]) != user_id]
-    for values in new:
-        if values["id"] in owners:  # another user's UUID: never touched, a new id here
-            values["id"] = uuid.uuid4()
     if new:
         first = conn.execute(
             users.update()
@@ -130,14 +158,16 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
             .values(next_task_number=users.c.next_task_number + len(new))
             .returning(users.c.next_task_number - len(new))
         ).scalar_one()
-        rows = [{**v, "user_id": user_id, "number": first + i} for i, v in enumerate(new)]
+        rows = [{**_columns(v), "user_id": user_id, "number": first + i} for i, v in enumerate(new)]
         conn.execute(tasks.insert(), rows)
     if mine:
-        columns = [name for name in mine[0] if name != "id"]
+        columns = {name: sa.bindparam(f"b_{name}") for name in _columns(mine[0]) if name != "id"}
+        keep = sa.bindparam("b_keep_created_at", type_=sa.Boolean)
+        columns["created_at"] = sa.case((keep, tasks.c.created_at), else_=columns["created_at"])
         statement = (
             tasks.update()
             .where(tasks.c.id == sa.bindparam("b_id"), tasks.c.user_id == user_id)
-            .values({name: sa.bindparam(f"b_{name}") for name in columns})
+            .values(columns)
         )
         conn.execute(statement, [{f"b_{k}": v for k, v in values.items()} for values in mine])
     return len(new), len(mine)
@@ -185,8 +215,25 @@ def import_file(
         )  # fmt: skip
     except _DryRun as rolled_back:
         return rolled_back.report
-    except UnicodeDecodeError as error:
-        raise InvalidInputError(f"the input is not UTF-8 text (byte {error.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8() from None
+
+
+def detect_format(stream: TextIO, name: str | None) -> str:
+    """The format of a seekable text stream from its file name (None for stdin) and start."""
+    try:
+        head = stream.read(8192)
+    except UnicodeDecodeError:
+        raise _not_utf8() from None
+    stream.seek(0)
+    return formats.detect_format(name, head)
+
+
+def _not_utf8() -> InvalidInputError:
+    # The decoder's error offset counts from its current chunk, not the file: not shown.
+    return InvalidInputError(
+        "the input is not UTF-8 text", hint="convert it to UTF-8 first (e.g. with iconv)"
+    )
 
 
 def export_tasks(
@@ -194,10 +241,13 @@ def export_tasks(
     on_progress: Callable[[int], None] = lambda _count: None,
 ) -> int:  # fmt: skip
     """Stream matching tasks to ``out`` in ``fmt``; memory stays flat."""
+    records = iter_tasks(conn, user_id=user_id, flt=flt)
 
     def counted():
-        for record in iter_tasks(conn, user_id=user_id, flt=flt):
+        for record in records:
             yield record
             on_progress(1)
 
-    return formats.write_records(counted(), out, fmt)
+    # Closed here even when writing fails, so the read ends while the connection is open.
+    with contextlib.closing(records):
+        return formats.write_records(counted(), out, fmt)

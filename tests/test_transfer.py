@@ -1,0 +1,409 @@
+"""`taskcli import` through the CLI on SQLite and PostgreSQL: format detection, all or
+nothing (rejections, interruption), idempotency, other users' UUIDs, --dry-run, bulk size."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.conftest import Result, run_process
+from tests.tasks_support import register_second_user, set_columns, stored_tasks, user_id
+from tests.transfer_support import (
+    IMPORT_REPORT_KEYS,
+    listed,
+    ok,
+    task_object,
+    write_json,
+)
+
+TW_UUID = "6fd0ba3d-6d2b-4a5c-8a3c-1d0b9e3f5a11"
+TW_TASK = {
+    "id": 3, "description": "from taskwarrior", "entry": "20260102T030405Z",
+    "modified": "20260103T000000Z", "priority": "H", "status": "pending", "uuid": TW_UUID,
+    "urgency": 6.1,
+}  # fmt: skip
+OUR_TASK = {
+    "id": "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e01", "number": 7, "title": "from json",
+    "priority": "high", "created_at": "2026-01-02T03:04:05Z", "tags": ["a"],
+}  # fmt: skip
+CONTENTS = {
+    "json": json.dumps([OUR_TASK], indent=2),
+    "jsonl": json.dumps(OUR_TASK) + "\n",
+    "taskwarrior array": "[\n" + json.dumps(TW_TASK) + "\n]\n",
+    "taskwarrior lines": json.dumps(TW_TASK) + "\n",
+    "csv": "title,priority,created_at,tags\r\nfrom json,high,2026-01-02T03:04:05Z,a\r\n",
+    "todotxt": "(A) 2026-01-02 from todo.txt +home @phone due:2026-12-01\n",
+}
+
+
+def expected_for(content: str) -> dict:
+    """What the one imported task shows when the content was read as the right format."""
+    if content.startswith("taskwarrior"):
+        return {
+            "id": TW_UUID, "title": "from taskwarrior", "priority": "high",
+            "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-03T00:00:00Z",
+        }  # fmt: skip
+    if content == "todotxt":
+        return {"title": "from todo.txt", "priority": "high", "project": "home", "tags": ["phone"]}
+    return {"title": "from json", "priority": "high", "created_at": "2026-01-02T03:04:05Z",
+            "tags": ["a"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("tasks.json", "json"),
+        ("export", "json"),
+        ("-", "json"),
+        ("tasks.jsonl", "jsonl"),
+        ("tasks.ndjson", "jsonl"),
+        ("-", "jsonl"),
+        ("tasks.json", "taskwarrior array"),
+        ("-", "taskwarrior array"),
+        ("tasks.json", "taskwarrior lines"),
+        ("-", "taskwarrior lines"),
+        ("tasks.csv", "csv"),
+        ("tasks.dat", "csv"),
+        ("-", "csv"),
+        ("todo.txt", "todotxt"),
+        ("done.txt", "todotxt"),
+        ("-", "todotxt"),
+    ],
+)
+def test_format_is_detected_from_name_and_content(taskcli, user, tmp_path, name, content):
+    if name == "-":
+        result = taskcli("import", "-", input=CONTENTS[content])
+    else:
+        (tmp_path / name).write_bytes(CONTENTS[content].encode())
+        result = taskcli("import", str(tmp_path / name))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "created 1, updated 0, skipped 0\n", "",
+    )  # fmt: skip
+    [task] = listed(taskcli)
+    assert {key: task[key] for key in expected_for(content)} == expected_for(content)
+    if content != "todotxt":
+        assert task["due"] is None  # nothing else was made up
+
+
+def test_format_option_overrides_detection(taskcli, user, tmp_path):
+    path = tmp_path / "tasks.txt"  # .txt alone would mean todo.txt
+    path.write_text(CONTENTS["json"])
+    assert taskcli.ok("import", str(path), "--format", "json").stdout.startswith("created 1,")
+    assert [task["title"] for task in listed(taskcli)] == ["from json"]
+
+
+def test_unknown_format_option_is_rejected(taskcli, user, tmp_path):
+    path = write_json(tmp_path / "tasks.json", [task_object("x")])
+    result = taskcli("import", str(path), "--format", "xml")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert "unknown format: 'xml'" in result.stderr
+    assert listed(taskcli) == []
+
+
+def test_missing_file_is_one_line_exit_5(taskcli, user, tmp_path):
+    result = taskcli("import", str(tmp_path / "nope.json"))
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert (
+        result.stderr == f"error: cannot read {tmp_path / 'nope.json'}: No such file or directory\n"
+    )
+
+
+def test_byte_order_mark_is_ignored(taskcli, user, tmp_path):
+    path = tmp_path / "tasks.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CONTENTS["csv"].encode())
+    taskcli.ok("import", str(path))
+    taskcli.ok("import", "-", input="\ufeff" + CONTENTS["todotxt"])
+    assert [task["title"] for task in listed(taskcli)] == ["from json", "from todo.txt"]
+
+
+def import_from_stdin(path, env: dict) -> Result:
+    """`taskcli import -` as a real process reading the bytes of ``path`` on stdin."""
+    with path.open("rb") as stdin:
+        completed = subprocess.run(
+            [sys.executable, "-m", "taskcli", "import", "-"], stdin=stdin,
+            capture_output=True, text=True, env={**os.environ, **env}, timeout=120,
+        )  # fmt: skip
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_input_that_is_not_utf8_is_one_line_exit_5(user, tmp_path, source):
+    path = tmp_path / "todo.txt"
+    path.write_bytes("Caf\u00e9 au lait +shop\n".encode("latin-1"))
+    if source == "file":
+        result = run_process("import", str(path))
+    else:
+        result = import_from_stdin(path, {"LC_ALL": "C"})
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.startswith("error: the input is not UTF-8 text")
+    assert result.stderr.count("\n") == 1
+    assert stored_tasks() == []
+
+
+def test_utf8_on_stdin_is_read_whatever_the_terminal_encoding(user, tmp_path):
+    path = tmp_path / "todo.txt"
+    path.write_text("(A) Café 日本 🎉 +maison\n", encoding="utf-8")
+    result = import_from_stdin(path, {"PYTHONIOENCODING": "latin-1"})
+    assert result.exit_code == 0, result.stderr
+    assert [(t["title"], t["project"]) for t in stored_tasks()] == [("Café 日本 🎉", "maison")]
+
+
+# ---- all or nothing -------------------------------------------------------------------------
+
+
+GOOD = [f"good {n}" for n in range(1, 5)]
+BAD_INPUTS = {
+    # format: (text with two bad records after two good ones, their locations, words in errors)
+    "json": (
+        json.dumps(
+            [
+                {"title": GOOD[0]},
+                {"title": GOOD[1]},
+                {"title": "  "},
+                {"title": "x", "status": "someday"},
+                {"title": GOOD[2]},
+                {"title": GOOD[3]},
+            ]
+        ),
+        ["index 2", "index 3"],
+        ["title", "status"],
+    ),  # fmt: skip
+    "jsonl": (
+        "\n".join(
+            json.dumps(obj)
+            for obj in [
+                {"title": GOOD[0]},
+                {"title": GOOD[1]},
+                {"title": "x", "due": "soon"},
+                {"title": "x", "tags": ["two words"]},
+                {"title": GOOD[2]},
+                {"title": GOOD[3]},
+            ]
+        ),
+        ["line 3", "line 4"],
+        ["due", "tag"],
+    ),  # fmt: skip
+    "csv": (
+        f"title,priority\n{GOOD[0]},low\n{GOOD[1]},high\nx,urgent\n,low\n{GOOD[2]},\n{GOOD[3]},\n",
+        ["line 4", "line 5"],
+        ["priority", "title"],
+    ),
+    "taskwarrior": (
+        "[\n"
+        + ",\n".join(
+            json.dumps(obj)
+            for obj in [
+                {"description": GOOD[0], "entry": "20260101T000000Z"},
+                {"description": GOOD[1], "status": "completed"},
+                {"description": "x", "entry": "yesterday"},
+                {"description": "x", "uuid": "not-a-uuid"},
+                {"description": GOOD[2]},
+                {"description": GOOD[3]},
+            ]
+        )
+        + "\n]",
+        ["index 2", "index 3"],
+        ["entry", "uuid"],
+    ),  # fmt: skip
+    "todotxt": (
+        f"{GOOD[0]}\n(B) {GOOD[1]}\nbad date due:2026-02-30\n+onlyproject @ctx\n"
+        f"{GOOD[2]}\n{GOOD[3]}\n",
+        ["line 3", "line 4"],
+        ["due", "title"],
+    ),
+}
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of two, so good records are written before the bad ones are met."""
+    from taskcli.core import transfer
+
+    monkeypatch.setattr(transfer, "BATCH", 2)
+
+
+@pytest.mark.parametrize("fmt", list(BAD_INPUTS))
+def test_bad_records_in_the_middle_import_nothing(taskcli, user, tmp_path, small_batches, fmt):
+    text, locations, words = BAD_INPUTS[fmt]
+    taskcli.ok("add", "already here")
+    before = stored_tasks()
+    path = tmp_path / "input"
+    path.write_text(text)
+    result = taskcli("import", str(path), "--format", fmt)
+    assert (result.exit_code, result.stdout) == (5, "")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3, result.stderr
+    for line, location, word in zip(lines, locations, words, strict=False):
+        assert line.startswith(f"rejected {location}: ")
+        assert word in line
+    assert lines[2].startswith(
+        f"error: 2 record(s) rejected, nothing imported; first: {locations[0]}"
+    )
+    assert stored_tasks() == before
+    assert taskcli.ok("add", "next").stdout == "2\n"  # no number was used up
+
+
+def test_rejection_report_as_json(taskcli, user, tmp_path):
+    text, locations, _ = BAD_INPUTS["json"]
+    path = tmp_path / "tasks.json"
+    path.write_text(text)
+    result = taskcli("import", str(path), "--json")
+    assert result.exit_code == 5
+    report = result.json()
+    assert list(report) == IMPORT_REPORT_KEYS
+    assert (report["created"], report["updated"], report["skipped"]) == (0, 0, 0)
+    assert [list(item) for item in report["rejected"]] == [["record", "error"]] * 2
+    assert [item["record"] for item in report["rejected"]] == locations
+    assert "status" in report["rejected"][1]["error"]
+    assert result.error["code"] == "invalid_input"
+    assert stored_tasks() == []
+
+
+def test_interrupted_import_leaves_nothing_and_exits_130(
+    taskcli, user, tmp_path, small_batches, monkeypatch
+):
+    from taskcli.core import formats
+
+    taskcli.ok("add", "already here")
+    before = stored_tasks()
+    path = write_json(tmp_path / "tasks.json", [task_object(f"t{n}") for n in range(10)])
+    read_records = formats.read_records
+
+    def interrupted_after_seven(stream, fmt):
+        for count, item in enumerate(read_records(stream, fmt)):
+            if count == 7:  # three batches of two are written by now
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(formats, "read_records", interrupted_after_seven)
+    result = taskcli("import", str(path))
+    assert (result.exit_code, result.stdout) == (130, "")
+    assert stored_tasks() == before
+    monkeypatch.setattr(formats, "read_records", read_records)
+    assert taskcli.ok("add", "next").stdout == "2\n"
+    assert taskcli.ok("import", str(path)).stdout == "created 10, updated 0, skipped 0\n"
+
+
+# ---- idempotency and ownership --------------------------------------------------------------
+
+
+def test_importing_twice_updates_instead_of_duplicating(taskcli, user, tmp_path, small_batches):
+    objects = [task_object(f"task {n}", priority="low") for n in range(5)]
+    path = write_json(tmp_path / "tasks.json", objects)
+    assert taskcli.ok("import", str(path)).stdout == "created 5, updated 0, skipped 0\n"
+    first = listed(taskcli)
+    taskcli.ok("update", "2", "--title", "changed here")
+    second = taskcli.ok("import", str(path), "--json").json()
+    assert second == {"created": 0, "updated": 5, "skipped": 0, "rejected": []}
+    again = listed(taskcli)
+    # the file's values again, same ids, numbers and creation times; the file has no
+    # updated_at, so the import is the last update
+    assert [{**t, "updated_at": None} for t in again] == [{**t, "updated_at": None} for t in first]
+    assert [task["id"] for task in first] == [obj["id"] for obj in objects]
+
+
+def test_same_uuid_twice_in_one_file_is_rejected(taskcli, user, tmp_path):
+    twin = task_object("one")
+    path = write_json(tmp_path / "tasks.json", [twin, {**twin, "title": "two"}])
+    result = taskcli("import", str(path))
+    assert result.exit_code == 5
+    assert result.stderr.splitlines()[0] == "rejected index 1: id: appears twice"
+    assert stored_tasks() == []
+
+
+def test_another_users_uuid_gets_a_new_id_and_is_never_touched(taskcli, user, tmp_path):
+    taskcli.ok("add", "mine", "-P", "high", "-t", "private")
+    exported = tmp_path / "tasks.json"
+    taskcli.ok("export", "-o", str(exported))
+    [owned_before] = stored_tasks()
+    other = register_second_user(taskcli, tmp_path / "other-data")
+
+    first = ok(taskcli, "import", str(exported), env=other)
+    assert (first.stdout, first.stderr) == ("created 1, updated 0, skipped 0\n", "")
+    [copy] = listed(taskcli, env=other)
+    assert copy["id"] != str(owned_before["id"])
+    assert (copy["title"], copy["priority"], copy["tags"]) == ("mine", "high", ["private"])
+    # Importing the same file again finds that copy: nothing new.
+    again = ok(taskcli, "import", str(exported), env=other)
+    assert again.stdout == "created 0, updated 1, skipped 0\n"
+    assert [task["id"] for task in listed(taskcli, env=other)] == [copy["id"]]
+    owned_after = [task for task in stored_tasks() if task["id"] == owned_before["id"]]
+    assert owned_after == [owned_before]
+    assert taskcli.ok("import", str(exported)).stdout == "created 0, updated 1, skipped 0\n"
+
+
+# ---- dry run ---------------------------------------------------------------------------------
+
+
+def test_dry_run_reports_counts_and_writes_nothing(taskcli, user, tmp_path):
+    taskcli.ok("add", "existing")
+    existing = taskcli.ok("export").json()[0]
+    tw_deleted = {"description": "gone", "status": "deleted", "entry": "20260101T000000Z"}
+    path = tmp_path / "tasks.json"
+    objects = [{**existing, "title": "renamed"}, task_object("new 1"), task_object("new 2")]
+    write_json(path, objects)
+    before = stored_tasks()
+    result = taskcli("import", str(path), "--dry-run")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "dry run: would have created 2, updated 1, skipped 0\n"
+    report = taskcli.ok("import", str(path), "--dry-run", "--json").json()
+    assert report == {"created": 2, "updated": 1, "skipped": 0, "rejected": []}
+    tw_path = tmp_path / "taskwarrior.json"
+    tw_path.write_text(json.dumps([TW_TASK, tw_deleted]))
+    tw_report = taskcli.ok("import", str(tw_path), "--dry-run", "--json").json()
+    assert tw_report == {"created": 1, "updated": 0, "skipped": 1, "rejected": []}
+    assert stored_tasks() == before
+    assert taskcli.ok("add", "next").stdout == "2\n"
+
+
+def test_dry_run_still_rejects(taskcli, user, tmp_path):
+    path = tmp_path / "tasks.json"
+    path.write_text(BAD_INPUTS["json"][0])
+    result = taskcli("import", str(path), "--dry-run")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert stored_tasks() == []
+
+
+# ---- numbering and size ----------------------------------------------------------------------
+
+
+def test_numbers_continue_after_existing_tasks_across_batches(
+    taskcli, user, tmp_path, small_batches
+):
+    taskcli.ok("add", "first")
+    path = write_json(tmp_path / "tasks.json", [task_object(f"t{n}") for n in range(7)])
+    taskcli.ok("import", str(path))
+    assert [task["number"] for task in listed(taskcli)] == list(range(1, 9))
+    assert [task["title"] for task in listed(taskcli)][1:] == [f"t{n}" for n in range(7)]
+    assert taskcli.ok("add", "last").stdout == "9\n"
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_five_thousand_tasks_on_postgres(taskcli, user, backend, tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(5000):
+            out.write(json.dumps({"id": str(uuid.uuid4()), "title": f"bulk {n}"}) + "\n")
+    result = run_process("import", str(path), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json() == {"created": 5000, "updated": 0, "skipped": 0, "rejected": []}
+    stored = stored_tasks()
+    assert [task["number"] for task in stored] == list(range(1, 5001))
+    assert [task["title"] for task in stored] == [f"bulk {n}" for n in range(5000)]
+    assert taskcli.ok("add", "one more").stdout == "5001\n"
+
+
+def test_reimport_keeps_creation_times_the_file_does_not_give(taskcli, user, tmp_path):
+    from datetime import UTC, datetime
+
+    path = write_json(tmp_path / "tasks.json", [task_object("no times here")])
+    taskcli.ok("import", str(path))
+    old = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    set_columns(1, user_id(taskcli), created_at=old)
+    taskcli.ok("import", str(path))
+    assert listed(taskcli)[0]["created_at"] == "2020-01-02T03:04:05Z"

@@ -1,0 +1,249 @@
+"""`taskcli export` through the CLI, and export → import round trips for every format,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.transfer_support import add_sample_tasks, fresh_database, listed, ok
+
+FILE_NAMES = {
+    "json": "tasks.json",
+    "jsonl": "tasks.jsonl",
+    "csv": "tasks.csv",
+    "taskwarrior": "taskwarrior.json",
+    "todotxt": "todo.txt",
+}
+
+
+def local_date(timestamp: str | None) -> str | None:
+    """The local calendar date of an RFC 3339 UTC timestamp (todo.txt keeps only that)."""
+    if timestamp is None:
+        return None
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone().date().isoformat()
+
+
+def kept_by(fmt: str, task: dict) -> dict:
+    """The fields of a listed task that ``fmt`` can carry through a round trip."""
+    if fmt in ("json", "jsonl", "csv"):
+        return task
+    kept = {key: value for key, value in task.items() if key != "number"}
+    if fmt == "todotxt":  # no description, no updated time, only local dates
+        del kept["description"], kept["updated_at"]
+        for key in ("due", "created_at", "completed_at"):
+            kept[key] = local_date(task[key])
+    return kept
+
+
+# ---- round trips ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(FILE_NAMES))
+def test_round_trip_into_a_fresh_database(taskcli, user, backend, fmt, request, tmp_path):
+    add_sample_tasks(taskcli)
+    first = tmp_path / "first" / FILE_NAMES[fmt]
+    first.parent.mkdir()
+    ok(taskcli, "export", "--format", fmt, "-o", str(first))
+
+    with fresh_database(backend, request, tmp_path) as elsewhere:
+        imported = ok(taskcli, "import", str(first), env=elsewhere)  # format from the file
+        assert imported.stdout == "created 4, updated 0, skipped 0\n"
+        second = tmp_path / "second" / FILE_NAMES[fmt]
+        second.parent.mkdir()
+        ok(taskcli, "export", "--format", fmt, "-o", str(second), env=elsewhere)
+        copied = listed(taskcli, env=elsewhere)
+
+    assert second.read_bytes() == first.read_bytes()
+    original = listed(taskcli)
+    assert [kept_by(fmt, task) for task in copied] == [kept_by(fmt, task) for task in original]
+    # What the format cannot hold is absent, not invented.
+    if fmt == "todotxt":
+        assert copied[1]["description"] is None
+        assert all(task["updated_at"] == task["created_at"] for task in copied)
+
+
+def test_round_trip_of_stdout_export_through_stdin(taskcli, user):
+    add_sample_tasks(taskcli)
+    exported = taskcli.ok("export").stdout
+    before = listed(taskcli)
+    result = taskcli.ok("import", "-", input=exported)
+    assert (result.stdout, result.stderr) == ("created 0, updated 4, skipped 0\n", "")
+    assert listed(taskcli) == before
+
+
+# ---- export to a file -----------------------------------------------------------------------
+
+
+def test_export_to_a_file_writes_it_and_says_so_on_stderr(taskcli, user, tmp_path):
+    add_sample_tasks(taskcli)
+    target = tmp_path / "out" / "tasks.jsonl"
+    target.parent.mkdir()
+    result = taskcli("export", "--format", "jsonl", "-o", str(target))
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == f"exported 4 task(s) to {target}\n"
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["title"] for line in lines] == [t["title"] for t in listed(taskcli)]
+    assert sorted(path.name for path in target.parent.iterdir()) == ["tasks.jsonl"]
+
+
+def test_export_to_a_file_with_json_prints_a_summary(taskcli, user, tmp_path):
+    taskcli.ok("add", "one")
+    target = tmp_path / "tasks.csv"
+    result = taskcli("export", "--format", "csv", "-o", str(target), "--json")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.json() == {"exported": 1, "output": str(target)}
+    assert target.read_text().splitlines()[1].split(",")[2] == "one"
+
+
+def test_export_replaces_an_existing_file(taskcli, user, tmp_path):
+    taskcli.ok("add", "only")
+    target = tmp_path / "tasks.json"
+    target.write_text("old content\n")
+    taskcli.ok("export", "-o", str(target))
+    assert [task["title"] for task in json.loads(target.read_text())] == ["only"]
+
+
+@pytest.mark.parametrize("where", ["missing directory", "under a file"])
+def test_export_to_an_unwritable_place_is_one_line_exit_5(taskcli, user, tmp_path, where):
+    taskcli.ok("add", "task")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    target = (tmp_path / "nowhere" if where == "missing directory" else blocker) / "tasks.json"
+    before = sorted(tmp_path.rglob("*"))
+    result = taskcli("export", "-o", str(target))
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.startswith(f"error: cannot write {target}: ")
+    assert result.stderr.count("\n") == 1
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+# A stream left open would be closed later by the garbage collector, after the connection.
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_export_failing_midway_leaves_the_old_file_and_no_partial(
+    taskcli, user, tmp_path, monkeypatch
+):
+    from taskcli.core import formats
+
+    for title in ("one", "two", "three"):
+        taskcli.ok("add", title)
+    target = tmp_path / "out" / "tasks.json"
+    target.parent.mkdir()
+    target.write_text("previous export\n")
+    real_write = formats.write_records
+
+    def disk_full_after_two(records, out, fmt):
+        def two_then_full():
+            for count, record in enumerate(records):
+                if count == 2:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                yield record
+
+        return real_write(two_then_full(), out, fmt)
+
+    monkeypatch.setattr(formats, "write_records", disk_full_after_two)
+    result = taskcli("export", "-o", str(target))
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == f"error: cannot write {target}: No space left on device\n"
+    assert target.read_text() == "previous export\n"
+    assert [path.name for path in target.parent.iterdir()] == ["tasks.json"]
+
+
+# ---- what is exported -----------------------------------------------------------------------
+
+
+def test_export_includes_completed_tasks_by_default(taskcli, user):
+    taskcli.ok("add", "open")
+    taskcli.ok("add", "closed")
+    taskcli.ok("done", "2")
+    assert [t["number"] for t in taskcli.ok("list", "--json").json()] == [1]
+    exported = taskcli.ok("export").json()
+    assert [(t["title"], t["status"]) for t in exported] == [
+        ("open", "pending"),
+        ("closed", "completed"),
+    ]
+    assert exported[1]["completed_at"] is not None
+
+
+@pytest.fixture
+def varied(taskcli, user):
+    taskcli.ok("add", "Buy milk", "-P", "low", "--project", "home", "-t", "errand")
+    taskcli.ok("add", "Write report", "-P", "high", "--project", "work", "-t", "office")
+    taskcli.ok("add", "Call Alice about MILK", "-t", "errand", "--due", "2020-01-01T10:00Z")
+    taskcli.ok("add", "File taxes", "-P", "high", "--project", "home")
+    taskcli.ok("done", "4")
+    taskcli.ok("start", "2")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], [1, 2, 3, 4]),
+        (["--status", "completed"], [4]),
+        (["--status", "in_progress", "--status", "pending"], [1, 2, 3]),
+        (["-P", "high"], [2, 4]),
+        (["--project", "home"], [1, 4]),
+        (["-t", "errand"], [1, 3]),
+        (["--search", "milk"], [1, 3]),
+        (["--overdue"], [3]),
+        (["--project", "home", "-P", "high"], [4]),
+        (["--sort", "priority"], [2, 4, 3, 1]),
+        (["--project", "nowhere"], []),
+    ],
+)
+def test_export_filters_narrow_it(taskcli, varied, args, expected):
+    exported = taskcli.ok("export", *args).json()
+    assert [task["number"] for task in exported] == expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "todotxt", "jsonl"])
+def test_export_filters_apply_to_every_format(taskcli, varied, fmt):
+    text = taskcli.ok("export", "--format", fmt, "--project", "work").stdout
+    if fmt == "csv":
+        assert [row["title"] for row in csv.DictReader(io.StringIO(text))] == ["Write report"]
+    elif fmt == "jsonl":
+        assert [json.loads(line)["title"] for line in text.splitlines()] == ["Write report"]
+    else:
+        assert text.startswith("(A) ") and "Write report +work @office" in text
+        assert text.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("json", "[]\n"), ("taskwarrior", "[]\n"), ("jsonl", ""), ("todotxt", "")],
+)
+def test_export_with_no_tasks(taskcli, user, fmt, expected):
+    result = taskcli("export", "--format", fmt)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, expected, "")
+    if fmt in ("json", "taskwarrior"):
+        assert json.loads(result.stdout) == []
+
+
+def test_export_csv_with_no_tasks_is_the_header(taskcli, user):
+    result = taskcli.ok("export", "--format", "csv")
+    assert list(csv.reader(io.StringIO(result.stdout))) == [
+        ["id", "number", "title", "description", "status", "priority", "due", "project",
+         "tags", "created_at", "updated_at", "completed_at"],
+    ]  # fmt: skip
+
+
+def test_export_unknown_format_is_a_usage_error(taskcli, user, tmp_path):
+    target = tmp_path / "x.out"
+    result = taskcli("export", "--format", "xml", "-o", str(target), "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.error["code"] == "usage"
+    assert "xml" in result.error["message"]
+    assert not target.exists()
+
+
+def test_export_needs_a_login(taskcli, backend, tmp_path):
+    target = tmp_path / "x.json"
+    result = taskcli("export", "-o", str(target))
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert not Path(target).exists()

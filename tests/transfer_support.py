@@ -1,0 +1,86 @@
+"""Helpers for the import/export tests: task files to import, listing, a second database.
+
+Files are written as a user would have them (UTF-8, the format's own line endings);
+the tests then drive `taskcli import` / `taskcli export` and read the results back
+through `taskcli list --json` or the database.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, Taskcli
+
+IMPORT_REPORT_KEYS = ["created", "updated", "skipped", "rejected"]
+
+
+def ok(taskcli, *args: str, env: dict | None = None, input: str | None = None):
+    """Run taskcli (optionally as another user / database) and insist on exit 0."""
+    result = taskcli(*args, env=env, input=input)
+    assert result.exit_code == 0, (args, result.stdout, result.stderr)
+    return result
+
+
+def listed(taskcli, env: dict | None = None) -> list[dict]:
+    """Every task of the current user, completed included, by number."""
+    return ok(taskcli, "list", "--all", "--limit", "0", "--json", env=env).json()
+
+
+def task_object(title: str, **fields) -> dict:
+    """A SPEC §10 task object to import (our own json format), with a fresh UUID."""
+    return {"id": str(uuid.uuid4()), "title": title, **fields}
+
+
+def write_json(path: Path, objects: list[dict]) -> Path:
+    path.write_text(json.dumps(objects, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def add_sample_tasks(taskcli) -> None:
+    """Four tasks using every field: plain, full (non-ASCII, quotes, a multi-line
+    description), in progress, completed."""
+    taskcli.ok("add", "Plain task")
+    taskcli.ok(
+        "add", 'Ünïcode 日本 🎉, "quoted"', "-d", 'line one\nline two, with "quotes" é',
+        "-P", "high", "--due", "2026-12-01T17:30:00Z", "--project", "home",
+        "-t", "alpha", "-t", "β",
+    )  # fmt: skip
+    taskcli.ok("add", "Started", "-P", "low", "-t", "now")
+    taskcli.ok("start", "3")
+    taskcli.ok("add", "Finished", "--project", "work", "--due", "2027-01-15")
+    taskcli.ok("done", "4")
+
+
+def register(taskcli, env: dict) -> str:
+    """Register (and log in) a new user in the environment ``env``; returns the email."""
+    email = f"other-{uuid.uuid4().hex[:8]}@example.com"
+    ok(taskcli, "register", "--email", email, "--password-stdin", input=PASSWORD + "\n", env=env)
+    return email
+
+
+@contextmanager
+def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path):
+    """Another, empty database of the same kind as ``backend`` (migrated) with its own data
+    directory and a registered user: the env that selects it."""
+    if backend.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'elsewhere' / 'tasks.db'}"
+        drop = None
+    else:
+        server = request.getfixturevalue("pg_server")
+        name = f"taskcli_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(name)
+        drop = name
+    env = {"TASKCLI_DATABASE_URL": url, "TASKCLI_DATA_DIR": str(tmp_path / "elsewhere-data")}
+    try:
+        taskcli = Taskcli()
+        ok(taskcli, "db", "migrate", env=env)
+        register(taskcli, env)
+        yield env
+    finally:
+        if drop:
+            server.drop_database(drop)

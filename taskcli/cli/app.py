@@ -66,35 +66,48 @@ class TaskcliGroup(TyperGroup):
                 args=argv, prog_name=prog_name or "taskcli", standalone_mode=False, **extra
             )
             code = result if isinstance(result, int) else 0
-        except TaskcliError as error:
-            if verbose:
-                traceback.print_exc()
-            output.render_error(
-                code=error.code, message_text=error.message, hint=error.hint, as_json=as_json
-            )
-            code = error.exit_code
-        except typer._click.exceptions.ClickException as error:
-            hint = _usage_hint(error)
-            output.render_error(
-                code="usage", message_text=error.format_message(), hint=hint, as_json=as_json
-            )
-            code = error.exit_code
-        except typer.Abort:
-            output.render_error(code="aborted", message_text="aborted", hint=None, as_json=as_json)
-            code = 130
-        except KeyboardInterrupt:
-            code = 130
-        except Exception as error:  # the last resort: never a traceback without --verbose
-            if verbose:
-                traceback.print_exc()
-            output.render_error(
-                code="unexpected",
-                message_text=f"unexpected error: {type(error).__name__}: {error}",
-                hint="run again with --verbose for details",
-                as_json=as_json,
-            )
-            code = 1
+            if code == 130:  # Typer turns Ctrl-C into Exit(130)
+                output.render_error(
+                    code="interrupted", message_text="interrupted", hint=None, as_json=as_json
+                )
+        except Exception as error:
+            code = _report(error, as_json=as_json, verbose=verbose)
         sys.exit(code)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`taskcli list | head -1`): stop quietly, as cat does.
+            _silence_stdout()
+            return 0
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
+        pass
+
+
+def _report(error: Exception, *, as_json: bool, verbose: bool) -> int:
+    """The one place an error becomes a line on stderr and an exit code."""
+    if isinstance(error, TaskcliError):
+        code, message, hint, exit_code = error.code, error.message, error.hint, error.exit_code
+    elif isinstance(error, typer._click.exceptions.ClickException):
+        code, message, hint = "usage", error.format_message(), _usage_hint(error)
+        exit_code = error.exit_code
+    elif isinstance(error, typer.Abort):
+        code, message, hint, exit_code = "aborted", "aborted", None, 130
+    else:  # the last resort: never a traceback without --verbose
+        code, message = "unexpected", f"unexpected error: {type(error).__name__}: {error}"
+        hint, exit_code = "run again with --verbose for details", 1
+    if verbose and not isinstance(error, typer._click.exceptions.ClickException):
+        traceback.print_exception(error)
+    output.render_error(code=code, message_text=message, hint=hint, as_json=as_json)
+    return exit_code
 
 
 def _usage_hint(error: Exception) -> str:

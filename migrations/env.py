@@ -46,6 +46,8 @@ def _migrate(connection) -> None:
             # Concurrent `db migrate` runs wait here; the later ones then find the head.
             lock = text("SELECT pg_advisory_xact_lock(:key)")
             connection.execute(lock, {"key": ADVISORY_LOCK_KEY})
+        # read under the lock: a run that waited reports where the schema really was
+        config.attributes["from_revision"] = context.get_context().get_current_revision()
         context.run_migrations()
 
 

@@ -52,6 +52,9 @@ def test_concurrent_migrations_leave_one_schema(pg_url):
         results = list(pool.map(lambda _: run_process("db", "migrate", "--database-url",
                                                       pg_url), range(4)))  # fmt: skip
     assert [r.exit_code for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    assert sorted(r.stdout.split(":")[0] for r in results) == [
+        "already at 0001", "already at 0001", "already at 0001", "migrated base -> 0001",
+    ]  # fmt: skip
     assert _pg_tables(pg_url) == TABLES
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT version_num FROM alembic_version")

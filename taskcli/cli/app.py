@@ -20,15 +20,18 @@ GLOBAL_FLAGS = ("--verbose", "-v")
 JSON_FLAGS = ("--json", "--jsonl")
 
 
-def hoist_global_options(args: Sequence[str]) -> list[str]:
+def hoist_global_options(args: Sequence[str], root=None) -> list[str]:
     """Move global options given after the command to the front, where Typer expects them.
 
     ``taskcli db migrate --database-url URL`` then means ``taskcli --database-url URL db
-    migrate``. Scanning stops at ``--``.
+    migrate``. The value of a command's own option is never taken for a global option
+    (``add note -d -v`` keeps ``-v`` as the description); scanning stops at ``--``.
     """
     front: list[str] = []
     rest: list[str] = []
     items = list(args)
+    command = root
+    takes_value = _value_options(command)
     index = 0
     while index < len(items):
         arg = items[index]
@@ -41,10 +44,26 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
             continue
         if arg in GLOBAL_FLAGS or arg.startswith(("--profile=", "--database-url=")):
             front.append(arg)
+        elif arg in takes_value:
+            rest += items[index : index + 2]
+            index += 2
+            continue
         else:
             rest.append(arg)
+            subcommand = getattr(command, "commands", {}).get(arg)
+            if subcommand is not None and not arg.startswith("-"):
+                command, takes_value = subcommand, _value_options(subcommand)
         index += 1
     return front + rest
+
+
+def _value_options(command) -> set[str]:
+    """The option strings of ``command`` that take a value (not flags)."""
+    names: set[str] = set()
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "option" and not param.is_flag:
+            names.update(param.opts)
+    return names
 
 
 def _before_separator(args: Sequence[str]) -> list[str]:
@@ -56,7 +75,7 @@ class TaskcliGroup(TyperGroup):
     """Root command: hoists global options and turns every failure into one line + exit code."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra):
-        argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        argv = hoist_global_options(sys.argv[1:] if args is None else args, self)
         flags = _before_separator(argv)
         as_json = any(flag in flags for flag in JSON_FLAGS)
         verbose = any(flag in flags for flag in GLOBAL_FLAGS)
@@ -102,7 +121,8 @@ def _report(error: Exception, *, as_json: bool, verbose: bool) -> int:
     elif isinstance(error, typer.Abort):
         code, message, hint, exit_code = "aborted", "aborted", None, 130
     else:  # the last resort: never a traceback without --verbose
-        code, message = "unexpected", f"unexpected error: {type(error).__name__}: {error}"
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        code, message = "unexpected", f"unexpected error: {type(error).__name__}: {first_line}"
         hint, exit_code = "run again with --verbose for details", 1
     if verbose and not isinstance(error, typer._click.exceptions.ClickException):
         traceback.print_exception(error)

@@ -45,8 +45,7 @@ def migrate_command(
         return
     database = app_state.database()
     with database.connect(migrate_embedded=False) as conn, _spinner("migrating"):
-        before = migrate.current_revision(conn)
-        migrate.upgrade(conn, revision)
+        before = migrate.upgrade(conn, revision)
         after = migrate.current_revision(conn)
     result = {"database": _redacted(ctx), "from": before, "to": after}
     if as_json:

@@ -56,8 +56,13 @@ Sort = Annotated[
     typer.Option("--sort", help="Sort key (no due date sorts last).", case_sensitive=False),
 ]
 Reverse = Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")]
-Limit = Annotated[int, typer.Option("--limit", "-n", help="At most N tasks (0 = all).", min=0)]
-Offset = Annotated[int, typer.Option("--offset", help="Skip the first N tasks.", min=0)]
+MAX_COUNT = 2**31 - 1
+Limit = Annotated[
+    int, typer.Option("--limit", "-n", help="At most N tasks (0 = all).", min=0, max=MAX_COUNT)
+]
+Offset = Annotated[
+    int, typer.Option("--offset", help="Skip the first N tasks.", min=0, max=MAX_COUNT)
+]
 
 
 def task_filter(
@@ -85,7 +90,7 @@ def task_filter(
         priority=priority.value if priority else None,
         project=project,
         tags=list(tag or []),
-        due_before=parse_when(due_before) if due_before else None,
+        due_before=None if due_before is None else parse_when(due_before),
         overdue=overdue,
         search=search,
         sort=TaskSort(sort).value,

@@ -127,6 +127,8 @@ class ConfigFile:
 
     def set(self, key: str, value: Any, profile: str) -> Any:
         validate_key(key)
+        if any("\ud800" <= c <= "\udfff" or c == "\x00" for c in str(value)):
+            raise ConfigError(f"{key}: contains NUL or unpaired surrogate characters")
         parser = TOP_LEVEL_KEYS.get(key) or PROFILE_KEYS[key]
         try:
             parsed = parser(value)
@@ -165,8 +167,13 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+    escaped = "".join(c if c.isprintable() else _toml_escape(c) for c in escaped)
     return f'"{escaped}"'
+
+
+def _toml_escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _toml_key(key: str) -> str:

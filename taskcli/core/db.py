@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 
@@ -39,6 +39,8 @@ TRANSIENT_MARKERS = (
     "compute node",
     "please retry",
     "no route to host",
+    "connection reset by peer",
+    "could not receive data from server",
 )
 REASONS = (
     ("password authentication failed", "password authentication failed"),
@@ -207,7 +209,11 @@ def atomic(conn: Connection) -> Iterator[Connection]:
     try:
         yield conn
     except BaseException:
-        conn.exec_driver_sql("ROLLBACK")
+        # After Ctrl-C or a lost server the connection is gone, and the server rolls back
+        # by itself; the original error is the one to report.
+        if not conn.invalidated:
+            with suppress(exc.SQLAlchemyError):
+                conn.exec_driver_sql("ROLLBACK")
         raise
     conn.exec_driver_sql("COMMIT")
 

@@ -65,9 +65,14 @@ def _run(action, config: Config, revision: str, **kwargs) -> None:
         raise UsageError(f"cannot migrate to {revision!r}: {error}") from None
 
 
-def upgrade(conn: Connection, revision: str = "head") -> None:
-    """Upgrade in one transaction (under an advisory lock on PostgreSQL)."""
-    _run(command.upgrade, alembic_config(conn), revision)
+def upgrade(conn: Connection, revision: str = "head") -> str | None:
+    """Upgrade in one transaction (under an advisory lock on PostgreSQL).
+
+    Returns the revision the schema was at when this run got the lock.
+    """
+    config = alembic_config(conn)
+    _run(command.upgrade, config, revision)
+    return config.attributes.get("from_revision")
 
 
 def downgrade(conn: Connection, revision: str) -> None:

@@ -129,10 +129,17 @@ def _trimmed_title(value: str) -> str:
     return value
 
 
+def _storable(value: str) -> str:
+    """Text every database can store: no NUL, no unpaired UTF-16 surrogate."""
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("must not contain NUL or unpaired surrogate characters")
+    return value
+
+
 def _description(value: str | None) -> str | None:
     if value is not None and len(value) > DESCRIPTION_MAX:
         raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
-    return value or None
+    return _storable(value) if value else None
 
 
 def _no_space_word(limit: int, what: str):
@@ -145,7 +152,7 @@ def _no_space_word(limit: int, what: str):
         if any(c.isspace() for c in value) or (what == "tag" and "," in value):
             banned = "whitespace or commas" if what == "tag" else "whitespace"
             raise ValueError(f"{what} {value!r} must not contain {banned}")
-        return value
+        return _storable(value)
 
     return check
 

@@ -61,3 +61,17 @@ def test_usage_error_with_json_is_a_json_error(taskcli):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.error["code"] == "usage"
+
+
+def test_shell_completion_script_and_answers():
+    script = run_process("--show-completion", "bash")
+    assert script.exit_code == 0
+    assert "_taskcli_completion" in script.stdout
+
+    def complete(words: str, index: int) -> list[str]:
+        env = {"COMP_WORDS": words, "COMP_CWORD": str(index), "_TASKCLI_COMPLETE": "complete_bash"}
+        return run_process(env=env).stdout.split()
+
+    assert complete("taskcli li", 1) == ["list"]
+    assert complete("taskcli list --so", 2) == ["--sort"]
+    assert complete("taskcli db ro", 2) == ["rotate-key"]

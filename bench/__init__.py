@@ -1,0 +1,1 @@
+"""taskcli benchmarks: run with ``python bench/run.py [--quick]`` (see bench/README.md)."""

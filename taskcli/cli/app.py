@@ -1,6 +1,5 @@
 """The Typer application: global options, command registration and the one error handler."""
 
-from __future__ import annotations
 
 import sys
 import traceback

@@ -1,6 +1,5 @@
 """register, login, logout, whoami."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated

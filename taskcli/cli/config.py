@@ -1,6 +1,5 @@
 """``taskcli config`` and ``taskcli profile``: the TOML configuration file."""
 
-from __future__ import annotations
 
 import os
 from typing import Annotated, Any

@@ -1,6 +1,5 @@
 """``taskcli db``: migrate, status, history, downgrade (an administrator's commands)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """Option aliases shared by many commands (declared once, used everywhere)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

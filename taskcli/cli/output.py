@@ -3,7 +3,6 @@
 stdout carries results only; messages, warnings and errors go to stderr.
 """
 
-from __future__ import annotations
 
 import json
 import os

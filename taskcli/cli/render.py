@@ -4,7 +4,6 @@ One renderer per result kind; commands hand over records (plain dicts) and never
 fields themselves.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime

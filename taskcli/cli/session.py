@@ -1,6 +1,5 @@
 """The logged-in session a command runs as: token from the store, verified in the database."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -1,6 +1,5 @@
 """add, list, show, update, start, done, reopen, delete."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

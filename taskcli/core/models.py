@@ -6,6 +6,7 @@ Input shapes (``TaskCreate``, ``TaskUpdate``) carry the data-model rules once.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -13,7 +14,6 @@ from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BeforeValidator, ValidationError
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from taskcli.core.dates import utc_now
@@ -21,6 +21,9 @@ from taskcli.core.enums import TaskPriority, TaskStatus
 from taskcli.core.errors import InvalidInputError
 
 M = TypeVar("M", bound=SQLModel)
+
+UNSTORABLE = re.compile("[\ud800-\udfff]")  # unpaired UTF-16 surrogates
+WHITESPACE = re.compile(r"\s")
 
 TITLE_MAX = 255
 DESCRIPTION_MAX = 2000
@@ -38,7 +41,8 @@ def _check_in(column: str, enum: type[StrEnum]) -> sa.CheckConstraint:
 
 
 # Tags: a native text array on PostgreSQL (GIN-indexed, filtered with @>), JSON elsewhere.
-TagsType = sa.JSON().with_variant(postgresql.ARRAY(sa.String(TAG_MAX)), "postgresql")
+# (the generic ARRAY, so that SQLite commands need not import the PostgreSQL dialects)
+TagsType = sa.JSON().with_variant(sa.ARRAY(sa.String(TAG_MAX)), "postgresql")
 
 
 class Meta(SQLModel, table=True):
@@ -122,7 +126,7 @@ def _trimmed_title(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
-    if any(not c.isprintable() for c in value):
+    if not value.isprintable():
         raise ValueError("must be one line without tabs or control characters")
     if len(value) > TITLE_MAX:
         raise ValueError(f"must be at most {TITLE_MAX} characters")
@@ -131,7 +135,7 @@ def _trimmed_title(value: str) -> str:
 
 def _storable(value: str) -> str:
     """Text every database can store: no NUL, no unpaired UTF-16 surrogate."""
-    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+    if "\x00" in value or UNSTORABLE.search(value):
         raise ValueError("must not contain NUL or unpaired surrogate characters")
     return value
 
@@ -149,7 +153,7 @@ def _no_space_word(limit: int, what: str):
         value = value.strip()
         if not value or len(value) > limit:
             raise ValueError(f"{what} must be 1 to {limit} characters")
-        if any(c.isspace() for c in value) or (what == "tag" and "," in value):
+        if WHITESPACE.search(value) or (what == "tag" and "," in value):
             banned = "whitespace or commas" if what == "tag" else "whitespace"
             raise ValueError(f"{what} {value!r} must not contain {banned}")
         return _storable(value)

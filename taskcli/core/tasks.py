@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from taskcli.core.dates import as_utc, utc_now
@@ -250,6 +249,8 @@ def _update_one(conn: Connection, *, user_id, refs: Sequence[Ref], values: dict)
 
 def _pg_tags_expression(add: list[str], remove: list[str]):
     """Existing tags plus ``add`` minus ``remove``, first-seen order, in one expression."""
+    from sqlalchemy.dialects import postgresql
+
     array_type = postgresql.ARRAY(sa.String)
     sql = sa.text(
         "ARRAY(SELECT u.tag FROM unnest(tasks.tags || CAST(:add AS varchar[]))"
@@ -291,6 +292,8 @@ def _tag_conditions(conn: Connection, tags: list[str]) -> list:
     if not tags:
         return []
     if _is_postgres(conn):
+        from sqlalchemy.dialects import postgresql
+
         column = sa.type_coerce(tasks.c.tags, postgresql.ARRAY(sa.String))
         return [column.contains(sa.cast(tags, postgresql.ARRAY(sa.String)))]
     return [

@@ -238,3 +238,11 @@ def test_postgres_url_forms(tmp_path):
     assert engine.dialect.driver == "psycopg2"
     assert engine.url.host == "h"
     assert isinstance(engine.url, sa.engine.URL)
+
+
+def test_embedded_data_directory_is_private(taskcli, isolated):
+    import os
+    import stat
+
+    taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+    assert stat.S_IMODE(os.stat(isolated / "data").st_mode) == 0o700

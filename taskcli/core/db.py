@@ -124,7 +124,7 @@ class Database:
     def engine(self) -> Engine:
         if self.is_sqlite:
             path = Path(sqlite_path(self.url))
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds password hashes
             engine = sa.create_engine(
                 self.url,
                 poolclass=NullPool,

@@ -16,41 +16,7 @@ refuse root). Every server dies with this process: on a normal exit via
 atexit, on SIGKILL via the Linux parent-death signal. Start servers from the
 main thread, since that signal follows the thread that started them.
 
-Intended fixtures in tests/conftest.py::
-
-    import os
-    import uuid
-
-    import pytest
-
-    from tests import servers
-
-    @pytest.fixture(scope="session")
-    def pg_server(tmp_path_factory):
-        url = os.environ.get(servers.EXTERNAL_URL_VARIABLE)
-        if url:
-            server = servers.ExternalServer(url)
-        elif servers.find_pg_bindir() is None:
-            servers.missing_dependency("PostgreSQL server binaries not found")
-        else:
-            server = servers.PostgresCluster.start(tmp_path_factory.mktemp("pg"))
-        with server:
-            yield server
-
-    @pytest.fixture
-    def pg_url(pg_server):
-        name = f"taskcli_{uuid.uuid4().hex[:12]}"
-        yield pg_server.create_database(name)
-        pg_server.drop_database(name)
-
-    @pytest.fixture(scope="session")
-    def pgbouncer(pg_server, tmp_path_factory):
-        if not servers.pgbouncer_available():
-            servers.missing_dependency("pgbouncer is not installed")
-        with servers.start_pgbouncer(pg_server, tmp_path_factory.mktemp("pgb")) as bouncer:
-            yield bouncer    # bouncer.url(dbname) reaches a pg_url's database
-
-Tests that need `restart()` check `isinstance(pg_server, servers.PostgresCluster)`.
+The fixtures ``pg_server``, ``pg_url`` and ``pgbouncer`` in tests/conftest.py use them.
 """
 
 import atexit

@@ -152,13 +152,12 @@ class ConfigFile:
 
     def save(self) -> None:
         """Write atomically with mode 0600 (the file may hold a database password)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dump_toml(self.data))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        from taskcli.core.files import write_private
+
+        try:
+            write_private(self.path, dump_toml(self.data))
+        except OSError as exc:
+            raise ConfigError(f"cannot write {self.path}: {exc.strerror}") from None
 
 
 def _toml_value(value: Any) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskcli.core.errors import TaskcliError
+from taskcli.core.files import write_private
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -164,25 +164,9 @@ class TokenStore:
     def _write_file(self, tokens: Mapping[str, str]) -> None:
         text = json.dumps({"version": _FILE_VERSION, "tokens": dict(tokens)}, indent=2) + "\n"
         try:
-            _write_private(self.path, text)
+            write_private(self.path, text)
         except OSError as exc:
             raise TaskcliError(f"cannot write {self.path}: {exc.strerror}") from None
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Replace ``path`` atomically with a file only its owner can read (mode 0600)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp's 0600 is still subject to the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _with_keyring(

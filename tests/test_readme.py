@@ -47,3 +47,14 @@ def test_readme_starts_with_install_and_test_commands():
     assert "taskcli" in first
     ci = (REPO / ".ci" / "run").read_text()
     assert any(line.startswith(second) for line in ci.splitlines())
+
+
+def test_every_command_accepts_json():
+    leaves = [
+        (path, cmd) for path, cmd in _commands() if path and not getattr(cmd, "commands", None)
+    ]
+    without = [
+        " ".join(path) for path, cmd in leaves if not any("--json" in p.opts for p in cmd.params)
+    ]
+    assert len(leaves) > 20
+    assert without == []

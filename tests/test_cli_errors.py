@@ -9,12 +9,12 @@ from tests.conftest import PASSWORD
 
 
 def test_interrupt_is_exit_130_with_one_line(taskcli, user, monkeypatch):
-    from taskcli.core import tasks
+    from taskcli.core import listing
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tasks, "list_tasks", interrupted)
+    monkeypatch.setattr(listing, "list_tasks", interrupted)
     result = taskcli("list")
     assert result.exit_code == 130
     assert result.stderr == "error: interrupted\n"
@@ -23,12 +23,12 @@ def test_interrupt_is_exit_130_with_one_line(taskcli, user, monkeypatch):
 
 
 def test_unexpected_error_is_one_line_and_traceback_only_with_verbose(taskcli, user, monkeypatch):
-    from taskcli.core import tasks
+    from taskcli.core import listing
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(tasks, "list_tasks", broken)
+    monkeypatch.setattr(listing, "list_tasks", broken)
     result = taskcli("list")
     assert result.exit_code == 1
     assert result.stderr == (

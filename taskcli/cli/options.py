@@ -81,7 +81,7 @@ def task_filter(
 ):
     """The core TaskFilter for the options above (one place for list and export)."""
     from taskcli.core.dates import parse_when
-    from taskcli.core.tasks import TaskFilter
+    from taskcli.core.listing import TaskFilter
 
     return TaskFilter(
         statuses=list(status or []),

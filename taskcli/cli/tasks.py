@@ -91,7 +91,7 @@ def list_command(
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
 ) -> None:
     """List tasks (completed ones hidden unless --all or --status)."""
-    from taskcli.core import tasks
+    from taskcli.core import listing
 
     flt = task_filter(
         status=status, include_all=include_all, priority=priority, project=project, tag=tag,
@@ -101,10 +101,10 @@ def list_command(
     total = None
     with logged_in(ctx) as session:
         user_id = session.identity.user_id
-        records = tasks.list_tasks(session.conn, user_id=user_id, flt=flt)
+        records = listing.list_tasks(session.conn, user_id=user_id, flt=flt)
         page_full = flt.limit and len(records) == flt.limit
         if page_full and output.stdout_is_tty() and not (as_json or jsonl):
-            total = tasks.count_tasks(session.conn, user_id=user_id, flt=flt)
+            total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
     render.task_list(records, as_json=as_json, jsonl=jsonl, total=total)
 
 

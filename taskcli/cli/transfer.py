@@ -152,7 +152,7 @@ def _export_to_file(conn, path: Path, arguments: dict) -> int:
 
     from taskcli.core import transfer
     from taskcli.core.errors import InvalidInputError
-    from taskcli.core.tasks import count_tasks
+    from taskcli.core.listing import count_tasks
 
     total = None
     if output.stderr_is_tty():

@@ -22,8 +22,9 @@ from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
+from taskcli.core.listing import TaskFilter, iter_tasks
 from taskcli.core.models import TaskCreate, validated
-from taskcli.core.tasks import TaskFilter, iter_tasks, tasks, users
+from taskcli.core.tasks import tasks, users
 
 BATCH = 5000
 

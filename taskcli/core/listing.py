@@ -1,0 +1,137 @@
+"""Listing tasks: filters, sort orders, pages, counts and the streaming read for export."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from taskcli.core.dates import utc_now
+from taskcli.core.db import atomic
+from taskcli.core.errors import InvalidInputError
+from taskcli.core.models import TaskStatus
+from taskcli.core.tasks import COLUMNS, is_postgres, tasks, to_record
+
+SORTS = ("number", "due", "priority", "created", "updated")
+DEFAULT_LIMIT = 100
+PRIORITY_RANK = sa.case({"high": 0, "medium": 1, "low": 2}, value=tasks.c.priority, else_=3)
+
+
+@dataclass
+class TaskFilter:
+    statuses: list[TaskStatus] = field(default_factory=list)
+    include_completed: bool = False
+    priority: str | None = None
+    project: str | None = None
+    tags: list[str] = field(default_factory=list)
+    due_before: datetime | None = None
+    overdue: bool = False
+    search: str | None = None
+    sort: str = "number"
+    reverse: bool = False
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise InvalidInputError(f"sort: must be one of {', '.join(SORTS)}")
+        if self.limit < 0 or self.offset < 0:
+            raise InvalidInputError("limit and offset must be 0 or more")
+
+
+def _tag_conditions(conn: Connection, tags: list[str]) -> list:
+    if not tags:
+        return []
+    if is_postgres(conn):
+        from sqlalchemy.dialects import postgresql
+
+        column = sa.type_coerce(tasks.c.tags, postgresql.ARRAY(sa.String))
+        return [column.contains(sa.cast(tags, postgresql.ARRAY(sa.String)))]
+    return [
+        sa.exists(
+            sa.select(1)
+            .select_from(sa.func.json_each(tasks.c.tags).table_valued("value"))
+            .where(sa.column("value") == tag)
+        )
+        for tag in tags
+    ]
+
+
+def _conditions(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list:
+    conditions = [tasks.c.user_id == user_id]
+    if flt.statuses:
+        conditions.append(tasks.c.status.in_([status.value for status in flt.statuses]))
+    elif not flt.include_completed:
+        conditions.append(tasks.c.status != TaskStatus.completed.value)
+    if flt.priority:
+        conditions.append(tasks.c.priority == flt.priority)
+    if flt.project:
+        conditions.append(tasks.c.project == flt.project)
+    if flt.due_before is not None:
+        conditions.append(tasks.c.due <= flt.due_before)
+    if flt.overdue:
+        conditions.append(tasks.c.due < utc_now())
+        conditions.append(tasks.c.status != TaskStatus.completed.value)
+    if flt.search:
+        conditions.append(
+            sa.or_(
+                tasks.c.title.icontains(flt.search, autoescape=True),
+                tasks.c.description.icontains(flt.search, autoescape=True),
+            )
+        )
+    return conditions + _tag_conditions(conn, flt.tags)
+
+
+def _order(flt: TaskFilter) -> list:
+    def direction(column):
+        return column.desc() if flt.reverse else column.asc()
+
+    number = direction(tasks.c.number)
+    if flt.sort == "due":
+        return [tasks.c.due.is_(None), direction(tasks.c.due), number]
+    keys = {
+        "priority": PRIORITY_RANK,
+        "created": tasks.c.created_at,
+        "updated": tasks.c.updated_at,
+    }
+    return [direction(keys[flt.sort]), number] if flt.sort in keys else [number]
+
+
+def select_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter):
+    query = (
+        sa.select(*COLUMNS)
+        .where(*_conditions(conn, user_id, flt))
+        .order_by(*_order(flt))
+        .offset(flt.offset or None)
+    )
+    return query.limit(flt.limit) if flt.limit else query
+
+
+def list_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict]:
+    return [to_record(row) for row in conn.execute(select_tasks(conn, user_id=user_id, flt=flt))]
+
+
+def count_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> int:
+    query = sa.select(sa.func.count()).select_from(tasks).where(*_conditions(conn, user_id, flt))
+    return conn.execute(query).scalar_one()
+
+
+def iter_tasks(
+    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = 2000
+) -> Iterator[dict]:
+    """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
+    query = select_tasks(conn, user_id=user_id, flt=flt)
+    options = {"stream_results": True, "yield_per": chunk}
+    if not is_postgres(conn):
+        yield from map(to_record, conn.execute(query, execution_options=options))
+        return
+    with atomic(conn):  # the server-side cursor lives inside one transaction
+        result = conn.execute(query, execution_options=options)
+        try:
+            yield from map(to_record, result)
+        finally:
+            result.close()

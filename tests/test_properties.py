@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from taskcli.cli.options import MAX_COUNT
 from taskcli.core.dates import parse_when
 from tests.conftest import PASSWORD
+from tests.tasks_support import register_second_user
 
 DOCUMENTED_EXIT_CODES = {0, 2, 3, 4, 5, 6, 7}
 SETTINGS = settings(
@@ -85,17 +86,6 @@ def row_counts() -> dict[str, int]:
             name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
             for name in ("users", "sessions", "tasks")
         }
-
-
-def other_user(taskcli, data_dir) -> dict:
-    """Register a second account whose token lives in data_dir; returns its environment."""
-    env = {"TASKCLI_DATA_DIR": str(data_dir)}
-    email = f"other-{uuid.uuid4().hex[:8]}@example.com"
-    registered = taskcli(
-        "register", "--email", email, "--password-stdin", input=PASSWORD + "\n", env=env
-    )
-    assert registered.exit_code == 0, registered.stderr
-    return env
 
 
 # ---- add: titles, descriptions, projects, tags ----------------------------------------------
@@ -551,7 +541,7 @@ def _references_property(taskcli, foreign_env, action, shapes) -> None:
 
 @pytest.fixture
 def foreign_env(taskcli, user, tmp_path):
-    env = other_user(taskcli, tmp_path / "other-data")
+    env = register_second_user(taskcli, tmp_path / "other-data")
     for index in range(3):
         assert taskcli("add", f"not yours {index}", env=env).exit_code == 0
     return env

@@ -52,7 +52,7 @@ def stored_tasks() -> list[dict]:
         return [dict(row._mapping) for row in rows]
 
 
-def set_columns(number: int, user_id: uuid.UUID, **values) -> None:
+def set_columns(number: int, user_id: uuid.UUID, /, **values) -> None:
     """Overwrite columns of one task (chosen ids, old timestamps) behind the CLI's back."""
     table = tasks_table()
     with connection() as conn:

@@ -23,7 +23,7 @@ def test_parse_number():
     assert parse_ref("12").low is None
 
 
-@pytest.mark.parametrize("text", ["0", "2147483648", "-1", "1.5", "abcde", "abcdeg", "", "#3"])
+@pytest.mark.parametrize("text", ["0", "-1", "1.5", "abcde", "abcdeg", "", "#3", "1" * 33])
 def test_parse_rejects(text):
     with pytest.raises(InvalidInputError):
         parse_ref(text)
@@ -42,6 +42,24 @@ def test_parse_full_uuid():
     ref = parse_ref(str(FIRST).upper())
     assert ref.is_full_uuid and ref.low == FIRST
     assert parse_ref(FIRST.hex).low == FIRST
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "prefix"),
+    [
+        ("12345", 12345, None),
+        ("123456", 123456, "123456"),
+        ("06776119", None, "06776119"),  # a leading zero is never a number
+        ("2147483648", None, "21474836-48"),  # beyond the largest number
+    ],
+)
+def test_parse_digits_as_number_or_prefix(text, number, prefix):
+    ref = parse_ref(text)
+    assert ref.number == number
+    if prefix is None:
+        assert ref.low is None
+    else:
+        assert ref.low == uuid.UUID(prefix.replace("-", "").ljust(32, "0"))
 
 
 def test_parse_refs_needs_one():
@@ -132,3 +150,48 @@ def test_prefix_and_number_of_the_same_task(taskcli, colliding):
 def test_distinct_prefixes_of_colliding_ids(taskcli, colliding):
     done = taskcli.ok("done", "abcdef02-2", "abcdef023", "--json").json()
     assert [t["number"] for t in done] == [2, 3]
+
+
+# ---- all-digit prefixes ----------------------------------------------------------------------
+
+DIGITS = uuid.UUID("12345678-4444-4444-8444-444444444444")
+ZERO = uuid.UUID("06776119-5555-4555-8555-555555555555")
+
+
+@pytest.fixture
+def digit_ids(taskcli, user):
+    """Tasks 1 and 2 whose ids start with decimal digits only."""
+    owner = user_id(taskcli)
+    for number, task_id in enumerate((DIGITS, ZERO), start=1):
+        taskcli.ok("add", f"digits {number}")
+        set_columns(number, owner, id=task_id)
+    return owner
+
+
+@pytest.mark.parametrize(("ref", "number"), [("12345678", 1), ("123456", 1), ("06776119", 2)])
+def test_all_digit_prefix_names_the_task_when_no_number_matches(taskcli, digit_ids, ref, number):
+    assert taskcli.ok("show", ref, "--json").json()["number"] == number
+    assert taskcli.ok("done", ref, "--json").json()[0]["number"] == number
+    assert taskcli.ok("update", ref, "--title", "renamed", "--json").json()["number"] == number
+    assert taskcli.ok("delete", "--yes", ref, "2" if number == 1 else "1").stdout
+
+
+def test_a_task_number_wins_over_a_digit_prefix(taskcli, digit_ids):
+    taskcli.ok("add", "numbered")
+    set_columns(3, digit_ids, number=123456)
+    assert taskcli.ok("show", "123456", "--json").json()["title"] == "numbered"
+    done = taskcli.ok("done", "123456", "--json").json()
+    assert [t["title"] for t in done] == ["numbered"]
+    assert [t["status"] for t in stored_tasks()] == ["pending", "pending", "completed"]
+    # the longer prefix still names the first task, and both act together
+    both = taskcli.ok("start", "123456", "1234567", "--json").json()
+    assert [t["number"] for t in both] == [1, 123456]
+
+
+def test_digit_prefix_matching_nothing_is_not_found(taskcli, digit_ids):
+    before = stored_tasks()
+    for ref in ("987654", "0000001"):
+        result = taskcli("done", ref, "1")
+        assert (result.exit_code, result.stdout) == (4, "")
+        assert result.stderr == f"error: no task {ref}\n"
+    assert stored_tasks() == before

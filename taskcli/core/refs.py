@@ -1,4 +1,10 @@
-"""Task references: a per-user number (``12``) or a UUID / unique UUID prefix (≥ 6 hex)."""
+"""Task references: a per-user number (``12``) or a UUID / unique UUID prefix (≥ 6 hex).
+
+An all-digit reference of six or more digits can be both: it names the task with that
+number when there is one, and otherwise the task whose UUID starts with those digits
+(one UUID in ~40 starts with eight decimal digits, so a copied prefix can look like a
+number). With a leading zero, or beyond the largest number, it is only a prefix.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,10 @@ HEX_RE = re.compile(r"^[0-9a-f]+$")
 
 @dataclass(frozen=True)
 class Ref:
-    """A parsed reference: either ``number`` or the inclusive UUID range of a prefix."""
+    """A parsed reference: ``number``, the inclusive UUID range of a prefix, or both.
+
+    With both, the number wins when the user has a task with that number.
+    """
 
     text: str
     number: int | None = None
@@ -23,27 +32,38 @@ class Ref:
     high: uuid.UUID | None = None
 
     @property
+    def is_number_only(self) -> bool:
+        return self.low is None
+
+    @property
     def is_full_uuid(self) -> bool:
         return self.low is not None and self.low == self.high
 
 
 def parse_ref(text: str) -> Ref:
-    """An all-digit reference is a task number; anything else must be hex (dashes allowed)."""
+    """A short all-digit reference is a number; anything else must be hex (dashes allowed)."""
     value = text.strip().lower()
-    if value.isascii() and value.isdigit():
+    digits = value.replace("-", "")
+    is_prefix = MIN_PREFIX <= len(digits) <= 32 and HEX_RE.match(digits) is not None
+    number = None
+    if value.isascii() and value.isdigit() and not (is_prefix and value.startswith("0")):
         number = int(value)
         if not 1 <= number <= MAX_NUMBER:
-            raise InvalidInputError(f"invalid task number {value!r}: must be 1 to {MAX_NUMBER}")
+            if not is_prefix:
+                raise InvalidInputError(
+                    f"invalid task number {value!r}: must be 1 to {MAX_NUMBER}"
+                )
+            number = None
+    if not is_prefix:
+        if number is None:
+            raise InvalidInputError(
+                f"invalid task reference {text.strip()[:60]!r}: use a task number "
+                f"or a UUID prefix of at least {MIN_PREFIX} hex characters"
+            )
         return Ref(text=value, number=number)
-    digits = value.replace("-", "")
-    if MIN_PREFIX <= len(digits) <= 32 and HEX_RE.match(digits):
-        low = uuid.UUID(digits.ljust(32, "0"))
-        high = uuid.UUID(digits.ljust(32, "f"))
-        return Ref(text=value, low=low, high=high)
-    raise InvalidInputError(
-        f"invalid task reference {text.strip()[:60]!r}: use a task number "
-        f"or a UUID prefix of at least {MIN_PREFIX} hex characters"
-    )
+    low = uuid.UUID(digits.ljust(32, "0"))
+    high = uuid.UUID(digits.ljust(32, "f"))
+    return Ref(text=value, number=number, low=low, high=high)
 
 
 def parse_refs(texts: list[str]) -> list[Ref]:

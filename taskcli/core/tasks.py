@@ -87,32 +87,47 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
 # ---- references -------------------------------------------------------------------------
 
 
-def _ref_condition(table, refs: Sequence[Ref]):
-    numbers = sorted({ref.number for ref in refs if ref.number is not None})
+def _ref_condition(table, user_id: uuid.UUID, refs: Sequence[Ref]):
+    """Rows of ``table`` that the references name (``table`` is already scoped to the user)."""
+    numbers = sorted({ref.number for ref in refs if ref.is_number_only})
     conditions = [table.c.number.in_(numbers)] if numbers else []
-    conditions += [_id_condition(table, ref) for ref in refs if ref.number is None]
+    for ref in refs:
+        if ref.number is None:
+            conditions.append(_id_condition(table, ref))
+        elif not ref.is_number_only:  # the number when it exists, else the prefix
+            taken = sa.exists().where(_numbered(user_id, ref.number))
+            prefix = sa.and_(_id_condition(table, ref), ~taken)
+            conditions.append(sa.or_(table.c.number == ref.number, prefix))
     return sa.or_(*conditions)
+
+
+def _numbered(user_id: uuid.UUID, number: int):
+    numbered = tasks.alias("numbered")
+    return sa.and_(numbered.c.user_id == user_id, numbered.c.number == number)
 
 
 def _id_condition(table, ref: Ref):
     return table.c.id == ref.low if ref.is_full_uuid else table.c.id.between(ref.low, ref.high)
 
 
-def _matches(ref: Ref, record: dict) -> bool:
-    if ref.number is not None:
-        return record["number"] == ref.number
-    return ref.low <= record["id"] <= ref.high
+def _hits(ref: Ref, found: list[dict]) -> list[dict]:
+    numbered = [record for record in found if record["number"] == ref.number]
+    if ref.is_number_only or numbered:
+        return numbered
+    return [record for record in found if ref.low <= record["id"] <= ref.high]
 
 
 def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> list[dict]:
     """The tasks the references name, in order; NotFound / ambiguous prefix → errors."""
     rows = conn.execute(
-        sa.select(*COLUMNS).where(tasks.c.user_id == user_id, _ref_condition(tasks, refs))
+        sa.select(*COLUMNS).where(
+            tasks.c.user_id == user_id, _ref_condition(tasks, user_id, refs)
+        )
     )
     found = [to_record(row) for row in rows]
     resolved: dict[uuid.UUID, dict] = {}
     for ref in refs:
-        hits = [record for record in found if _matches(ref, record)]
+        hits = _hits(ref, found)
         if not hits:
             raise NotFoundError(f"no task {ref.text}")
         if len(hits) > 1:
@@ -133,13 +148,13 @@ def _all_or_nothing(conn: Connection, *, user_id, refs: Sequence[Ref], statement
     references explains why (not found, ambiguous), or, when they resolve after all (a
     concurrent change), the statement runs again by id.
     """
-    where = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, refs))
+    where = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, user_id, refs))
     rows = conn.execute(statement_for(sa.and_(where, _guard(user_id, refs)))).all()
     if rows:
         return rows
     resolved = resolve(conn, user_id=user_id, refs=refs)
     by_id = [Ref(text=str(r["id"]), low=r["id"], high=r["id"]) for r in resolved]
-    where = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, by_id))
+    where = sa.and_(tasks.c.user_id == user_id, _ref_condition(tasks, user_id, by_id))
     rows = conn.execute(statement_for(sa.and_(where, _guard(user_id, by_id)))).all()
     if not rows:  # deleted by another client in between
         raise NotFoundError(f"no task {refs[0].text}")
@@ -157,9 +172,14 @@ def _guard(user_id: uuid.UUID, refs: Sequence[Ref]):
         query = sa.select(sa.func.count()).select_from(counted)
         return query.where(counted.c.user_id == user_id, condition).scalar_subquery()
 
-    numbers = sorted({ref.number for ref in refs if ref.number is not None})
+    numbers = sorted({ref.number for ref in refs if ref.is_number_only})
     checks = [count(counted.c.number.in_(numbers)) == len(numbers)] if numbers else []
-    checks += [count(_id_condition(counted, ref)) == 1 for ref in refs if ref.number is None]
+    for ref in refs:
+        unique_prefix = count(_id_condition(counted, ref)) == 1
+        if ref.number is None:
+            checks.append(unique_prefix)
+        elif not ref.is_number_only:
+            checks.append(sa.or_(count(counted.c.number == ref.number) == 1, unique_prefix))
     return sa.and_(*checks)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -188,3 +189,38 @@ def test_search_ignores_case_beyond_ascii_on_sqlite(taskcli):
     taskcli.ok("add", "Birnen")
     found = taskcli.ok("list", "--search", "äPFEL", "--json").json()
     assert [task["title"] for task in found] == ["Äpfel kaufen"]
+
+
+# ---- long lists are streamed ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "documents",
+    [[], [{}], [{"a": [], "b": "é\n\"x\""}], [{"n": 1, "tags": ["a", "b"]}, {"n": 2, "t": None}]],
+)
+def test_streamed_json_array_is_the_same_text(documents, capsys):
+    from taskcli.cli import output
+
+    output.print_json(documents)
+    whole = capsys.readouterr().out
+    output.print_json_array(iter(documents))
+    assert capsys.readouterr().out == whole
+
+
+def test_an_unbounded_list_streams_the_same_tasks_as_pages(taskcli, user):
+    """Beyond one chunk (2,000 rows) `list` streams; the result equals the pages put together."""
+    owner = user_id(taskcli)
+    create_many(owner, 2100)
+    taskcli.ok("done", "7")
+    pages = [
+        taskcli.ok("list", "--all", "--json", "--limit", "2000", "--offset", offset).json()
+        for offset in ("0", "2000")
+    ]
+    everything = taskcli.ok("list", "--all", "--json", "--limit", "0").json()
+    assert everything == pages[0] + pages[1]
+    assert [task["number"] for task in everything] == list(range(1, 2101))
+    lines = taskcli.ok("list", "--all", "--jsonl", "--limit", "2001", "--reverse").stdout
+    assert [json.loads(line)["number"] for line in lines.splitlines()] == list(range(2100, 99, -1))
+    tsv = taskcli.ok("list", "--limit", "0").stdout.splitlines()
+    assert len(tsv) == 2099 and tsv[0].startswith("1\tpending\t")
+    assert taskcli.ok("list", "--limit", "0", "--project", "none-such", "--json").stdout == "[]\n"

@@ -3,7 +3,6 @@
 stdout carries results only; messages, warnings and errors go to stderr.
 """
 
-
 import json
 import os
 import sys
@@ -38,6 +37,17 @@ def console(*, stderr: bool = False):
 def print_json(document: Any) -> None:
     """One JSON document on stdout."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_json_array(documents: Iterable[Any]) -> None:
+    """A JSON array written element by element; the same text as ``print_json(list)``."""
+    write = sys.stdout.write
+    first = True
+    for document in documents:
+        text = json.dumps(document, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    write("[]\n" if first else "\n]\n")
 
 
 def print_json_lines(documents: Iterable[Any]) -> None:

@@ -4,7 +4,6 @@ One renderer per result kind; commands hand over records (plain dicts) and never
 fields themselves.
 """
 
-
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -85,13 +84,17 @@ def task_table(records: list[dict]):
     return table
 
 
-def task_list(records: list[dict], *, as_json: bool, jsonl: bool, total: int | None) -> None:
-    """``list``: JSON array, JSON lines, a table on a TTY, or TSV when piped."""
+def task_list(records: Iterable[dict], *, as_json: bool, jsonl: bool, total: int | None) -> None:
+    """``list``: JSON array, JSON lines, a table on a TTY, or TSV when piped.
+
+    ``records`` may be a stream: everything but the table is written as it comes.
+    """
     if as_json:
-        output.print_json([_json(record) for record in records])
+        output.print_json_array(_json(record) for record in records)
     elif jsonl:
         output.print_json_lines(_json(record) for record in records)
     elif output.stdout_is_tty():
+        records = list(records)
         if records:
             output.console().print(task_table(records))
         else:

@@ -1,6 +1,6 @@
 """add, list, show, update, start, done, reopen, delete."""
 
-
+import contextlib
 from typing import Annotated
 
 import typer
@@ -98,14 +98,19 @@ def list_command(
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=limit, offset=offset,
     )  # fmt: skip
-    total = None
+    as_table = output.stdout_is_tty() and not (as_json or jsonl)
     with logged_in(ctx) as session:
         user_id = session.identity.user_id
-        records = listing.list_tasks(session.conn, user_id=user_id, flt=flt)
-        page_full = flt.limit and len(records) == flt.limit
-        if page_full and output.stdout_is_tty() and not (as_json or jsonl):
-            total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
-    render.task_list(records, as_json=as_json, jsonl=jsonl, total=total)
+        if listing.is_bounded(flt) or as_table:
+            records = listing.list_tasks(session.conn, user_id=user_id, flt=flt)
+            page_full = flt.limit and len(records) == flt.limit
+            total = None
+            if page_full and as_table:
+                total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
+            render.task_list(records, as_json=as_json, jsonl=jsonl, total=total)
+            return
+        with contextlib.closing(listing.iter_tasks(session.conn, user_id=user_id, flt=flt)) as rows:
+            render.task_list(rows, as_json=as_json, jsonl=jsonl, total=None)
 
 
 def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
@@ -190,5 +195,3 @@ def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Js
     with logged_in(ctx) as session:
         records = tasks.delete_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
     render.task_changes(records, verb="deleted", as_json=as_json, many=True)
-
-

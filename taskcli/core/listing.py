@@ -18,6 +18,7 @@ from taskcli.core.tasks import COLUMNS, is_postgres, tasks, to_record
 
 SORTS = ("number", "due", "priority", "created", "updated")
 DEFAULT_LIMIT = 100
+STREAM_CHUNK = 2000
 PRIORITY_RANK = sa.case({"high": 0, "medium": 1, "low": 2}, value=tasks.c.priority, else_=3)
 
 
@@ -111,6 +112,11 @@ def select_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter):
     return query.limit(flt.limit) if flt.limit else query
 
 
+def is_bounded(flt: TaskFilter) -> bool:
+    """A page small enough to read at once; larger reads go through :func:`iter_tasks`."""
+    return 0 < flt.limit <= STREAM_CHUNK
+
+
 def list_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict]:
     return [to_record(row) for row in conn.execute(select_tasks(conn, user_id=user_id, flt=flt))]
 
@@ -121,7 +127,7 @@ def count_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> int
 
 
 def iter_tasks(
-    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = 2000
+    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = STREAM_CHUNK
 ) -> Iterator[dict]:
     """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
     query = select_tasks(conn, user_id=user_id, flt=flt)

@@ -126,33 +126,36 @@ def test_export_to_an_unwritable_place_is_one_line_exit_5(taskcli, user, tmp_pat
 
 # A stream left open would be closed later by the garbage collector, after the connection.
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    ("fmt", "writer"), [("json", "write_json_texts"), ("csv", "write_records")]
+)
 def test_export_failing_midway_leaves_the_old_file_and_no_partial(
-    taskcli, user, tmp_path, monkeypatch
+    taskcli, user, tmp_path, monkeypatch, fmt, writer
 ):
     from taskcli.core import formats
 
     for title in ("one", "two", "three"):
         taskcli.ok("add", title)
-    target = tmp_path / "out" / "tasks.json"
+    target = tmp_path / "out" / "tasks.data"
     target.parent.mkdir()
     target.write_text("previous export\n")
-    real_write = formats.write_records
+    real_write = getattr(formats, writer)
 
-    def disk_full_after_two(records, out, fmt):
+    def disk_full_after_two(items, out, fmt):
         def two_then_full():
-            for count, record in enumerate(records):
+            for count, item in enumerate(items):
                 if count == 2:
                     raise OSError(errno.ENOSPC, "No space left on device")
-                yield record
+                yield item
 
         return real_write(two_then_full(), out, fmt)
 
-    monkeypatch.setattr(formats, "write_records", disk_full_after_two)
-    result = taskcli("export", "-o", str(target))
+    monkeypatch.setattr(formats, writer, disk_full_after_two)
+    result = taskcli("export", "--format", fmt, "-o", str(target))
     assert (result.exit_code, result.stdout) == (5, "")
     assert result.stderr == f"error: cannot write {target}: No space left on device\n"
     assert target.read_text() == "previous export\n"
-    assert [path.name for path in target.parent.iterdir()] == ["tasks.json"]
+    assert [path.name for path in target.parent.iterdir()] == ["tasks.data"]
 
 
 # ---- what is exported -----------------------------------------------------------------------
@@ -247,3 +250,66 @@ def test_export_needs_a_login(taskcli, backend, tmp_path):
     result = taskcli("export", "-o", str(target))
     assert (result.exit_code, result.stdout) == (3, "")
     assert not Path(target).exists()
+
+
+# ---- JSON text built by the database ---------------------------------------------------------
+
+ODD_TEXTS = [
+    'quote " and back\\slash',
+    "tab\tnew\nline\rreturn\x08\x0c",
+    "controls \x01\x1f and DEL \x7f",
+    "é ü 漢字 🎉 \u2028\u2029 \ufeff",
+    "</script> / {} [] : , '",
+    "".join(map(chr, range(1, 32))),
+    "",
+]
+
+
+def python_json_texts() -> list[str]:
+    """Every task of the logged-in user as ``json.dumps(task_to_json(...))`` writes it."""
+    from taskcli.core.formats import task_to_json
+    from taskcli.core.listing import TaskFilter, list_tasks
+    from tests.tasks_support import connection
+
+    with connection() as conn:
+        owner = connection_owner(conn)
+        records = list_tasks(conn, user_id=owner, flt=TaskFilter(include_completed=True, limit=0))
+    return [json.dumps(task_to_json(record), ensure_ascii=False) for record in records]
+
+
+def connection_owner(conn):
+    from taskcli.core.models import User
+
+    return conn.execute(User.__table__.select()).one().id
+
+
+def test_database_json_text_is_the_python_json_text(taskcli, user):
+    """Export's JSON comes from the database; byte for byte what Python would write."""
+    from datetime import UTC
+
+    from tests.tasks_support import set_columns, user_id
+
+    owner = user_id(taskcli)
+    add_sample_tasks(taskcli)
+    moments = [
+        datetime(0o5, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 2, 29, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+    for index, text in enumerate(ODD_TEXTS):
+        taskcli.ok("add", f"odd {index}")
+        number = 5 + index
+        tags = [text.replace(" ", "_"), "ascii", "ü"] if index % 2 else [f"t{index}", "x\\y"]
+        set_columns(
+            number, owner, title=text, description=text, project=text, tags=tags,
+            due=moments[index % 4], created_at=moments[(index + 1) % 4],
+            completed_at=None if index % 3 else moments[(index + 2) % 4],
+        )  # fmt: skip
+    expected = python_json_texts()
+    assert len(expected) == 4 + len(ODD_TEXTS)
+    lines = ok(taskcli, "export", "--format", "jsonl").stdout
+    assert lines.split("\n") == [*expected, ""]  # (str.splitlines would split at U+2028)
+    array = ok(taskcli, "export", "--format", "json").stdout
+    assert array == "[\n" + ",\n".join(expected) + "\n]\n"
+    assert json.loads(array) == [json.loads(line) for line in expected]

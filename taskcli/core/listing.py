@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,9 +103,9 @@ def _order(flt: TaskFilter) -> list:
     return [direction(keys[flt.sort]), number] if flt.sort in keys else [number]
 
 
-def select_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter):
+def select_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, columns=COLUMNS):
     query = (
-        sa.select(*COLUMNS)
+        sa.select(*columns)
         .where(*_conditions(conn, user_id, flt))
         .order_by(*_order(flt))
         .offset(flt.offset or None)
@@ -131,13 +132,31 @@ def iter_tasks(
 ) -> Iterator[dict]:
     """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
     query = select_tasks(conn, user_id=user_id, flt=flt)
+    with contextlib.closing(_stream(conn, query, chunk)) as rows:
+        for row in rows:
+            yield to_record(row)
+
+
+def iter_task_json(
+    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = STREAM_CHUNK
+) -> Iterator[str]:
+    """Stream matching tasks as their JSON text, built by the database (see json_text)."""
+    from taskcli.core.json_text import task_json_column
+
+    query = select_tasks(conn, user_id=user_id, flt=flt, columns=[task_json_column(conn)])
+    with contextlib.closing(_stream(conn, query, chunk)) as rows:
+        for row in rows:
+            yield row[0]
+
+
+def _stream(conn: Connection, query, chunk: int) -> Iterator:
     options = {"stream_results": True, "yield_per": chunk}
     if not is_postgres(conn):
-        yield from map(to_record, conn.execute(query, execution_options=options))
+        yield from conn.execute(query, execution_options=options)
         return
     with atomic(conn):  # the server-side cursor lives inside one transaction
         result = conn.execute(query, execution_options=options)
         try:
-            yield from map(to_record, result)
+            yield from result
         finally:
             result.close()

@@ -22,7 +22,7 @@ from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
-from taskcli.core.listing import TaskFilter, iter_tasks
+from taskcli.core.listing import TaskFilter, iter_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, validated
 from taskcli.core.tasks import tasks, users
 
@@ -241,14 +241,21 @@ def export_tasks(
     conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, out: TextIO, fmt: str,
     on_progress: Callable[[int], None] = lambda _count: None,
 ) -> int:  # fmt: skip
-    """Stream matching tasks to ``out`` in ``fmt``; memory stays flat."""
-    records = iter_tasks(conn, user_id=user_id, flt=flt)
+    """Stream matching tasks to ``out`` in ``fmt``; memory stays flat.
+
+    In the JSON formats the database builds each task's text (the same bytes, faster).
+    """
+    as_text = fmt in formats.JSON_TEXT_FORMATS
+    read = iter_task_json if as_text else iter_tasks
+    items = read(conn, user_id=user_id, flt=flt)
 
     def counted():
-        for record in records:
-            yield record
+        for item in items:
+            yield item
             on_progress(1)
 
     # Closed here even when writing fails, so the read ends while the connection is open.
-    with contextlib.closing(records):
+    with contextlib.closing(items):
+        if as_text:
+            return formats.write_json_texts(counted(), out, fmt)
         return formats.write_records(counted(), out, fmt)

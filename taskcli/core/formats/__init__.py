@@ -17,6 +17,7 @@ from taskcli.core.formats.csv_format import read_csv, write_csv
 from taskcli.core.formats.detect import detect_format
 from taskcli.core.formats.json_array import read_json, write_json
 from taskcli.core.formats.json_lines import read_jsonl, write_jsonl
+from taskcli.core.formats.json_stream import write_json_array_texts, write_json_lines_texts
 from taskcli.core.formats.records import ParsedRecord, task_to_json
 from taskcli.core.formats.taskwarrior import read_taskwarrior, write_taskwarrior
 from taskcli.core.formats.todotxt import read_todotxt, write_todotxt
@@ -27,6 +28,7 @@ __all__ = [
     "detect_format",
     "read_records",
     "task_to_json",
+    "write_json_texts",
     "write_records",
 ]
 
@@ -48,6 +50,14 @@ _WRITERS: dict[str, Callable[[Iterable[dict[str, Any]], TextIO], int]] = {
 }
 
 
+#: Formats made of one-line task objects: their text can come ready-made from the database.
+JSON_TEXT_FORMATS = ("json", "jsonl")
+_TEXT_WRITERS: dict[str, Callable[[Iterable[str], TextIO], int]] = {
+    "json": write_json_array_texts,
+    "jsonl": write_json_lines_texts,
+}
+
+
 def read_records(stream: TextIO, fmt: str) -> Iterator[ParsedRecord]:
     """Parse ``stream`` lazily as ``fmt``; raises InvalidInputError for an unknown format."""
     return _READERS[_known(fmt)](stream)
@@ -56,6 +66,11 @@ def read_records(stream: TextIO, fmt: str) -> Iterator[ParsedRecord]:
 def write_records(records: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> int:
     """Write ``records`` to ``out`` as ``fmt``, one at a time; return how many were written."""
     return _WRITERS[_known(fmt)](records, out)
+
+
+def write_json_texts(texts: Iterable[str], out: TextIO, fmt: str) -> int:
+    """Write task objects already encoded as one-line JSON texts (``JSON_TEXT_FORMATS``)."""
+    return _TEXT_WRITERS[fmt](texts, out)
 
 
 def _known(fmt: str) -> str:

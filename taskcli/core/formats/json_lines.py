@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from taskcli.core.formats.json_stream import write_json_lines_texts
 from taskcli.core.formats.records import (
     ParsedRecord,
     numbered_lines,
@@ -35,9 +36,5 @@ def read_jsonl(stream: TextIO) -> Iterator[ParsedRecord]:
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     """Write one compact task object per line."""
-    count = 0
-    for record in records:
-        out.write(json.dumps(task_to_json(record), ensure_ascii=False))
-        out.write("\n")
-        count += 1
-    return count
+    texts = (json.dumps(task_to_json(record), ensure_ascii=False) for record in records)
+    return write_json_lines_texts(texts, out)

@@ -143,12 +143,27 @@ def iter_json_array(stream: TextIO, head: str = "") -> Iterator[tuple[int, objec
 
 def write_json_array(objects: Iterable[dict[str, Any]], out: TextIO) -> int:
     """Write a JSON array one element per line (``[]`` when empty); return the count."""
+    return write_json_array_texts((json.dumps(o, ensure_ascii=False) for o in objects), out)
+
+
+def write_json_array_texts(texts: Iterable[str], out: TextIO) -> int:
+    """:func:`write_json_array` for elements already encoded as one-line JSON texts."""
     count = 0
-    for obj in objects:
+    for text in texts:
         out.write(",\n" if count else "[\n")
-        out.write(json.dumps(obj, ensure_ascii=False))
+        out.write(text)
         count += 1
     out.write("\n]\n" if count else "[]\n")
+    return count
+
+
+def write_json_lines_texts(texts: Iterable[str], out: TextIO) -> int:
+    """One-line JSON texts, one per line; return the count."""
+    count = 0
+    for text in texts:
+        out.write(text)
+        out.write("\n")
+        count += 1
     return count
 
 

@@ -479,17 +479,24 @@ def concrete_reference(shape, owned: list[dict], foreign: list[dict]) -> str:
 
 
 def _model(ref: str, owned: list[dict]) -> str:
-    """What the reference should do: 'ok' (one task), 'missing', 'ambiguous' or 'invalid'."""
+    """What the reference should do: 'ok' (one task), 'missing', 'ambiguous' or 'invalid'.
+
+    Digits alone are a number; from 6 digits on, a prefix too when no task has the number
+    (with a leading zero, or above 2**31 - 1, a prefix only).
+    """
     value = ref.strip().lower()
-    if value.isascii() and value.isdigit():
-        if not 1 <= int(value) < 2**31:
-            return "invalid"
+    digits = value.replace("-", "")
+    is_prefix = 6 <= len(digits) <= 32 and all(c in "0123456789abcdef" for c in digits)
+    by_prefix = [t for t in owned if t["id"].replace("-", "").startswith(digits)]
+    is_number = value.isascii() and value.isdigit() and not (is_prefix and value[0] == "0")
+    if is_number and 1 <= int(value) < 2**31:
         hits = [t for t in owned if t["number"] == int(value)]
+        if not hits and is_prefix:
+            hits = by_prefix
+    elif is_prefix:
+        hits = by_prefix
     else:
-        digits = value.replace("-", "")
-        if not (6 <= len(digits) <= 32 and all(c in "0123456789abcdef" for c in digits)):
-            return "invalid"
-        hits = [t for t in owned if t["id"].replace("-", "").startswith(digits)]
+        return "invalid"
     return {0: "missing", 1: "ok"}.get(len(hits), "ambiguous")
 
 

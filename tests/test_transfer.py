@@ -407,3 +407,23 @@ def test_reimport_keeps_creation_times_the_file_does_not_give(taskcli, user, tmp
     set_columns(1, user_id(taskcli), created_at=old)
     taskcli.ok("import", str(path))
     assert listed(taskcli)[0]["created_at"] == "2020-01-02T03:04:05Z"
+
+
+def test_text_that_needs_escaping_is_imported_exactly(taskcli, user, tmp_path):
+    """On PostgreSQL new tasks arrive through COPY, whose text format has escapes of its own."""
+    odd = ["back\\slash \\N \\t", "tab\there", "new\nline\r\nreturn", '"quoted" {braced}', "é 🎉"]
+    objects = [
+        task_object(
+            f"odd {index}", description=text, project=f"p\\{index}",
+            tags=["\\N", 'a"b', "{x}", "c\\d", "NULL", "ü"][index:],
+        )  # fmt: skip
+        for index, text in enumerate(odd)
+    ]
+    source = tmp_path / "odd.json"
+    source.write_text(json.dumps(objects), encoding="utf-8")
+    taskcli.ok("import", str(source))
+    stored = {task["id"]: task for task in listed(taskcli)}
+    for obj in objects:
+        task = stored[obj["id"]]
+        assert (task["description"], task["project"]) == (obj["description"], obj["project"])
+        assert task["tags"] == obj["tags"]

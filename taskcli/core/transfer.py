@@ -9,12 +9,16 @@ UUID the user already has are updated, and a UUID owned by another user gets a n
 from __future__ import annotations
 
 import contextlib
+import io
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 from taskcli.core import formats
@@ -24,7 +28,7 @@ from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
 from taskcli.core.listing import TaskFilter, iter_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, validated
-from taskcli.core.tasks import tasks, users
+from taskcli.core.tasks import is_postgres, tasks, users
 
 BATCH = 5000
 
@@ -122,8 +126,14 @@ def _batches(parsed: Iterable, report: ImportReport, now) -> Iterator[list[dict]
 
 
 def _owners(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    query = sa.select(tasks.c.id, tasks.c.user_id).where(tasks.c.id.in_(ids))
-    return dict(conn.execute(query).all())
+    if is_postgres(conn):  # one array parameter instead of thousands
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        texts = sa.literal([str(value) for value in ids], ARRAY(sa.Text))
+        wanted = tasks.c.id == sa.any_(sa.cast(texts, ARRAY(sa.Uuid)))
+    else:
+        wanted = tasks.c.id.in_(ids)
+    return dict(conn.execute(sa.select(tasks.c.id, tasks.c.user_id).where(wanted)).all())
 
 
 def _claim_ids(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> dict:
@@ -160,7 +170,10 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
             .returning(users.c.next_task_number - len(new))
         ).scalar_one()
         rows = [{**_columns(v), "user_id": user_id, "number": first + i} for i, v in enumerate(new)]
-        conn.execute(tasks.insert(), rows)
+        if is_postgres(conn):
+            _copy_in(conn, rows)
+        else:
+            conn.execute(tasks.insert(), rows)
     if mine:
         columns = {name: sa.bindparam(f"b_{name}") for name in _columns(mine[0]) if name != "id"}
         keep = sa.bindparam("b_keep_created_at", type_=sa.Boolean)
@@ -172,6 +185,47 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
         )
         conn.execute(statement, [{f"b_{k}": v for k, v in values.items()} for values in mine])
     return len(new), len(mine)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    """One column in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):  # text[]: every element quoted
+        quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+        return ("{" + ",".join(quoted) + "}").translate(_COPY_ESCAPES)
+    return str(value)  # uuid, int
+
+
+def _copy_in(conn: Connection, rows: list[dict]) -> None:
+    """Insert rows with COPY FROM STDIN: several times faster than INSERT for a batch."""
+    names = list(rows[0])
+    text = "".join("\t".join(map(_copy_value, row.values())) + "\n" for row in rows)
+    from psycopg2.extensions import encodings
+
+    dbapi_connection = conn.connection.dbapi_connection
+    data = io.BytesIO(text.encode(encodings[dbapi_connection.encoding]))
+    cursor = dbapi_connection.cursor()
+    statement = f"COPY {tasks.name} ({', '.join(names)}) FROM STDIN"
+    # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its
+    # own through sys.excepthook before raising; the error raised is the one to report.
+    hook, sys.excepthook = sys.excepthook, lambda *_exc_info: None
+    try:
+        cursor.copy_expert(statement, data)
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            statement, None, error, conn.dialect.loaded_dbapi.Error
+        ) from None
+    finally:
+        sys.excepthook = hook
+        cursor.close()
 
 
 def import_records(

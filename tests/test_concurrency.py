@@ -373,3 +373,36 @@ def test_8_concurrent_first_uses_of_the_embedded_database(isolated):
     _assert_one_schema(_sqlite_schema(path))
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (8,)
+
+
+# ---- concurrent imports -----------------------------------------------------------------------
+
+
+SHARED = 12_000  # three batches: later clients look up ids while the first is writing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_the_same_file_imported_by_4_clients_at_once(taskcli, user, tmp_path):
+    """Imports of one user wait for each other: the first creates, the others update."""
+    import json
+    import subprocess
+    import sys
+
+    source = tmp_path / "tasks.jsonl"
+    lines = [{"id": str(uuid.uuid4()), "title": f"shared {i}"} for i in range(SHARED)]
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    argv = [sys.executable, "-m", "taskcli", "import", str(source), "--json"]
+    started = time.monotonic()
+    clients = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [(c.wait(timeout=HANG_GUARD), *c.communicate()) for c in clients]
+    seconds = time.monotonic() - started
+    assert [code for code, _out, _err in results] == [0] * 4, results
+    reports = [json.loads(out) for _code, out, _err in results]
+    _report("concurrent import", 4, SHARED, 0, seconds)
+    assert sorted(r["created"] for r in reports) == [0, 0, 0, SHARED]
+    assert sorted(r["updated"] for r in reports) == [0, SHARED, SHARED, SHARED]
+    assert _stored_numbers(taskcli) == list(range(1, SHARED + 1))

@@ -240,6 +240,10 @@ def import_records(
     report = ImportReport()
     now = utc_now()
     with atomic(conn):
+        if is_postgres(conn):
+            # One import per user at a time: a second one waits here, then finds the tasks
+            # the first created and updates them (SQLite's BEGIN IMMEDIATE already waits).
+            conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
         for batch in _batches(parsed, report, now):
             if not report.rejected:
                 created, updated = _write_batch(conn, user_id, batch)

@@ -427,3 +427,31 @@ def test_text_that_needs_escaping_is_imported_exactly(taskcli, user, tmp_path):
         task = stored[obj["id"]]
         assert (task["description"], task["project"]) == (obj["description"], obj["project"])
         assert task["tags"] == obj["tags"]
+
+
+def test_reimport_changes_every_field(taskcli, user, tmp_path):
+    """A second import of the same ids with other values replaces each field."""
+    first = [
+        task_object("before", description="old", project="p", tags=["a", "b"],
+                    due="2030-01-01T00:00:00Z", priority="low"),
+        task_object("plain"),
+    ]  # fmt: skip
+    changed = [
+        {**first[0], "title": "after", "description": None, "project": None, "tags": ["ü"],
+         "due": None, "priority": "high", "status": "completed",
+         "completed_at": "2030-02-02T10:00:00Z", "updated_at": "2030-02-02T10:00:00Z"},
+        {**first[1], "description": "now\tone", "tags": ["x\\y", 'q"'], "status": "in_progress",
+         "due": "2031-03-04T05:06:07Z", "project": "new"},
+    ]  # fmt: skip
+    taskcli.ok("import", str(write_json(tmp_path / "first.json", first)))
+    created = {task["id"]: task["created_at"] for task in listed(taskcli)}
+    result = taskcli.ok("import", str(write_json(tmp_path / "second.json", changed)))
+    assert result.stdout == "created 0, updated 2, skipped 0\n"
+    stored = {task["id"]: task for task in listed(taskcli)}
+    for obj in changed:
+        task = stored[obj["id"]]
+        for key in ("title", "description", "project", "tags", "due", "status"):
+            assert task[key] == obj.get(key, task[key]), key
+        assert task["created_at"] == created[obj["id"]]  # the file does not say: kept
+    assert stored[changed[0]["id"]]["completed_at"] == "2030-02-02T10:00:00Z"
+    assert stored[changed[1]["id"]]["priority"] == "medium"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -154,6 +155,15 @@ def _claim_ids(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> dict:
     return owners
 
 
+_ROW_TYPES = {  # the values row_values() gives, with their column types
+    **{name: tasks.c[name].type for name in (
+        "id", "title", "description", "status", "priority", "due", "project", "tags",
+        "created_at", "updated_at", "completed_at",
+    )},  # fmt: skip
+    "keep_created_at": sa.Boolean(),
+}
+
+
 def _columns(values: dict) -> dict:
     return {name: value for name, value in values.items() if name != "keep_created_at"}
 
@@ -175,16 +185,50 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
         else:
             conn.execute(tasks.insert(), rows)
     if mine:
-        columns = {name: sa.bindparam(f"b_{name}") for name in _columns(mine[0]) if name != "id"}
-        keep = sa.bindparam("b_keep_created_at", type_=sa.Boolean)
-        columns["created_at"] = sa.case((keep, tasks.c.created_at), else_=columns["created_at"])
-        statement = (
-            tasks.update()
-            .where(tasks.c.id == sa.bindparam("b_id"), tasks.c.user_id == user_id)
-            .values(columns)
-        )
-        conn.execute(statement, [{f"b_{k}": v for k, v in values.items()} for values in mine])
+        if is_postgres(conn):
+            _update_from_json(conn, user_id, mine)
+        else:
+            _update_each(conn, user_id, mine)
     return len(new), len(mine)
+
+
+def _changed_columns(source) -> dict:
+    """SET values from ``source`` (columns named like the row values); the stored creation
+    time stays when the source did not know it."""
+    names = [name for name in _columns(_ROW_TYPES) if name != "id"]
+    columns = {name: source[name] for name in names}
+    keep = source["keep_created_at"]
+    columns["created_at"] = sa.case((keep, tasks.c.created_at), else_=columns["created_at"])
+    return columns
+
+
+def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
+    names = [*_columns(_ROW_TYPES), "keep_created_at"]
+    params = {name: sa.bindparam(f"b_{name}", type_=_ROW_TYPES[name]) for name in names}
+    statement = (
+        tasks.update()
+        .where(tasks.c.id == params["id"], tasks.c.user_id == user_id)
+        .values(_changed_columns(params))
+    )
+    conn.execute(statement, [{f"b_{k}": v for k, v in values.items()} for values in rows])
+
+
+def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
+    """One UPDATE … FROM json_to_recordset(one parameter) for the batch, not one per row."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    types = {**_ROW_TYPES, "tags": ARRAY(sa.Text)}
+    source = (
+        sa.func.json_to_recordset(sa.literal(json.dumps(rows, default=str), sa.Text))
+        .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
+        .render_derived(name="source", with_types=True)
+    )
+    statement = (
+        tasks.update()
+        .where(tasks.c.id == source.c.id, tasks.c.user_id == user_id)
+        .values(_changed_columns(source.c))
+    )
+    conn.execute(statement)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -75,3 +75,18 @@ def test_shell_completion_script_and_answers():
     assert complete("taskcli li", 1) == ["list"]
     assert complete("taskcli list --so", 2) == ["--sort"]
     assert complete("taskcli db ro", 2) == ["rotate-key"]
+
+
+def test_a_data_command_leaves_pyjwt_without_cryptography(user):
+    """Only HS256 is used: PyJWT is loaded without its RSA/EC support (cryptography),
+    and cryptography still imports normally afterwards (the Secret Service needs it)."""
+    code = PROBE.format(heavy=["jwt", "cryptography"]) + (
+        "\nimport cryptography.hazmat.primitives.hashes"
+        "\nsys.stderr.write(' AFTER=' + str('cryptography' in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(["list"])], capture_output=True, text=True
+    )
+    loaded, after = done.stderr.rsplit("LOADED=", 1)[1].split(" AFTER=")
+    assert json.loads(loaded) == ["jwt"], done.stderr
+    assert after == "True"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,23 @@ class Claims:
     expires_at: int
 
 
+def _jwt():
+    """PyJWT without its RSA/EC support: only HS256 is used here, and PyJWT loads
+    ``cryptography`` for the others when it can, ~35 ms on every command. Hidden while
+    PyJWT is first imported (it then offers HMAC only); anything later imports it as usual."""
+    if "jwt" in sys.modules:
+        return sys.modules["jwt"]
+    hide = "cryptography" not in sys.modules
+    if hide:
+        sys.modules["cryptography"] = None  # type: ignore[assignment]  # → ModuleNotFoundError
+    try:
+        import jwt
+    finally:
+        if hide and sys.modules.get("cryptography", 0) is None:
+            del sys.modules["cryptography"]
+    return jwt
+
+
 def issue_token(
     *,
     key: str,
@@ -86,7 +104,7 @@ def issue_token(
     issued_at: datetime,
     expires_at: datetime,
 ) -> str:
-    import jwt
+    jwt = _jwt()
 
     payload = {
         "sub": str(user_id),
@@ -101,7 +119,7 @@ def issue_token(
 
 def unverified_claims(token: str) -> Claims:
     """Read the claims to find the session; the signature is checked by :func:`verify_token`."""
-    import jwt
+    jwt = _jwt()
 
     try:
         payload = jwt.decode(token, options={"verify_signature": False})
@@ -111,7 +129,7 @@ def unverified_claims(token: str) -> Claims:
 
 
 def verify_token(token: str, *, key: str, audience: str) -> Claims:
-    import jwt
+    jwt = _jwt()
 
     try:
         payload = jwt.decode(

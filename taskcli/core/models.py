@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, TypeVar
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BeforeValidator, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, ValidationError
 from sqlmodel import Field, SQLModel
 
 from taskcli.core.dates import utc_now
@@ -40,12 +40,19 @@ def _check_in(column: str, enum: type[StrEnum]) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"{column} IN ({values})", name=f"ck_tasks_{column}")
 
 
+class Model(SQLModel):
+    """Base of every model: pydantic builds a model's validator on first use, not at import
+    (commands use the tables through SQLAlchemy Core; only add/update/import validate)."""
+
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
+
+
 # Tags: a native text array on PostgreSQL (GIN-indexed, filtered with @>), JSON elsewhere.
 # (the generic ARRAY, so that SQLite commands need not import the PostgreSQL dialects)
 TagsType = sa.JSON().with_variant(sa.ARRAY(sa.String(TAG_MAX)), "postgresql")
 
 
-class Meta(SQLModel, table=True):
+class Meta(Model, table=True):
     """Per-database facts created by the first migration: ``database_id``, ``signing_key``."""
 
     __tablename__ = "meta"
@@ -53,7 +60,7 @@ class Meta(SQLModel, table=True):
     value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
-class User(SQLModel, table=True):
+class User(Model, table=True):
     __tablename__ = "users"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(sa_column=sa.Column(sa.String(320), nullable=False, unique=True))
@@ -65,7 +72,7 @@ class User(SQLModel, table=True):
     )
 
 
-class AuthSession(SQLModel, table=True):
+class AuthSession(Model, table=True):
     """A login. The token's ``jti`` is the id; only the token's SHA-256 is stored."""
 
     __tablename__ = "sessions"
@@ -83,7 +90,7 @@ class AuthSession(SQLModel, table=True):
     client: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
 
 
-class Task(SQLModel, table=True):
+class Task(Model, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
         sa.UniqueConstraint("user_id", "number", name="uq_tasks_user_number"),
@@ -183,7 +190,7 @@ Project = Annotated[
 Tags = Annotated[list[str], AfterValidator(_tag_set)]
 
 
-class TaskBase(SQLModel):
+class TaskBase(Model):
     title: Title
     description: Description = None
     status: TaskStatus = TaskStatus.pending
@@ -197,7 +204,7 @@ class TaskCreate(TaskBase):
     """A new task as the user describes it (add, import)."""
 
 
-class TaskUpdate(SQLModel):
+class TaskUpdate(Model):
     """Only the fields given are changed; ``None`` for due/project/description clears them."""
 
     title: Title | None = None

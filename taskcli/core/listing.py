@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,16 +137,22 @@ def iter_tasks(
             yield to_record(row)
 
 
-def iter_task_json(
-    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = STREAM_CHUNK
-) -> Iterator[str]:
-    """Stream matching tasks as their JSON text, built by the database (see json_text)."""
+def each_task_json(
+    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, emit: Callable[[str], None]
+) -> None:
+    """Hand each matching task's JSON text, built by the database (see json_text), to
+    ``emit`` in order: one COPY on PostgreSQL, a streaming read on SQLite."""
     from taskcli.core.json_text import task_json_column
 
     query = select_tasks(conn, user_id=user_id, flt=flt, columns=[task_json_column(conn)])
-    with contextlib.closing(_stream(conn, query, chunk)) as rows:
+    if is_postgres(conn):
+        from taskcli.core.pgcopy import copy_lines_out
+
+        copy_lines_out(conn, query, emit)
+        return
+    with contextlib.closing(_stream(conn, query, STREAM_CHUNK)) as rows:
         for row in rows:
-            yield row[0]
+            emit(row[0])
 
 
 def _stream(conn: Connection, query, chunk: int) -> Iterator:

@@ -9,25 +9,21 @@ UUID the user already has are updated, and a UUID owned by another user gets a n
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TextIO
 
 import sqlalchemy as sa
-from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from taskcli.core import formats
+from taskcli.core import formats, pgcopy
 from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
-from taskcli.core.listing import TaskFilter, iter_task_json, iter_tasks
+from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, validated
 from taskcli.core.tasks import is_postgres, tasks, users
 
@@ -181,7 +177,7 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
         ).scalar_one()
         rows = [{**_columns(v), "user_id": user_id, "number": first + i} for i, v in enumerate(new)]
         if is_postgres(conn):
-            _copy_in(conn, rows)
+            pgcopy.copy_rows_in(conn, tasks.name, rows)
         else:
             conn.execute(tasks.insert(), rows)
     if mine:
@@ -229,47 +225,6 @@ def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict]) ->
         .values(_changed_columns(source.c))
     )
     conn.execute(statement)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_value(value) -> str:
-    """One column in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list):  # text[]: every element quoted
-        quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
-        return ("{" + ",".join(quoted) + "}").translate(_COPY_ESCAPES)
-    return str(value)  # uuid, int
-
-
-def _copy_in(conn: Connection, rows: list[dict]) -> None:
-    """Insert rows with COPY FROM STDIN: several times faster than INSERT for a batch."""
-    names = list(rows[0])
-    text = "".join("\t".join(map(_copy_value, row.values())) + "\n" for row in rows)
-    from psycopg2.extensions import encodings
-
-    dbapi_connection = conn.connection.dbapi_connection
-    data = io.BytesIO(text.encode(encodings[dbapi_connection.encoding]))
-    cursor = dbapi_connection.cursor()
-    statement = f"COPY {tasks.name} ({', '.join(names)}) FROM STDIN"
-    # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its
-    # own through sys.excepthook before raising; the error raised is the one to report.
-    hook, sys.excepthook = sys.excepthook, lambda *_exc_info: None
-    try:
-        cursor.copy_expert(statement, data)
-    except conn.dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(
-            statement, None, error, conn.dialect.loaded_dbapi.Error
-        ) from None
-    finally:
-        sys.excepthook = hook
-        cursor.close()
 
 
 def import_records(
@@ -347,17 +302,22 @@ def export_tasks(
 
     In the JSON formats the database builds each task's text (the same bytes, faster).
     """
-    as_text = fmt in formats.JSON_TEXT_FORMATS
-    read = iter_task_json if as_text else iter_tasks
-    items = read(conn, user_id=user_id, flt=flt)
+    if fmt in formats.JSON_TEXT_FORMATS:
+        writer = formats.json_text_writer(fmt, out)
+
+        def add(text: str) -> None:
+            writer.add(text)
+            on_progress(1)
+
+        each_task_json(conn, user_id=user_id, flt=flt, emit=add)
+        return writer.close()
+    records = iter_tasks(conn, user_id=user_id, flt=flt)
 
     def counted():
-        for item in items:
-            yield item
+        for record in records:
+            yield record
             on_progress(1)
 
     # Closed here even when writing fails, so the read ends while the connection is open.
-    with contextlib.closing(items):
-        if as_text:
-            return formats.write_json_texts(counted(), out, fmt)
+    with contextlib.closing(records):
         return formats.write_records(counted(), out, fmt)

@@ -17,7 +17,7 @@ from taskcli.core.formats.csv_format import read_csv, write_csv
 from taskcli.core.formats.detect import detect_format
 from taskcli.core.formats.json_array import read_json, write_json
 from taskcli.core.formats.json_lines import read_jsonl, write_jsonl
-from taskcli.core.formats.json_stream import write_json_array_texts, write_json_lines_texts
+from taskcli.core.formats.json_stream import JsonArrayWriter, JsonLinesWriter
 from taskcli.core.formats.records import ParsedRecord, task_to_json
 from taskcli.core.formats.taskwarrior import read_taskwarrior, write_taskwarrior
 from taskcli.core.formats.todotxt import read_todotxt, write_todotxt
@@ -28,7 +28,7 @@ __all__ = [
     "detect_format",
     "read_records",
     "task_to_json",
-    "write_json_texts",
+    "json_text_writer",
     "write_records",
 ]
 
@@ -52,10 +52,7 @@ _WRITERS: dict[str, Callable[[Iterable[dict[str, Any]], TextIO], int]] = {
 
 #: Formats made of one-line task objects: their text can come ready-made from the database.
 JSON_TEXT_FORMATS = ("json", "jsonl")
-_TEXT_WRITERS: dict[str, Callable[[Iterable[str], TextIO], int]] = {
-    "json": write_json_array_texts,
-    "jsonl": write_json_lines_texts,
-}
+_TEXT_WRITERS = {"json": JsonArrayWriter, "jsonl": JsonLinesWriter}
 
 
 def read_records(stream: TextIO, fmt: str) -> Iterator[ParsedRecord]:
@@ -68,9 +65,10 @@ def write_records(records: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> i
     return _WRITERS[_known(fmt)](records, out)
 
 
-def write_json_texts(texts: Iterable[str], out: TextIO, fmt: str) -> int:
-    """Write task objects already encoded as one-line JSON texts (``JSON_TEXT_FORMATS``)."""
-    return _TEXT_WRITERS[fmt](texts, out)
+def json_text_writer(fmt: str, out: TextIO) -> JsonArrayWriter:
+    """A writer of task objects already encoded as one-line JSON texts, for a format of
+    ``JSON_TEXT_FORMATS``: ``add(text)`` each, then ``close()`` (returns the count)."""
+    return _TEXT_WRITERS[fmt](out)
 
 
 def _known(fmt: str) -> str:

@@ -146,25 +146,50 @@ def write_json_array(objects: Iterable[dict[str, Any]], out: TextIO) -> int:
     return write_json_array_texts((json.dumps(o, ensure_ascii=False) for o in objects), out)
 
 
+class JsonArrayWriter:
+    """A JSON array one element per line (``[]`` when empty), from one-line JSON texts."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.count = 0
+
+    def add(self, text: str) -> None:
+        self.out.write(",\n" if self.count else "[\n")
+        self.out.write(text)
+        self.count += 1
+
+    def close(self) -> int:
+        """End the array; return how many elements it has."""
+        self.out.write("\n]\n" if self.count else "[]\n")
+        return self.count
+
+
+class JsonLinesWriter(JsonArrayWriter):
+    """One-line JSON texts, one per line."""
+
+    def add(self, text: str) -> None:
+        self.out.write(text)
+        self.out.write("\n")
+        self.count += 1
+
+    def close(self) -> int:
+        return self.count
+
+
 def write_json_array_texts(texts: Iterable[str], out: TextIO) -> int:
     """:func:`write_json_array` for elements already encoded as one-line JSON texts."""
-    count = 0
-    for text in texts:
-        out.write(",\n" if count else "[\n")
-        out.write(text)
-        count += 1
-    out.write("\n]\n" if count else "[]\n")
-    return count
+    return _write_all(JsonArrayWriter(out), texts)
 
 
 def write_json_lines_texts(texts: Iterable[str], out: TextIO) -> int:
     """One-line JSON texts, one per line; return the count."""
-    count = 0
+    return _write_all(JsonLinesWriter(out), texts)
+
+
+def _write_all(writer: JsonArrayWriter, texts: Iterable[str]) -> int:
     for text in texts:
-        out.write(text)
-        out.write("\n")
-        count += 1
-    return count
+        writer.add(text)
+    return writer.close()
 
 
 def read_head(stream: TextIO) -> str:

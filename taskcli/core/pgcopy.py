@@ -1,0 +1,116 @@
+"""PostgreSQL COPY through psycopg2, for bulk import (FROM STDIN) and export (TO STDOUT).
+
+COPY moves a whole batch or a whole result in one round trip, and without SQLAlchemy's
+per-row work. Driver errors are raised as SQLAlchemy errors, like every other statement's,
+so :func:`taskcli.core.db.translate_errors` reports them.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    """One column in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):  # text[]: every element quoted
+        quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+        return ("{" + ",".join(quoted) + "}").translate(_COPY_ESCAPES)
+    return str(value)  # uuid, int
+
+
+def copy_rows_in(conn: Connection, table: str, rows: list[dict]) -> None:
+    """Insert ``rows`` (dicts with the same keys, in the same order) into ``table``."""
+    from psycopg2.extensions import encodings
+
+    names = list(rows[0])
+    text = "".join("\t".join(map(_copy_value, row.values())) + "\n" for row in rows)
+    encoding = encodings[conn.connection.dbapi_connection.encoding]
+    _copy(conn, f"COPY {table} ({', '.join(names)}) FROM STDIN", io.BytesIO(text.encode(encoding)))
+
+
+class _Lines(io.TextIOBase):
+    """The file COPY TO writes into: hands each complete line to ``emit``."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self._emit = emit
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: str) -> int:
+        lines = (self._partial + data).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._emit(line)
+        return len(data)
+
+
+def copy_lines_out(conn: Connection, query: Select, emit: Callable[[str], None]) -> None:
+    """Run ``query`` (one text column whose values hold no control characters, such as
+    JSON texts) and hand each value to ``emit``, in order, as it arrives.
+
+    CSV with control characters for delimiter and quote writes such values as they are:
+    no escaping, no quoting.
+    """
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        sql = cursor.mogrify(compiled.string, _driver_params(compiled)).decode()
+    finally:
+        cursor.close()
+    options = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
+    _copy(conn, f"COPY ({sql}) TO STDOUT WITH ({options})", _Lines(emit))
+
+
+def _driver_params(compiled) -> dict:
+    """The statement's parameters as the driver receives them (after SQLAlchemy's bind
+    processing, e.g. a UUID as its text)."""
+    processors = compiled._bind_processors  # noqa: SLF001 - no public accessor
+    params = compiled.construct_params()
+    return {
+        name: processors[name](value) if name in processors else value
+        for name, value in params.items()
+    }
+
+
+def _copy(conn: Connection, statement: str, file: io.IOBase | Iterable) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its
+    # own through sys.excepthook before raising; the error raised is the one to report.
+    hook, sys.excepthook = sys.excepthook, lambda *_exc_info: None
+    try:
+        cursor.copy_expert(statement, file)
+    except conn.dialect.loaded_dbapi.Error as error:
+        if dbapi_connection.closed:  # the connection went away (psycopg2 may call it an
+            # InterfaceError, "connection already closed"): a lost server, like any other
+            conn.invalidate()
+            raise exc.OperationalError(statement[:200], None, error) from None
+        raise exc.DBAPIError.instance(
+            statement[:200], None, error, conn.dialect.loaded_dbapi.Error
+        ) from None
+    except BaseException:
+        # Our side stopped it (Ctrl-C, a full disk, a closed pipe): the connection may be
+        # left inside the COPY, so it is not used again.
+        conn.invalidate()
+        raise
+    finally:
+        sys.excepthook = hook
+        if not dbapi_connection.closed:
+            cursor.close()

@@ -54,6 +54,9 @@ class _Lines(io.TextIOBase):
         return True
 
     def write(self, data: str) -> int:
+        if not self._partial and data.endswith("\n") and data.find("\n") == len(data) - 1:
+            self._emit(data[:-1])  # psycopg2 writes one row a call: the usual case
+            return len(data)
         lines = (self._partial + data).split("\n")
         self._partial = lines.pop()
         for line in lines:

@@ -154,8 +154,7 @@ class JsonArrayWriter:
         self.count = 0
 
     def add(self, text: str) -> None:
-        self.out.write(",\n" if self.count else "[\n")
-        self.out.write(text)
+        self.out.write((",\n" if self.count else "[\n") + text)
         self.count += 1
 
     def close(self) -> int:
@@ -168,8 +167,7 @@ class JsonLinesWriter(JsonArrayWriter):
     """One-line JSON texts, one per line."""
 
     def add(self, text: str) -> None:
-        self.out.write(text)
-        self.out.write("\n")
+        self.out.write(text + "\n")
         self.count += 1
 
     def close(self) -> int:

@@ -100,9 +100,29 @@ def test_format_option_overrides_detection(taskcli, user, tmp_path):
 def test_unknown_format_option_is_rejected(taskcli, user, tmp_path):
     path = write_json(tmp_path / "tasks.json", [task_object("x")])
     result = taskcli("import", str(path), "--format", "xml")
-    assert (result.exit_code, result.stdout) == (5, "")
-    assert "unknown format: 'xml'" in result.stderr
+    assert (result.exit_code, result.stdout) == (2, "")  # like export, and like bad options
+    assert result.stderr.startswith("error: unknown format 'xml': use json, jsonl")
     assert listed(taskcli) == []
+
+
+def test_import_from_a_pipe_detects_the_format(taskcli, user, tmp_path):
+    """A FIFO (or a shell's <(…)) cannot seek: it is read ahead like stdin."""
+    import threading
+
+    fifo = tmp_path / "tasks-pipe"
+    os.mkfifo(fifo)
+    lines = "".join(json.dumps(task_object(f"piped {n}")) + "\n" for n in range(3))
+
+    def feed():
+        with open(fifo, "w", encoding="utf-8") as pipe:
+            pipe.write(lines)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    result = taskcli("import", str(fifo))
+    writer.join(timeout=30)
+    assert (result.exit_code, result.stdout) == (0, "created 3, updated 0, skipped 0\n")
+    assert [task["title"] for task in listed(taskcli)] == ["piped 0", "piped 1", "piped 2"]
 
 
 def test_missing_file_is_one_line_exit_5(taskcli, user, tmp_path):

@@ -1,6 +1,7 @@
 """import and export."""
 
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -36,24 +37,38 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
 
 
+def _checked_format(fmt: str) -> str:
+    from taskcli.core.formats import FORMATS
+
+    if fmt not in FORMATS:
+        from taskcli.core.errors import UsageError
+
+        raise UsageError(f"unknown format {fmt!r}: use {FORMAT_NAMES}")
+    return fmt
+
+
 def _open_source(source: str):
     """A seekable text stream decoded as UTF-8 (a BOM dropped) whatever the locale: the
-    file, or the bytes of stdin spooled (to disk past 8 MiB)."""
+    file, or the bytes of stdin, a pipe or a process substitution spooled (to disk past
+    8 MiB)."""
+    import io
+
     from taskcli.core.errors import InvalidInputError
 
-    if source == "-":
-        import io
-        import shutil
-        import tempfile
-
-        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
-        shutil.copyfileobj(sys.stdin.buffer, spool)
-        spool.seek(0)
-        return io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
     try:
-        return open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115
+        raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+        if not raw.seekable():
+            import shutil
+            import tempfile
+
+            spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
+            with raw if source != "-" else contextlib.nullcontext():
+                shutil.copyfileobj(raw, spool)
+            spool.seek(0)
+            raw = spool
     except OSError as error:
         raise InvalidInputError(f"cannot read {source}: {error.strerror}") from None
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def import_command(
@@ -68,6 +83,8 @@ def import_command(
     """Import tasks, all or nothing; tasks already imported (same UUID) are updated."""
     from taskcli.core import transfer
 
+    if fmt is not None:
+        _checked_format(fmt)
     stream = _open_source(source)
     fmt = fmt or transfer.detect_format(stream, None if source == "-" else source)
     with logged_in(ctx) as session, output.progress(None, f"importing {fmt}") as bar:
@@ -122,12 +139,8 @@ def export_command(
 ) -> None:
     """Stream every matching task (completed ones included) in a format."""
     from taskcli.core import transfer
-    from taskcli.core.formats import FORMATS
 
-    if fmt not in FORMATS:
-        from taskcli.core.errors import UsageError
-
-        raise UsageError(f"unknown format {fmt!r}: use {FORMAT_NAMES}")
+    _checked_format(fmt)
     flt = task_filter(
         status=status, include_all=True, priority=priority, project=project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
@@ -147,7 +160,6 @@ def export_command(
 
 def _export_to_file(conn, path: Path, arguments: dict) -> int:
     """Write next to the target and rename at the end: no half-written file on failure."""
-    import contextlib
     import os
 
     from taskcli.core import transfer

@@ -240,6 +240,38 @@ def test_postgres_url_forms(tmp_path):
     assert isinstance(engine.url, sa.engine.URL)
 
 
+def test_postgres_url_forms_libpq_accepts():
+    from taskcli.core.urls import describe_target, normalize_url
+
+    assert normalize_url("postgresql:///tasks?host=/run/pg&port=5433") == (
+        "postgresql+psycopg2:///tasks?host=/run/pg&port=5433"
+    )
+    assert normalize_url("postgresql://bob@%2Frun%2Fpg:5433/tasks?sslmode=disable") == (
+        "postgresql+psycopg2://bob@/tasks?sslmode=disable&host=%2Frun%2Fpg&port=5433"
+    )
+    assert describe_target("postgresql:///tasks?host=/run/pg&port=5433") == "/run/pg:5433/tasks"
+    assert describe_target("postgresql://%2Frun%2Fpg/tasks") == "/run/pg:5432/tasks"
+
+
+@pytest.mark.postgres
+def test_socket_directory_urls_connect(taskcli, pg_url, pg_server):
+    from urllib.parse import quote, urlsplit
+
+    from tests import servers
+
+    if not isinstance(pg_server, servers.PostgresCluster):
+        pytest.skip("needs the suite's own cluster (its socket directory)")
+    parts = urlsplit(pg_url)
+    socket_dir, userinfo = str(pg_server.socket_dir), parts.netloc.rpartition("@")[0]
+    for url in (
+        f"postgresql://{userinfo}@{parts.path}?host={socket_dir}&port={parts.port}",
+        f"postgresql://{userinfo}@{quote(socket_dir, safe='')}:{parts.port}{parts.path}",
+    ):
+        result = taskcli("db", "status", "--database-url", url)
+        assert result.exit_code == 7, (url, result.stderr)  # reached: not migrated yet
+        assert "run: taskcli db migrate" in result.stderr
+
+
 def test_embedded_data_directory_is_private(taskcli, isolated):
     import os
     import stat

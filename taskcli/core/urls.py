@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from taskcli.core.errors import ConfigError
 
@@ -26,13 +26,29 @@ def normalize_url(url: str) -> str:
     parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme in POSTGRES_SCHEMES:
-        return urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
+        return _postgres_url(parts)
     if scheme in SQLITE_SCHEMES:
         return "sqlite:///" + sqlite_path(url)
     shown = scheme or url.strip()[:20] or "(empty)"
     raise ConfigError(
         f"unsupported database URL {shown!r}: use postgresql://USER@HOST/DB or sqlite:///PATH"
     )
+
+
+def _postgres_url(parts) -> str:
+    """``postgresql+psycopg2://…`` with everything libpq accepts kept: an empty host
+    (``postgresql:///db?host=/run/pg``) and a percent-encoded socket directory as host
+    (``postgresql://%2Frun%2Fpg:5433/db``), which becomes the ``host`` parameter."""
+    netloc, query = parts.netloc, parts.query
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")
+    if host.lower().startswith("%2f"):
+        moved = [f"host={host}"] + ([f"port={port}"] if colon and port else [])
+        query = "&".join(([query] if query else []) + moved)
+        netloc = userinfo + at
+    # assembled by hand: urlunsplit drops the "//" of an empty host
+    url = f"postgresql+psycopg2://{netloc}{parts.path}"
+    return url + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def sqlite_path(url: str) -> str:
@@ -66,7 +82,9 @@ def describe_target(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    host = parts.hostname or "localhost"
+    query = dict(parse_qsl(parts.query))
+    host = query.get("host") or unquote(parts.hostname or "") or "localhost"
+    port = port or query.get("port")
     return f"{host}:{port or 5432}/{unquote(parts.path.lstrip('/')) or '(default)'}"
 
 

@@ -278,3 +278,25 @@ def test_embedded_data_directory_is_private(taskcli, isolated):
 
     taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
     assert stat.S_IMODE(os.stat(isolated / "data").st_mode) == 0o700
+
+
+def test_a_file_that_is_not_sqlite_is_one_line_exit_6(taskcli, isolated):
+    data = isolated / "data"
+    data.mkdir()
+    (data / "taskcli.db").write_bytes(b"not a database at all, just some junk bytes\n" * 10)
+    result = taskcli("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+    assert (result.exit_code, result.stdout) == (6, "")
+    assert result.stderr == (
+        f"error: cannot open SQLite database {data / 'taskcli.db'}: file is not a database"
+        " (hint: move the file away to start afresh, or restore it from a backup)\n"
+    )
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_line_exit_6(taskcli, isolated):
+    blocker = isolated / "blocker"
+    blocker.write_text("a file where a directory should be\n")
+    env = {"TASKCLI_DATA_DIR": str(blocker / "data"), "TASKCLI_TOKEN": "any"}
+    result = taskcli("add", "x", env=env)
+    assert (result.exit_code, result.stdout) == (6, "")
+    assert result.stderr.startswith("error: cannot create the directory of SQLite database")
+    assert result.stderr.count("\n") == 1

@@ -124,7 +124,13 @@ class Database:
     def engine(self) -> Engine:
         if self.is_sqlite:
             path = Path(sqlite_path(self.url))
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds password hashes
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # password hashes
+            except OSError as error:
+                raise DatabaseUnavailableError(
+                    f"cannot create the directory of SQLite database {self.target}: "
+                    f"{error.strerror}"
+                ) from None
             engine = sa.create_engine(
                 self.url,
                 poolclass=NullPool,
@@ -152,11 +158,14 @@ class Database:
     def _open(self) -> Connection:
         try:
             return self.engine.connect()
-        except exc.OperationalError as error:
+        except exc.DatabaseError as error:  # OperationalError, or a file that is not SQLite
             if self.is_sqlite:
                 raise DatabaseUnavailableError(
-                    f"cannot open SQLite database {self.target}: {_driver_message(error)}"
+                    f"cannot open SQLite database {self.target}: {_driver_message(error)}",
+                    hint=_DAMAGED_HINT if _is_damaged_sqlite(error) else None,
                 ) from None
+            if not isinstance(error, exc.OperationalError):
+                raise
             raise connection_failure(error, self.target, self.settings.connect_timeout) from None
 
     @contextmanager
@@ -183,6 +192,14 @@ def is_schema_error(error: BaseException) -> bool:
     return "no such table" in text or "no such column" in text
 
 
+_DAMAGED_HINT = "move the file away to start afresh, or restore it from a backup"
+
+
+def _is_damaged_sqlite(error: exc.DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    return "file is not a database" in text or "malformed" in text
+
+
 @contextmanager
 def translate_errors(database: Database) -> Iterator[None]:
     """Turn driver errors met mid-command into taskcli errors (schema → 7, lost server → 6)."""
@@ -192,6 +209,11 @@ def translate_errors(database: Database) -> Iterator[None]:
         if is_schema_error(error):
             raise SchemaError(
                 f"the database schema at {database.target} is missing or out of date"
+            ) from None
+        if database.is_sqlite and _is_damaged_sqlite(error):
+            raise DatabaseUnavailableError(
+                f"cannot use SQLite database {database.target}: {_driver_message(error)}",
+                hint=_DAMAGED_HINT,
             ) from None
         if isinstance(error, exc.OperationalError) and not database.is_sqlite:
             raise DatabaseUnavailableError(

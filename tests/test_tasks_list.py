@@ -224,3 +224,11 @@ def test_an_unbounded_list_streams_the_same_tasks_as_pages(taskcli, user):
     tsv = taskcli.ok("list", "--limit", "0").stdout.splitlines()
     assert len(tsv) == 2099 and tsv[0].startswith("1\tpending\t")
     assert taskcli.ok("list", "--limit", "0", "--project", "none-such", "--json").stdout == "[]\n"
+
+
+def test_json_and_jsonl_together_are_a_usage_error(taskcli, user):
+    result = taskcli("list", "--json", "--jsonl")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.error == {
+        "code": "usage", "message": "--json and --jsonl exclude each other", "hint": None
+    }  # fmt: skip

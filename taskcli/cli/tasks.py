@@ -93,6 +93,11 @@ def list_command(
     """List tasks (completed ones hidden unless --all or --status)."""
     from taskcli.core import listing
 
+    if as_json and jsonl:
+        from taskcli.core.errors import UsageError
+
+        raise UsageError("--json and --jsonl exclude each other")
+
     flt = task_filter(
         status=status, include_all=include_all, priority=priority, project=project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import exc
@@ -92,7 +92,7 @@ def _driver_params(compiled) -> dict:
     }
 
 
-def _copy(conn: Connection, statement: str, file: io.IOBase | Iterable) -> None:
+def _copy(conn: Connection, statement: str, file: io.IOBase) -> None:
     dbapi_connection = conn.connection.dbapi_connection
     cursor = dbapi_connection.cursor()
     # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its

@@ -151,13 +151,13 @@ def _claim_ids(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> dict:
     return owners
 
 
-_ROW_TYPES = {  # the values row_values() gives, with their column types
-    **{name: tasks.c[name].type for name in (
-        "id", "title", "description", "status", "priority", "due", "project", "tags",
-        "created_at", "updated_at", "completed_at",
-    )},  # fmt: skip
-    "keep_created_at": sa.Boolean(),
-}
+_ROW_COLUMNS = (
+    "id", "title", "description", "status", "priority", "due", "project", "tags",
+    "created_at", "updated_at", "completed_at",
+)  # fmt: skip
+# the values row_values() gives, with their column types
+_ROW_TYPES = {name: tasks.c[name].type for name in _ROW_COLUMNS}
+_ROW_TYPES["keep_created_at"] = sa.Boolean()
 
 
 def _columns(values: dict) -> dict:

@@ -510,3 +510,19 @@ def test_export_that_loses_its_connection_leaves_no_file(taskcli, many_tasks, ba
     result = finish(process)
     assert not out.exists() and not partial.exists()
     assert_lost_connection(result, backend)
+
+
+@pytest.mark.postgres
+def test_without_a_login_an_unreachable_server_is_still_exit_6(taskcli, pg_url):
+    """The connection failure is the problem to report, not the missing login."""
+    parts = urlsplit(pg_url)
+    unreachable = f"postgresql://nobody:s3cret@127.0.0.1:1{parts.path}?connect_timeout=1"
+    for args in (["list"], ["whoami"], ["add", "x"]):
+        result = taskcli(*args, "--database-url", unreachable)
+        assert result.exit_code == 6, (args, result.stderr)
+        assert result.stderr.startswith("error: cannot connect to PostgreSQL at 127.0.0.1:1")
+        assert "s3cret" not in result.stderr
+    taskcli.ok("db", "migrate", "--database-url", pg_url)
+    result = taskcli("list", "--database-url", pg_url)  # reachable: then the login is missing
+    assert result.exit_code == 3
+    assert result.stderr == "error: not logged in (hint: run: taskcli login)\n"

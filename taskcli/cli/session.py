@@ -39,7 +39,13 @@ def logged_in(ctx: typer.Context) -> Iterator[LoggedIn]:
     from taskcli.core.errors import AuthError
 
     stored = token_store(ctx).load()
+    database = state(ctx).database()
     if stored is None:
+        if not database.is_sqlite:
+            # A server that cannot be reached is the problem to report (exit 6), not the
+            # missing login: logging in would only meet the same failure.
+            with database.connect():
+                pass
         raise AuthError("not logged in")
-    with state(ctx).database().connect() as conn:
+    with database.connect() as conn:
         yield LoggedIn(conn, accounts.authenticate(conn, token=stored.token), stored.storage)

@@ -66,27 +66,34 @@ def _timestamp(column, postgres: bool):
 
 
 def _tags(column, postgres: bool):
-    if postgres:
-        from sqlalchemy.dialects.postgresql import aggregate_order_by
+    return _pg_tags(column) if postgres else _sqlite_tags(column)
 
-        quoted = sa.cast(sa.func.to_json(sa.column("tag", TEXT)), TEXT)
-        in_order = aggregate_order_by(_lit(", "), sa.column("n"))
-        items = sa.select(sa.func.string_agg(quoted, in_order)).select_from(
-            sa.func.unnest(column).table_valued("tag", with_ordinality="n").render_derived()
-        )
-    else:
-        element = sa.column("value")
-        items = sa.select(sa.func.group_concat(sa.func.json_quote(element), ", "))
-        items = items.select_from(sa.func.json_each(column).table_valued("value"))
-    joined = sa.func.coalesce(items.scalar_subquery(), _lit(""), type_=TEXT)
-    rebuilt = _join(_lit("["), joined, _lit("]"))
-    if postgres:
-        return rebuilt
+
+def _pg_tags(column):
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    quoted = sa.cast(sa.func.to_json(sa.column("tag", TEXT)), TEXT)
+    in_order = aggregate_order_by(_lit(", "), sa.column("n"))
+    items = sa.select(sa.func.string_agg(quoted, in_order)).select_from(
+        sa.func.unnest(column).table_valued("tag", with_ordinality="n").render_derived()
+    )
+    return _bracketed(items)
+
+
+def _sqlite_tags(column):
     # SQLite keeps the list as json.dumps wrote it: `["a", "b"]`. Without escapes (ASCII
     # only) and without compact separators that is already the text; tags hold no commas.
+    items = sa.select(sa.func.group_concat(sa.func.json_quote(sa.column("value")), ", "))
+    items = items.select_from(sa.func.json_each(column).table_valued("value"))
     stored = sa.type_coerce(column, TEXT)
     plain = sa.and_(sa.func.instr(stored, "\\") == 0, sa.func.instr(stored, '","') == 0)
-    return sa.case((plain, stored), else_=rebuilt)
+    return sa.case((plain, stored), else_=_bracketed(items))
+
+
+def _bracketed(items):
+    """``[`` + the comma-joined elements the scalar query ``items`` gives + ``]``."""
+    joined = sa.func.coalesce(items.scalar_subquery(), _lit(""), type_=TEXT)
+    return _join(_lit("["), joined, _lit("]"))
 
 
 def _value(name: str, postgres: bool):

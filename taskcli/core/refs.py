@@ -45,25 +45,22 @@ def parse_ref(text: str) -> Ref:
     value = text.strip().lower()
     digits = value.replace("-", "")
     is_prefix = MIN_PREFIX <= len(digits) <= 32 and HEX_RE.match(digits) is not None
-    number = None
-    if value.isascii() and value.isdigit() and not (is_prefix and value.startswith("0")):
-        number = int(value)
-        if not 1 <= number <= MAX_NUMBER:
-            if not is_prefix:
-                raise InvalidInputError(
-                    f"invalid task number {value!r}: must be 1 to {MAX_NUMBER}"
-                )
-            number = None
-    if not is_prefix:
-        if number is None:
-            raise InvalidInputError(
-                f"invalid task reference {text.strip()[:60]!r}: use a task number "
-                f"or a UUID prefix of at least {MIN_PREFIX} hex characters"
-            )
+    all_digits = value.isascii() and value.isdigit()
+    number = int(value) if all_digits and not (is_prefix and value.startswith("0")) else None
+    if number is not None and not 1 <= number <= MAX_NUMBER:
+        number = None
+    if is_prefix:
+        low = uuid.UUID(digits.ljust(32, "0"))
+        high = uuid.UUID(digits.ljust(32, "f"))
+        return Ref(text=value, number=number, low=low, high=high)
+    if number is not None:
         return Ref(text=value, number=number)
-    low = uuid.UUID(digits.ljust(32, "0"))
-    high = uuid.UUID(digits.ljust(32, "f"))
-    return Ref(text=value, number=number, low=low, high=high)
+    if all_digits:
+        raise InvalidInputError(f"invalid task number {value!r}: must be 1 to {MAX_NUMBER}")
+    raise InvalidInputError(
+        f"invalid task reference {text.strip()[:60]!r}: use a task number "
+        f"or a UUID prefix of at least {MIN_PREFIX} hex characters"
+    )
 
 
 def parse_refs(texts: list[str]) -> list[Ref]:

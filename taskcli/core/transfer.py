@@ -191,16 +191,14 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
 def _changed_columns(source) -> dict:
     """SET values from ``source`` (columns named like the row values); the stored creation
     time stays when the source did not know it."""
-    names = [name for name in _columns(_ROW_TYPES) if name != "id"]
-    columns = {name: source[name] for name in names}
+    columns = {name: source[name] for name in _ROW_COLUMNS if name != "id"}
     keep = source["keep_created_at"]
     columns["created_at"] = sa.case((keep, tasks.c.created_at), else_=columns["created_at"])
     return columns
 
 
 def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
-    names = [*_columns(_ROW_TYPES), "keep_created_at"]
-    params = {name: sa.bindparam(f"b_{name}", type_=_ROW_TYPES[name]) for name in names}
+    params = {name: sa.bindparam(f"b_{name}", type_=type_) for name, type_ in _ROW_TYPES.items()}
     statement = (
         tasks.update()
         .where(tasks.c.id == params["id"], tasks.c.user_id == user_id)

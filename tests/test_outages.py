@@ -93,6 +93,17 @@ def own_cluster_or_skip(pg_server, tmp_path) -> servers.PostgresCluster:
     return servers.PostgresCluster.start(tmp_path)
 
 
+def registered_on(cluster: servers.PostgresCluster, taskcli, **config: str) -> str:
+    """A migrated database "tasks" on the cluster, made the configured one (with the
+    extra ``config`` values), and a user registered there; returns its URL."""
+    url = cluster.create_database("tasks")
+    for key, value in {"database_url": url, **config}.items():
+        taskcli.ok("config", "set", key, value)
+    taskcli.ok("db", "migrate")
+    taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+    return url
+
+
 def wait_until(condition: Callable[[], bool], what: str, process=None, timeout=HANG_GUARD):
     """Poll condition; fail (not hang) when the process ends first or time runs out."""
     deadline = time.monotonic() + timeout
@@ -187,11 +198,7 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 def test_stopped_server_is_exit_6_naming_host_and_port(taskcli, pg_server, tmp_path):
     cluster = own_cluster_or_skip(pg_server, tmp_path)
     try:
-        url = cluster.create_database("tasks")
-        taskcli.ok("config", "set", "database_url", url)
-        taskcli.ok("config", "set", "connect_timeout", "1")
-        taskcli.ok("db", "migrate")
-        taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+        url = registered_on(cluster, taskcli, connect_timeout="1")
         taskcli.ok("add", "written before the outage")
         cluster.stop()
         commands = {
@@ -218,10 +225,7 @@ def test_stopped_server_is_exit_6_naming_host_and_port(taskcli, pg_server, tmp_p
 def test_restarted_server_between_two_commands(taskcli, pg_server, tmp_path):
     cluster = own_cluster_or_skip(pg_server, tmp_path)
     try:
-        url = cluster.create_database("tasks")
-        taskcli.ok("config", "set", "database_url", url)
-        taskcli.ok("db", "migrate")
-        taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+        registered_on(cluster, taskcli)
         taskcli.ok("add", "before")
         cluster.restart()
         assert run_process("add", "after").stdout == "2\n"

@@ -409,26 +409,24 @@ def _filter_model(taskcli, words, needle, tag, project) -> None:
     assert exact <= listed <= folded, (needle, tag, project)
 
 
+filter_examples = {
+    "words": st.lists(search_texts, max_size=3),
+    "needle": search_texts,
+    "tag": st.sampled_from(["t0", "t1", "t%", "t_"]),
+    "project": st.sampled_from(["p0", "p1", "p_"]),
+}
+
+
 @on_sqlite
 @SETTINGS
-@given(
-    words=st.lists(search_texts, max_size=3),
-    needle=search_texts,
-    tag=st.sampled_from(["t0", "t1", "t%", "t_"]),
-    project=st.sampled_from(["p0", "p1", "p_"]),
-)
+@given(**filter_examples)
 def test_search_tag_and_project_filters(taskcli, user, words, needle, tag, project):
     _filter_model(taskcli, words, needle, tag, project)
 
 
 @on_postgres
 @PG_SETTINGS
-@given(
-    words=st.lists(search_texts, max_size=3),
-    needle=search_texts,
-    tag=st.sampled_from(["t0", "t1", "t%", "t_"]),
-    project=st.sampled_from(["p0", "p1", "p_"]),
-)
+@given(**filter_examples)
 def test_search_tag_and_project_filters_on_postgres(taskcli, user, words, needle, tag, project):
     _filter_model(taskcli, words, needle, tag, project)
 

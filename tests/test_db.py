@@ -102,6 +102,16 @@ def test_embedded_database_is_created_and_migrated_on_first_use(taskcli, isolate
     assert taskcli.ok("db", "status", "--json").json()["up_to_date"] is True
 
 
+def test_db_status_migrates_a_new_embedded_database_like_every_command(taskcli, isolated):
+    status = taskcli("db", "status", "--json")
+    assert status.exit_code == 0, status.stderr
+    assert status.json()["current"] == status.json()["head"] == migrate.head_revision()
+    assert status.json()["up_to_date"] is True
+    with sqlite3.connect(isolated / "data" / "taskcli.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert TABLES <= tables
+
+
 def test_schema_head_constant_matches_the_migrations():
     assert db.SCHEMA_HEAD == migrate.head_revision()
     history = taskcli_history = migrate.history()

@@ -65,11 +65,13 @@ def _spinner(text: str):
 
 @db_app.command("status")
 def status_command(ctx: typer.Context, as_json: Json = False) -> None:
-    """Show the current and head revisions; exit 7 when the schema is behind."""
+    """Show the current and head revisions; exit 7 when the schema is behind.
+
+    A SQLite database is first migrated, as every command does with it."""
     from taskcli.core import migrate
     from taskcli.core.errors import SchemaError
 
-    with state(ctx).database().connect(migrate_embedded=False) as conn:
+    with state(ctx).database().connect() as conn:
         current = migrate.current_revision(conn)
     head = migrate.head_revision()
     result = {

@@ -65,7 +65,25 @@ def test_unknown_profile_is_an_error(taskcli):
     result = taskcli("-p", "nope", "list")
     assert result.exit_code == 5
     assert "no profile named 'nope'" in result.stderr
-    assert taskcli("profile", "use", "nope").exit_code == 4
+
+
+
+@pytest.mark.parametrize(
+    "args", [["profile", "use", "nosuch"], ["config", "set", "default_profile", "nosuch"]]
+)
+def test_an_unknown_profile_cannot_become_the_default(taskcli, isolated, args):
+    taskcli.ok("config", "set", "session_days", "7", "--profile", "work")
+    written = (isolated / "config" / "config.toml").read_text()
+    refused = taskcli(*args)
+    assert refused.exit_code == 5
+    assert refused.stderr == (
+        f"error: no profile named 'nosuch' in {isolated / 'config' / 'config.toml'}"
+        " (hint: create it: taskcli config set database_url URL --profile nosuch)\n"
+    )
+    assert (isolated / "config" / "config.toml").read_text() == written
+    taskcli.ok("db", "status")  # the configuration still works
+    taskcli.ok(*args[:-1], "work")
+    taskcli.ok(*args[:-1], "default")
 
 
 def test_config_set_get_unset_list(taskcli, isolated):

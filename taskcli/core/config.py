@@ -119,6 +119,14 @@ class ConfigFile:
     def profile(self, name: str) -> dict[str, Any]:
         return dict(self.profiles.get(name, {}))
 
+    def require_profile(self, name: str) -> None:
+        """Refuse a profile name the file does not define (``default`` always exists)."""
+        if name != DEFAULT_PROFILE and name not in self.profiles:
+            raise ConfigError(
+                f"no profile named {name!r} in {self.path}",
+                hint=f"create it: taskcli config set database_url URL --profile {name}",
+            )
+
     def get(self, key: str, profile: str) -> Any:
         validate_key(key)
         if key in TOP_LEVEL_KEYS:
@@ -134,6 +142,8 @@ class ConfigFile:
             parsed = parser(value)
         except ConfigError as exc:
             raise ConfigError(f"{key}: {exc.message}") from None
+        if key == "default_profile":
+            self.require_profile(parsed)
         if key in TOP_LEVEL_KEYS:
             self.data[key] = parsed
         else:
@@ -223,12 +233,8 @@ def resolve_settings(
     """Apply the precedence rules to the options, the environment and the config file."""
     config = load_config(environ)
     profile = active_profile(config, profile_option, environ)
+    config.require_profile(profile)
     table = config.profile(profile)
-    if profile != DEFAULT_PROFILE and profile not in config.profiles:
-        raise ConfigError(
-            f"no profile named {profile!r} in {config.path}",
-            hint=f"create it: taskcli config set database_url URL --profile {profile}",
-        )
     directory = data_dir(environ)
     candidates = [
         (database_url_option, "--database-url"),

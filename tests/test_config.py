@@ -6,6 +6,8 @@ import tomllib
 
 import pytest
 
+from tests.conftest import PASSWORD, run_process
+
 
 def _database(taskcli, *args):
     result = taskcli("db", "status", "--json", *args)
@@ -147,3 +149,38 @@ def test_broken_config_file_is_one_line_error(taskcli, isolated):
     assert result.exit_code == 5
     assert "config.toml" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_relative_sqlite_path_in_the_config_file_lives_beside_it(taskcli, isolated):
+    """Every directory a command runs in finds the same database, not a new empty one."""
+    taskcli.ok("config", "set", "database_url", "sqlite:///tasks.db")
+    first, second = isolated / "first", isolated / "second"
+    first.mkdir(), second.mkdir()
+    registered = run_process(
+        "register", "--email", "a@example.com", "--password-stdin", input=PASSWORD, cwd=first
+    )
+    assert registered.exit_code == 0, registered.stderr
+    assert run_process("add", "written from the first directory", cwd=first).exit_code == 0
+    listed = run_process("list", "--json", cwd=second)
+    assert listed.exit_code == 0, listed.stderr
+    assert [task["title"] for task in listed.json()] == ["written from the first directory"]
+    assert (isolated / "config" / "tasks.db").exists()
+    assert list(first.iterdir()) == list(second.iterdir()) == []
+    status = run_process("db", "status", "--json", cwd=second).json()
+    assert status["database"] == f"sqlite:///{isolated / 'config' / 'tasks.db'}"
+
+
+@pytest.mark.parametrize("source", ["--database-url", "TASKCLI_DATABASE_URL"])
+def test_relative_sqlite_path_on_the_command_line_is_the_current_directory(
+    isolated, source
+):
+    here = isolated / "here"
+    here.mkdir()
+    url = "sqlite:///sub/tasks.db"
+    args, env = (["--database-url", url], {}) if source == "--database-url" else (
+        [], {"TASKCLI_DATABASE_URL": url}
+    )
+    status = run_process("db", "status", "--json", *args, env=env, cwd=here)
+    assert status.exit_code == 0, status.stderr
+    assert status.json()["database"] == f"sqlite:///{here / 'sub' / 'tasks.db'}"
+    assert (here / "sub" / "tasks.db").exists()

@@ -46,6 +46,16 @@ def _database_url(value: Any) -> str:
     return text
 
 
+def _anchored_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL with an absolute path (``~`` expanded, a relative one under base)."""
+    from taskcli.core.urls import is_sqlite, sqlite_path
+
+    if not is_sqlite(url) or sqlite_path(url).startswith("/"):
+        return url
+    path = Path(sqlite_path(url)).expanduser()
+    return f"sqlite:///{path if path.is_absolute() else base / path}"
+
+
 def _profile_name(value: Any) -> str:
     text = str(value).strip()
     if not PROFILE_NAME_RE.match(text):
@@ -245,9 +255,13 @@ def resolve_settings(
         ((u, s) for u, s in candidates if u),
         (f"sqlite:///{directory / 'taskcli.db'}", "embedded default"),
     )
+    # A relative SQLite path in the file means beside the file, so that every directory
+    # a command runs in finds the same database; on the command line it means the
+    # current directory, as any relative path there does.
+    base = config.path.parent if source.startswith("profile ") else Path.cwd()
     return Settings(
         profile=profile,
-        database_url=_database_url(url),
+        database_url=_anchored_sqlite_url(_database_url(url), base),
         database_url_source=source,
         session_days=PROFILE_KEYS["session_days"](table.get("session_days", DEFAULT_SESSION_DAYS)),
         connect_timeout=PROFILE_KEYS["connect_timeout"](

@@ -69,7 +69,6 @@ def test_unknown_profile_is_an_error(taskcli):
     assert "no profile named 'nope'" in result.stderr
 
 
-
 @pytest.mark.parametrize(
     "args", [["profile", "use", "nosuch"], ["config", "set", "default_profile", "nosuch"]]
 )
@@ -171,15 +170,13 @@ def test_relative_sqlite_path_in_the_config_file_lives_beside_it(taskcli, isolat
 
 
 @pytest.mark.parametrize("source", ["--database-url", "TASKCLI_DATABASE_URL"])
-def test_relative_sqlite_path_on_the_command_line_is_the_current_directory(
-    isolated, source
-):
+def test_relative_sqlite_path_on_the_command_line_is_the_current_directory(isolated, source):
     here = isolated / "here"
     here.mkdir()
     url = "sqlite:///sub/tasks.db"
-    args, env = (["--database-url", url], {}) if source == "--database-url" else (
-        [], {"TASKCLI_DATABASE_URL": url}
-    )
+    on_command_line = source == "--database-url"
+    args = ["--database-url", url] if on_command_line else []
+    env = {} if on_command_line else {"TASKCLI_DATABASE_URL": url}
     status = run_process("db", "status", "--json", *args, env=env, cwd=here)
     assert status.exit_code == 0, status.stderr
     assert status.json()["database"] == f"sqlite:///{here / 'sub' / 'tasks.db'}"

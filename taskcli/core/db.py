@@ -159,8 +159,7 @@ def sqlite_failure(
     where = f"SQLite database {database.target}"
     if "database is locked" in lowered:
         return DatabaseUnavailableError(
-            f"{where} is locked by another process"
-            f" (waited {database.connect_timeout} s)",
+            f"{where} is locked by another process (waited {database.connect_timeout} s)",
             hint="try again when the other program is done; connect_timeout sets the wait",
         )
     if "database or disk is full" in lowered or (
@@ -220,8 +219,7 @@ def translate_errors(database: Database, *, admin: bool = False) -> Iterator[Non
             raise failure from None
         if isinstance(error, exc.OperationalError) and not database.is_sqlite:
             raise DatabaseUnavailableError(
-                f"lost the connection to PostgreSQL at {database.target}: "
-                f"{driver_message(error)}"
+                f"lost the connection to PostgreSQL at {database.target}: {driver_message(error)}"
             ) from None
         raise
 

@@ -82,3 +82,5 @@ def test_migrate_by_a_role_that_may_not_create_tables_is_exit_8(taskcli, pg_url,
     result = taskcli("db", "migrate", "--database-url", url)
     line = assert_not_permitted(result, url=url, role=bare_role, hint=OWNER_HINT)
     assert (line["object"], line["verb"]) == ("schema public", "CREATE")
+    as_json = taskcli("db", "migrate", "--database-url", url, "--json")
+    assert (as_json.exit_code, as_json.error["code"]) == (8, "not_permitted")

@@ -6,6 +6,8 @@ import tomllib
 
 import pytest
 
+from tests.conftest import PASSWORD, run_process
+
 
 def _database(taskcli, *args):
     result = taskcli("db", "status", "--json", *args)
@@ -57,14 +59,32 @@ def test_global_options_work_after_the_command(taskcli, isolated):
     db = f"sqlite:///{isolated / 'after.db'}"
     assert _database(taskcli, "--database-url", db) == db
     result = taskcli("db", "status", "--database-url", db, "-v")
-    assert result.exit_code == 7
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"database: {db}\n")
 
 
 def test_unknown_profile_is_an_error(taskcli):
     result = taskcli("-p", "nope", "list")
     assert result.exit_code == 5
     assert "no profile named 'nope'" in result.stderr
-    assert taskcli("profile", "use", "nope").exit_code == 4
+
+
+@pytest.mark.parametrize(
+    "args", [["profile", "use", "nosuch"], ["config", "set", "default_profile", "nosuch"]]
+)
+def test_an_unknown_profile_cannot_become_the_default(taskcli, isolated, args):
+    taskcli.ok("config", "set", "session_days", "7", "--profile", "work")
+    written = (isolated / "config" / "config.toml").read_text()
+    refused = taskcli(*args)
+    assert refused.exit_code == 5
+    assert refused.stderr == (
+        f"error: no profile named 'nosuch' in {isolated / 'config' / 'config.toml'}"
+        " (hint: create it: taskcli config set database_url URL --profile nosuch)\n"
+    )
+    assert (isolated / "config" / "config.toml").read_text() == written
+    taskcli.ok("db", "status")  # the configuration still works
+    taskcli.ok(*args[:-1], "work")
+    taskcli.ok(*args[:-1], "default")
 
 
 def test_config_set_get_unset_list(taskcli, isolated):
@@ -128,3 +148,36 @@ def test_broken_config_file_is_one_line_error(taskcli, isolated):
     assert result.exit_code == 5
     assert "config.toml" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_relative_sqlite_path_in_the_config_file_lives_beside_it(taskcli, isolated):
+    """Every directory a command runs in finds the same database, not a new empty one."""
+    taskcli.ok("config", "set", "database_url", "sqlite:///tasks.db")
+    first, second = isolated / "first", isolated / "second"
+    first.mkdir(), second.mkdir()
+    registered = run_process(
+        "register", "--email", "a@example.com", "--password-stdin", input=PASSWORD, cwd=first
+    )
+    assert registered.exit_code == 0, registered.stderr
+    assert run_process("add", "written from the first directory", cwd=first).exit_code == 0
+    listed = run_process("list", "--json", cwd=second)
+    assert listed.exit_code == 0, listed.stderr
+    assert [task["title"] for task in listed.json()] == ["written from the first directory"]
+    assert (isolated / "config" / "tasks.db").exists()
+    assert list(first.iterdir()) == list(second.iterdir()) == []
+    status = run_process("db", "status", "--json", cwd=second).json()
+    assert status["database"] == f"sqlite:///{isolated / 'config' / 'tasks.db'}"
+
+
+@pytest.mark.parametrize("source", ["--database-url", "TASKCLI_DATABASE_URL"])
+def test_relative_sqlite_path_on_the_command_line_is_the_current_directory(isolated, source):
+    here = isolated / "here"
+    here.mkdir()
+    url = "sqlite:///sub/tasks.db"
+    on_command_line = source == "--database-url"
+    args = ["--database-url", url] if on_command_line else []
+    env = {} if on_command_line else {"TASKCLI_DATABASE_URL": url}
+    status = run_process("db", "status", "--json", *args, env=env, cwd=here)
+    assert status.exit_code == 0, status.stderr
+    assert status.json()["database"] == f"sqlite:///{here / 'sub' / 'tasks.db'}"
+    assert (here / "sub" / "tasks.db").exists()

@@ -4,6 +4,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from taskcli.core import db, migrate
+from taskcli.core import db, migrate, pgconnect
 from taskcli.core.config import resolve_settings
 from tests.conftest import PASSWORD, REPO, run_process
 
@@ -102,6 +103,16 @@ def test_embedded_database_is_created_and_migrated_on_first_use(taskcli, isolate
     assert taskcli.ok("db", "status", "--json").json()["up_to_date"] is True
 
 
+def test_db_status_migrates_a_new_embedded_database_like_every_command(taskcli, isolated):
+    status = taskcli("db", "status", "--json")
+    assert status.exit_code == 0, status.stderr
+    assert status.json()["current"] == status.json()["head"] == migrate.head_revision()
+    assert status.json()["up_to_date"] is True
+    with sqlite3.connect(isolated / "data" / "taskcli.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert TABLES <= tables
+
+
 def test_schema_head_constant_matches_the_migrations():
     assert db.SCHEMA_HEAD == migrate.head_revision()
     history = taskcli_history = migrate.history()
@@ -160,22 +171,6 @@ def test_unreachable_server_is_exit_6_with_host(taskcli):
     assert "connection refused" in line
 
 
-def test_silent_server_times_out_within_the_connect_timeout(taskcli, isolated):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)  # accepts TCP but never speaks: libpq waits for the timeout
-    port = listener.getsockname()[1]
-    try:
-        url = f"postgresql://bob:pw-in-url@127.0.0.1:{port}/tasks"
-        taskcli.ok("config", "set", "connect_timeout", "1")
-        taskcli.ok("config", "set", "database_url", url)
-        result = run_process("db", "status", timeout=60)
-        line = _one_clean_line(result, "pw-in-url")
-        assert "no answer within 1 s" in line
-    finally:
-        listener.close()
-
-
 def test_wrong_password_and_missing_database(taskcli, pg_server, pg_url):
     parts = urlsplit(pg_url)
     wrong = pg_url.replace(f":{parts.password}@", ":not-the-password@")
@@ -193,6 +188,68 @@ def test_ssl_required_against_a_server_without_ssl(taskcli, pg_url):
     assert "SSL" in line
 
 
+def _tls_only_server() -> socket.socket:
+    """A server that answers PostgreSQL's SSLRequest with "yes" and then nothing more:
+    enough for libpq to start TLS and check its own certificate settings."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            client.recv(8)
+            client.sendall(b"S")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_ssl_failures_give_libpq_s_own_reason(taskcli, isolated):
+    listener = _tls_only_server()
+    port = listener.getsockname()[1]
+    try:
+        url = f"postgresql://bob:pw-in-url@127.0.0.1:{port}/tasks?sslmode=verify-full"
+        line = _one_clean_line(taskcli("db", "status", "--database-url", url), "pw-in-url")
+    finally:
+        listener.close()
+    root_certificate = isolated / "home" / ".postgresql" / "root.crt"
+    assert line.startswith(
+        f"error: cannot connect to PostgreSQL at 127.0.0.1:{port}/tasks:"
+        f' root certificate file "{root_certificate}" does not exist'
+    ), line
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("sslmode=bogus", 'invalid sslmode value: "bogus"'),
+        ("foo=bar", 'invalid connection option "foo"'),
+        ("port=99999", 'invalid port number: "99999"'),
+        ("connect_timeout=soon", "connect_timeout='soon': expected whole seconds"),
+    ],
+)
+def test_a_parameter_libpq_refuses_is_exit_5_naming_it(taskcli, query, named):
+    url = f"postgresql://bob:pw-in-url@127.0.0.1:1/tasks?{query}"
+    result = taskcli("db", "status", "--database-url", url)
+    assert (result.exit_code, result.stdout) == (5, ""), result.stderr
+    assert result.stderr.startswith("error: invalid database URL"), result.stderr
+    assert named in result.stderr and result.stderr.count("\n") == 1
+    assert "pw-in-url" not in result.stderr
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "54x"])
+def test_a_port_out_of_range_is_exit_5_showing_the_port_given(taskcli, isolated, port):
+    url = f"postgresql://bob@db.example.com:{port}/tasks"
+    for args in (["db", "status", "--database-url", url], ["config", "set", "database_url", url]):
+        result = taskcli(*args)
+        assert (result.exit_code, result.stdout) == (5, ""), result.stderr
+        assert f"invalid port {port!r} in the database URL" in result.stderr
+        assert "5432" not in result.stderr and result.stderr.count("\n") == 1
+    assert not (isolated / "config" / "config.toml").exists()
+
+
 def test_transient_failures_are_retried(monkeypatch):
     """A server that refuses twice and then answers: the third attempt connects."""
     attempts = []
@@ -207,11 +264,11 @@ def test_transient_failures_are_retried(monkeypatch):
     listener_url = "postgresql://u:p@127.0.0.1:9/x"
     database = db.Database(resolve_settings(database_url_option=listener_url))
     monkeypatch.setattr(database.engine.dialect.loaded_dbapi, "connect", flaky)
-    monkeypatch.setattr(db.time, "sleep", lambda _: None)
+    monkeypatch.setattr(pgconnect.time, "sleep", lambda _: None)
     with pytest.raises(Exception):  # noqa: B017 - the real server is absent on port 9
         with database.connect():
             pass
-    assert len(attempts) == db.CONNECT_ATTEMPTS
+    assert len(attempts) == pgconnect.CONNECT_ATTEMPTS
 
 
 def test_server_restart_between_commands(taskcli, pg_server, pg_url, monkeypatch):

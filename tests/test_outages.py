@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import psycopg2
 import pytest
 
-from taskcli.core.db import CONNECT_ATTEMPTS
+from taskcli.core.pgconnect import CONNECT_ATTEMPTS
 from tests import servers
 from tests.conftest import PASSWORD, Result, run_process
 
@@ -274,6 +274,66 @@ def test_server_down_then_back(taskcli, pg_url, monkeypatch):
         proxy.down = False
         assert run_process("add", "back up").stdout == "1\n"
         assert [t["title"] for t in taskcli.ok("list", "--json").json()] == ["back up"]
+    finally:
+        proxy.close()
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never says a word."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for client in self.accepted:
+            client.close()
+
+
+def test_a_server_that_never_answers_costs_the_connect_timeout_once(taskcli):
+    """The connect timeout bounds the whole attempt: a silent server is not tried again."""
+    server = SilentServer()
+    try:
+        url = f"postgresql://postgres:s3cret@127.0.0.1:{server.port}/tasks"
+        taskcli.ok("config", "set", "connect_timeout", "2")
+        result = run_process("db", "status", "--database-url", url, timeout=HANG_GUARD)
+        assert_unavailable(
+            result,
+            where=f"127.0.0.1:{server.port}/tasks",
+            reason="no answer within 2 s (connect timeout)",
+            secrets=["s3cret"],
+        )
+        assert len(server.accepted) == 1, "a timeout is not retried"
+    finally:
+        server.close()
+
+
+def test_quick_failures_are_retried_only_while_the_connect_timeout_lasts(taskcli):
+    """A hang-up is retried with backoff, but never past the connect timeout."""
+    proxy = FlakyProxy(upstream_port=1)
+    proxy.down = True
+    try:
+        url = f"postgresql://postgres@127.0.0.1:{proxy.port}/tasks?{PLAIN}"
+        attempts = {}
+        for timeout in ("2", "10"):
+            taskcli.ok("config", "set", "connect_timeout", timeout)
+            before = proxy.accepted
+            result = run_process("db", "status", "--database-url", url, timeout=HANG_GUARD)
+            assert_unavailable(
+                result, where=f"127.0.0.1:{proxy.port}/tasks", reason="closed", secrets=[]
+            )
+            attempts[timeout] = proxy.accepted - before
+        assert attempts == {"2": 1, "10": CONNECT_ATTEMPTS}
     finally:
         proxy.close()
 

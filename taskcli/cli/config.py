@@ -152,16 +152,8 @@ def profile_use_command(
     name: Annotated[str, typer.Argument(help="Profile to make the default.")],
     as_json: Json = False,
 ) -> None:
-    """Make NAME the default profile."""
-    from taskcli.core.config import DEFAULT_PROFILE
-    from taskcli.core.errors import NotFoundError
-
+    """Make NAME the default profile (it must exist)."""
     file, _ = _open(ctx)
-    if name != DEFAULT_PROFILE and name not in file.profiles:
-        raise NotFoundError(
-            f"no profile named {name!r}",
-            hint=f"create it: taskcli config set database_url URL --profile {name}",
-        )
     file.set("default_profile", name, name)
     file.save()
     _report_change("default_profile", name, name, as_json)

@@ -43,7 +43,7 @@ def migrate_command(
         migrate.upgrade_sql(app_state.settings().database_url, revision, sys.stdout)
         return
     database = app_state.database()
-    with database.connect(migrate_embedded=False) as conn, _spinner("migrating"):
+    with database.connect(migrate_embedded=False, admin=True) as conn, _spinner("migrating"):
         before = migrate.upgrade(conn, revision)
         after = migrate.current_revision(conn)
     result = {"database": _redacted(ctx), "from": before, "to": after}
@@ -65,11 +65,13 @@ def _spinner(text: str):
 
 @db_app.command("status")
 def status_command(ctx: typer.Context, as_json: Json = False) -> None:
-    """Show the current and head revisions; exit 7 when the schema is behind."""
+    """Show the current and head revisions; exit 7 when the schema is behind.
+
+    A SQLite database is first migrated, as every command does with it."""
     from taskcli.core import migrate
     from taskcli.core.errors import SchemaError
 
-    with state(ctx).database().connect(migrate_embedded=False) as conn:
+    with state(ctx).database().connect() as conn:
         current = migrate.current_revision(conn)
     head = migrate.head_revision()
     result = {
@@ -119,7 +121,7 @@ def downgrade_command(
     confirm_or_require_yes(
         f"Downgrade {_redacted(ctx)} to {revision}? Tables dropped lose their data.", yes
     )
-    with state(ctx).database().connect(migrate_embedded=False) as conn:
+    with state(ctx).database().connect(migrate_embedded=False, admin=True) as conn:
         before = migrate.current_revision(conn)
         migrate.downgrade(conn, revision)
         after = migrate.current_revision(conn)
@@ -140,7 +142,7 @@ def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = Fal
     confirm_or_require_yes(
         f"Rotate the signing key of {_redacted(ctx)}? Everyone must log in again.", yes
     )
-    with state(ctx).database().connect() as conn:
+    with state(ctx).database().connect(admin=True) as conn:
         ended = accounts.rotate_key(conn)
     if as_json:
         output.print_json({"database": _redacted(ctx), "sessions_ended": ended})

@@ -46,6 +46,16 @@ def _database_url(value: Any) -> str:
     return text
 
 
+def _anchored_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL with an absolute path (``~`` expanded, a relative one under base)."""
+    from taskcli.core.urls import is_sqlite, sqlite_path
+
+    if not is_sqlite(url) or sqlite_path(url).startswith("/"):
+        return url
+    path = Path(sqlite_path(url)).expanduser()
+    return f"sqlite:///{path if path.is_absolute() else base / path}"
+
+
 def _profile_name(value: Any) -> str:
     text = str(value).strip()
     if not PROFILE_NAME_RE.match(text):
@@ -119,6 +129,14 @@ class ConfigFile:
     def profile(self, name: str) -> dict[str, Any]:
         return dict(self.profiles.get(name, {}))
 
+    def require_profile(self, name: str) -> None:
+        """Refuse a profile name the file does not define (``default`` always exists)."""
+        if name != DEFAULT_PROFILE and name not in self.profiles:
+            raise ConfigError(
+                f"no profile named {name!r} in {self.path}",
+                hint=f"create it: taskcli config set database_url URL --profile {name}",
+            )
+
     def get(self, key: str, profile: str) -> Any:
         validate_key(key)
         if key in TOP_LEVEL_KEYS:
@@ -134,6 +152,8 @@ class ConfigFile:
             parsed = parser(value)
         except ConfigError as exc:
             raise ConfigError(f"{key}: {exc.message}") from None
+        if key == "default_profile":
+            self.require_profile(parsed)
         if key in TOP_LEVEL_KEYS:
             self.data[key] = parsed
         else:
@@ -223,12 +243,8 @@ def resolve_settings(
     """Apply the precedence rules to the options, the environment and the config file."""
     config = load_config(environ)
     profile = active_profile(config, profile_option, environ)
+    config.require_profile(profile)
     table = config.profile(profile)
-    if profile != DEFAULT_PROFILE and profile not in config.profiles:
-        raise ConfigError(
-            f"no profile named {profile!r} in {config.path}",
-            hint=f"create it: taskcli config set database_url URL --profile {profile}",
-        )
     directory = data_dir(environ)
     candidates = [
         (database_url_option, "--database-url"),
@@ -239,9 +255,13 @@ def resolve_settings(
         ((u, s) for u, s in candidates if u),
         (f"sqlite:///{directory / 'taskcli.db'}", "embedded default"),
     )
+    # A relative SQLite path in the file means beside the file, so that every directory
+    # a command runs in finds the same database; on the command line it means the
+    # current directory, as any relative path there does.
+    base = config.path.parent if source.startswith("profile ") else Path.cwd()
     return Settings(
         profile=profile,
-        database_url=_database_url(url),
+        database_url=_anchored_sqlite_url(_database_url(url), base),
         database_url_source=source,
         session_days=PROFILE_KEYS["session_days"](table.get("session_days", DEFAULT_SESSION_DAYS)),
         connect_timeout=PROFILE_KEYS["connect_timeout"](

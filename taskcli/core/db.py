@@ -8,8 +8,8 @@ statements uses :func:`atomic`.
 
 from __future__ import annotations
 
-import random
-import time
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
@@ -21,71 +21,27 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from taskcli.core.config import Settings
-from taskcli.core.errors import DatabaseUnavailableError, SchemaError
+from taskcli.core.errors import DatabaseUnavailableError, NotPermittedError, SchemaError
+from taskcli.core.pgconnect import (
+    connect_budget,
+    connection_failure,
+    driver_message,
+    install_connect_budget,
+)
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
 SCHEMA_HEAD = "0001"
-CONNECT_ATTEMPTS = 3
-SQLITE_BUSY_TIMEOUT_S = 30
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
-TRANSIENT_MARKERS = (
-    "connection refused",
-    "timeout expired",
-    "server closed the connection unexpectedly",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "couldn't connect to compute node",
-    "compute node",
-    "please retry",
-    "no route to host",
-    "connection reset by peer",
-    "could not receive data from server",
-)
-REASONS = (
-    ("password authentication failed", "password authentication failed"),
-    ("sasl authentication failed", "password authentication failed"),
-    ("no password supplied", "a password is required (URL, PGPASSWORD or ~/.pgpass)"),
-    ("server does not support ssl", "the server does not support SSL, but SSL was required"),
-    ("ssl", "SSL negotiation failed"),
-    ("does not exist", None),
-    ("could not translate host name", "unknown host name"),
-    ("connection refused", "connection refused (is the server running and accepting TCP?)"),
-    ("timeout expired", "no answer within the connect timeout"),
-    ("no pg_hba.conf entry", "the server refused this client (pg_hba.conf)"),
-    ("too many connections", "the server has too many connections"),
-)
+INSUFFICIENT_PRIVILEGE = "42501"
 
 
-def _driver_message(error: BaseException) -> str:
-    orig = getattr(error, "orig", None) or error
-    return " ".join(str(orig).split()) or type(orig).__name__
-
-
-def connection_failure(error: BaseException, target: str, timeout: int) -> DatabaseUnavailableError:
-    """One line saying what went wrong and where (libpq messages never hold the password)."""
-    text = _driver_message(error)
-    lowered = text.lower()
-    reason = next((r or text for marker, r in REASONS if marker in lowered), text)
-    if "no answer" in reason:
-        reason = f"no answer within {timeout} s (connect timeout)"
-    return DatabaseUnavailableError(
-        f"cannot connect to PostgreSQL at {target}: {reason}",
-        hint="check the database URL, the network and the server",
-    )
-
-
-def is_transient(error: BaseException) -> bool:
-    lowered = _driver_message(error).lower()
-    return any(marker in lowered for marker in TRANSIENT_MARKERS)
-
-
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, busy_timeout: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout * 1000}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
         # SQLite's own lower() folds ASCII only; --search should ignore case in any script.
@@ -94,21 +50,6 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
-
-
-def _install_connect_retry(engine: Engine) -> None:
-    """Retry transient connection failures (a Neon endpoint waking up) with backoff."""
-
-    @event.listens_for(engine, "do_connect")
-    def _connect(dialect, _record, cargs, cparams):
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                return dialect.loaded_dbapi.connect(*cargs, **cparams)
-            except dialect.loaded_dbapi.OperationalError as error:
-                if attempt == CONNECT_ATTEMPTS or not is_transient(error):
-                    raise
-                time.sleep(0.4 * 2**attempt * random.uniform(0.8, 1.2))
-        raise AssertionError("unreachable")
 
 
 class Database:
@@ -121,7 +62,15 @@ class Database:
         self.target = describe_target(self.url)
 
     @cached_property
+    def connect_timeout(self) -> int:
+        """Seconds to wait for the database: a SQLite lock, or a PostgreSQL connection."""
+        if self.is_sqlite:
+            return self.settings.connect_timeout
+        return connect_budget(sa.make_url(self.url), self.settings.connect_timeout)
+
+    @cached_property
     def engine(self) -> Engine:
+        timeout = self.connect_timeout
         if self.is_sqlite:
             path = Path(sqlite_path(self.url))
             try:
@@ -135,9 +84,9 @@ class Database:
                 self.url,
                 poolclass=NullPool,
                 isolation_level="AUTOCOMMIT",
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+                connect_args={"timeout": timeout},
             )
-            _install_sqlite_hooks(engine)
+            _install_sqlite_hooks(engine, busy_timeout=timeout)
             return engine
         from taskcli.core import pgdialect
 
@@ -147,36 +96,42 @@ class Database:
             poolclass=NullPool,
             isolation_level="AUTOCOMMIT",
             use_native_hstore=False,
-            connect_args={
-                "connect_timeout": self.settings.connect_timeout,
-                "application_name": "taskcli",
-            },
+            connect_args={"application_name": "taskcli"},
         )
-        _install_connect_retry(engine)
+        install_connect_budget(engine, timeout)
         return engine
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The passwords in the URL, to keep out of messages."""
+        url = sa.make_url(self.url)
+        return tuple(p for p in (url.password, url.query.get("password")) if isinstance(p, str))
 
     def _open(self) -> Connection:
         try:
             return self.engine.connect()
         except exc.DatabaseError as error:  # OperationalError, or a file that is not SQLite
             if self.is_sqlite:
-                raise DatabaseUnavailableError(
-                    f"cannot open SQLite database {self.target}: {_driver_message(error)}",
-                    hint=_DAMAGED_HINT if _is_damaged_sqlite(error) else None,
+                raise sqlite_failure(self, error, "open") or DatabaseUnavailableError(
+                    f"cannot open SQLite database {self.target}: {driver_message(error)}"
                 ) from None
-            if not isinstance(error, exc.OperationalError):
+            if not isinstance(error, exc.OperationalError | exc.ProgrammingError):
                 raise
-            raise connection_failure(error, self.target, self.settings.connect_timeout) from None
+            timeout = self.connect_timeout
+            raise connection_failure(error, self.target, timeout, self.secrets) from None
 
     @contextmanager
-    def connect(self, *, migrate_embedded: bool = True) -> Iterator[Connection]:
+    def connect(
+        self, *, migrate_embedded: bool = True, admin: bool = False
+    ) -> Iterator[Connection]:
         """One connection for the whole command, with driver errors translated.
 
         The embedded SQLite database is migrated on first use; PostgreSQL never is.
+        ``admin``: the command is an administrator's (it needs the schema owner's role).
         """
         conn = self._open()
         try:
-            with translate_errors(self):
+            with translate_errors(self, admin=admin):
                 if self.is_sqlite and migrate_embedded:
                     ensure_embedded_schema(conn)
                 yield conn
@@ -195,14 +150,61 @@ def is_schema_error(error: BaseException) -> bool:
 _DAMAGED_HINT = "move the file away to start afresh, or restore it from a backup"
 
 
-def _is_damaged_sqlite(error: exc.DBAPIError) -> bool:
-    text = str(error.orig).lower()
-    return "file is not a database" in text or "malformed" in text
+def sqlite_failure(
+    database: Database, error: exc.DBAPIError, doing: str = "use"
+) -> DatabaseUnavailableError | None:
+    """One line for a SQLite file that cannot be used now: locked, its disk full, damaged."""
+    text = driver_message(error)
+    lowered = text.lower()
+    where = f"SQLite database {database.target}"
+    if "database is locked" in lowered:
+        return DatabaseUnavailableError(
+            f"{where} is locked by another process (waited {database.connect_timeout} s)",
+            hint="try again when the other program is done; connect_timeout sets the wait",
+        )
+    if "database or disk is full" in lowered or (
+        "disk i/o error" in lowered and _no_space_left(database.target)
+    ):
+        return DatabaseUnavailableError(
+            f"cannot write {where}: the disk is full", hint="free some space on that disk"
+        )
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return DatabaseUnavailableError(f"cannot {doing} {where}: {text}", hint=_DAMAGED_HINT)
+    return None
+
+
+def _no_space_left(path: str) -> bool:
+    """SQLite reports a full disk met while opening (its -shm file) as an I/O error."""
+    try:
+        return os.statvfs(Path(path).parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def not_permitted(database: Database, error: exc.DBAPIError, admin: bool) -> NotPermittedError:
+    """What the role may not do, in the server's words, and whom to ask."""
+    diag = getattr(error.orig, "diag", None)
+    server_says = getattr(diag, "message_primary", None) or driver_message(error)
+    role = sa.make_url(database.url).username
+    who = f"role {role}" if role else "this role"
+    verb = re.match(r"\s*([A-Za-z]+)", error.statement or "")
+    action = f" ({who} running {verb[1].upper()})" if verb else f" ({who})"
+    missing = re.search(r"permission denied for (\w+ \S+)", server_says)
+    if admin or server_says.startswith("must be owner"):
+        hint = "this needs the role that owns the taskcli schema; ask the database administrator"
+    elif verb and missing:
+        hint = f"ask the database administrator to grant {verb[1].upper()} on {missing[1]}"
+    else:
+        hint = None
+    return NotPermittedError(
+        f"not permitted at {database.target}: {server_says}{action}", hint=hint
+    )
 
 
 @contextmanager
-def translate_errors(database: Database) -> Iterator[None]:
-    """Turn driver errors met mid-command into taskcli errors (schema → 7, lost server → 6)."""
+def translate_errors(database: Database, *, admin: bool = False) -> Iterator[None]:
+    """Turn driver errors met mid-command into taskcli errors (schema → 7, lost server → 6,
+    missing privilege → 8)."""
     try:
         yield
     except exc.DBAPIError as error:
@@ -210,15 +212,14 @@ def translate_errors(database: Database) -> Iterator[None]:
             raise SchemaError(
                 f"the database schema at {database.target} is missing or out of date"
             ) from None
-        if database.is_sqlite and _is_damaged_sqlite(error):
-            raise DatabaseUnavailableError(
-                f"cannot use SQLite database {database.target}: {_driver_message(error)}",
-                hint=_DAMAGED_HINT,
-            ) from None
+        if getattr(error.orig, "pgcode", None) == INSUFFICIENT_PRIVILEGE:
+            raise not_permitted(database, error, admin) from None
+        failure = sqlite_failure(database, error) if database.is_sqlite else None
+        if failure is not None:
+            raise failure from None
         if isinstance(error, exc.OperationalError) and not database.is_sqlite:
             raise DatabaseUnavailableError(
-                f"lost the connection to PostgreSQL at {database.target}: "
-                f"{_driver_message(error)}"
+                f"lost the connection to PostgreSQL at {database.target}: {driver_message(error)}"
             ) from None
         raise
 

@@ -67,6 +67,14 @@ class SchemaError(TaskcliError):
     default_hint = "run: taskcli db migrate"
 
 
+class NotPermittedError(TaskcliError):
+    """The database role lacks a privilege or ownership the command needs."""
+
+    exit_code = 8
+    code = "not_permitted"
+    default_hint = "ask the database administrator to grant it"
+
+
 class ConfigError(TaskcliError):
     """The configuration file or a configuration value is invalid."""
 

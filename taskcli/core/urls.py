@@ -41,6 +41,11 @@ def _postgres_url(parts) -> str:
     (``postgresql://%2Frun%2Fpg:5433/db``), which becomes the ``host`` parameter."""
     netloc, query = parts.netloc, parts.query
     userinfo, at, hostport = netloc.rpartition("@")
+    for port in _ports(hostport):
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(
+                f"invalid port {port!r} in the database URL: expected a number from 1 to 65535"
+            )
     host, colon, port = hostport.partition(":")
     if host.lower().startswith("%2f"):
         moved = [f"host={host}"] + ([f"port={port}"] if colon and port else [])
@@ -49,6 +54,16 @@ def _postgres_url(parts) -> str:
     # assembled by hand: urlunsplit drops the "//" of an empty host
     url = f"postgresql+psycopg2://{netloc}{parts.path}"
     return url + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def _ports(hostport: str) -> list[str]:
+    """The ports written in ``host:port[,host:port…]`` (an IPv6 host is in brackets)."""
+    ports = []
+    for host in hostport.split(","):
+        _, colon, port = host.rpartition("]")[2].rpartition(":")
+        if colon:
+            ports.append(port)
+    return ports
 
 
 def sqlite_path(url: str) -> str:
@@ -78,10 +93,8 @@ def describe_target(url: str) -> str:
     parts = _split(url)
     if parts.scheme.lower() in SQLITE_SCHEMES:
         return sqlite_path(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    ports = _ports(parts.netloc.rpartition("@")[2])
+    port = ports[0] if ports and ports[0] else None
     query = dict(parse_qsl(parts.query))
     host = query.get("host") or unquote(parts.hostname or "") or "localhost"
     port = port or query.get("port")

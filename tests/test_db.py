@@ -274,6 +274,24 @@ def test_socket_directory_urls_connect(taskcli, pg_url, pg_server):
         assert "run: taskcli db migrate" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://al:pw@h/d?sslmode=require", "postgresql://al:***@h/d?sslmode=require"),
+        ("postgresql://al@h/d?sslmode=require&password=pw", "postgresql://al@h/d?sslmode=require&password=***"),
+        ("postgresql://al:pw@h/d?password=pw#x", "postgresql://al:***@h/d?password=***#x"),
+        ("postgresql:///d?host=/run/pg&pass%77ord=pw", "postgresql:///d?host=/run/pg&pass%77ord=***"),
+        ("postgres://h/d?sslpassword=pw&PASSWORD=pw", "postgres://h/d?sslpassword=***&PASSWORD=***"),
+        ("postgresql://al@h/d?passfile=/home/al/.pgpass", "postgresql://al@h/d?passfile=/home/al/.pgpass"),
+        ("sqlite:////home/al/tasks.db", "sqlite:////home/al/tasks.db"),
+    ],
+)  # fmt: skip
+def test_redact_url_hides_every_password(url, shown):
+    from taskcli.core.urls import redact_url
+
+    assert redact_url(url) == shown
+
+
 def _modes(*paths) -> list[int]:
     return [stat.S_IMODE(os.stat(path).st_mode) for path in paths]
 

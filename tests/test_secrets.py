@@ -9,7 +9,7 @@ import json
 import socket
 import stat
 import uuid
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -208,3 +208,33 @@ def test_a_password_in_the_environment_is_ignored(backend, isolated, variable):
     )
     assert login.exit_code == 5, login.stderr  # nothing on stdin; the variable is not used
     assert stored_tokens(isolated / "data") == {}
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_url_query_is_redacted_everywhere(pg_url, isolated):
+    """libpq takes ``?password=…`` too; every command that shows the URL redacts it."""
+    parts = urlsplit(pg_url)
+    password = unquote(parts.password or "")
+    query = "&".join(filter(None, [parts.query, f"password={quote(password, safe='')}"]))
+    netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
+    url = parts._replace(netloc=netloc, query=query).geturl()
+    run = Recorder(isolated / "data")
+    run("config", "set", "database_url", url)
+    run("db", "migrate")
+    run("db", "migrate", "--json")
+    run("db", "status")
+    run("register", "--email", "query@example.com", "--password-stdin", input=ACCOUNT_PASSWORD)
+    showing_the_url = [
+        ["whoami"], ["whoami", "--json"], ["config", "list"], ["config", "list", "--json"],
+        ["config", "get", "database_url"], ["config", "get", "database_url", "--json"],
+        ["profile", "list"], ["profile", "list", "--json"], ["db", "status", "--json"],
+    ]  # fmt: skip
+    for command in showing_the_url:
+        run(*command)
+    wrong = url.replace(f"password={quote(password, safe='')}", f"password={WRONG_DB_PASSWORD}")
+    for command in (["db", "status"], ["db", "migrate"], ["whoami"]):
+        run(*command, "--database-url", wrong, expect=6)
+    assert run.leaks({"database password": password, "wrong one": WRONG_DB_PASSWORD}) == []
+    # every command above but register and the three failing ones prints the URL
+    prints_the_url = [args for args, _ in run.outputs[:-3] if args[0] != "register"]
+    assert [args for args, text in run.outputs if "password=***" in text] == prints_the_url

@@ -155,6 +155,7 @@ class Database:
             engine = sa.create_engine(
                 self.url,
                 poolclass=NullPool,
+                hide_parameters=True,  # see below
                 isolation_level="AUTOCOMMIT",
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
             )
@@ -166,6 +167,9 @@ class Database:
         engine = sa.create_engine(
             url,
             poolclass=NullPool,
+            # A database error's text would otherwise carry the statement's parameters (a
+            # new password hash, session data) into --verbose tracebacks.
+            hide_parameters=True,
             isolation_level="AUTOCOMMIT",
             use_native_hstore=False,
             connect_args={

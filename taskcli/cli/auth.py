@@ -59,8 +59,13 @@ def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
 
 
 def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:
-    """Register or log in, replace the stored token, and end the session it belonged to."""
+    """Register or log in, replace the stored token, and end the session it belonged to.
+
+    The new token is saved before the old session ends: when the save fails (a full disk)
+    the new session is ended instead and the previous one goes on working.
+    """
     from taskcli.core import accounts
+    from taskcli.core.errors import TokenStoreError
 
     settings = state(ctx).settings()
     store = token_store(ctx)
@@ -73,9 +78,13 @@ def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb
             session_days=settings.session_days,
             client=_client(),
         )
+        try:
+            storage = store.save(login.token)
+        except TokenStoreError:
+            accounts.revoke_token(conn, token=login.token)  # nobody holds this token
+            raise
         if previous is not None and not previous.storage.startswith("environment"):
             accounts.revoke_token(conn, token=previous.token)
-    storage = store.save(login.token)
     if as_json:
         output.print_json(_identity_document(ctx, login.identity, storage))
     else:

@@ -9,7 +9,7 @@ import typer
 from taskcli import __version__
 from taskcli.cli import output
 from taskcli.cli.app import state
-from taskcli.cli.options import Json
+from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.session import logged_in, token_store
 
 Email = Annotated[
@@ -45,14 +45,10 @@ def _ask_email(email: str | None) -> str:
 
 
 def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
-    from taskcli.core.errors import InvalidInputError, UsageError
+    from taskcli.core.errors import UsageError
 
     if password_stdin:
-        line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
-        if not password:
-            raise InvalidInputError("password: nothing on stdin")
-        return password.removesuffix("\r")
+        return first_stdin_line("password")
     if not sys.stdin.isatty():
         raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)

@@ -284,12 +284,20 @@ def test_socket_directory_urls_connect(taskcli, pg_url, pg_server):
         ("postgres://h/d?sslpassword=pw&PASSWORD=pw", "postgres://h/d?sslpassword=***&PASSWORD=***"),
         ("postgresql://al@h/d?passfile=/home/al/.pgpass", "postgresql://al@h/d?passfile=/home/al/.pgpass"),
         ("sqlite:////home/al/tasks.db", "sqlite:////home/al/tasks.db"),
+        ("//al:pw@h/d?password=pw", "//al:***@h/d?password=***"),
     ],
 )  # fmt: skip
 def test_redact_url_hides_every_password(url, shown):
     from taskcli.core.urls import redact_url
 
     assert redact_url(url) == shown
+
+
+def test_a_url_without_a_scheme_is_refused_without_showing_its_password(taskcli):
+    result = taskcli("db", "status", "--database-url", "//al:s3cret@db.example.com/tasks")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.startswith("error: unsupported database URL '//al:***@")
+    assert "s3cret" not in result.stderr
 
 
 def _modes(*paths) -> list[int]:

@@ -29,7 +29,7 @@ def normalize_url(url: str) -> str:
         return _postgres_url(parts)
     if scheme in SQLITE_SCHEMES:
         return "sqlite:///" + sqlite_path(url)
-    shown = scheme or url.strip()[:20] or "(empty)"
+    shown = scheme or redact_url(url)[:20] or "(empty)"
     raise ConfigError(
         f"unsupported database URL {shown!r}: use postgresql://USER@HOST/DB or sqlite:///PATH"
     )
@@ -79,7 +79,8 @@ def redact_url(url: str) -> str:
     if (netloc, query) == (parts.netloc, parts.query):
         return url.strip()
     # assembled by hand: urlunsplit drops the "//" of an empty host
-    shown = f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+    shown = f"{parts.scheme}:" if parts.scheme else ""
+    shown += f"//{netloc}{parts.path}" + (f"?{query}" if query else "")
     return shown + (f"#{parts.fragment}" if parts.fragment else "")
 
 

@@ -38,11 +38,15 @@ def replacing(path: Path, *, mode: int | None = None) -> Iterator[TextIO]:
     main thread), the temporary file is removed and the target is left as it was.
     """
     path = Path(path)
+    wanted = _kept_mode(path) if mode is None else mode
     with _sigterm_raises():
-        descriptor, temporary = _create_temporary(path)
+        # created 0600 when a mode will be set, else as open() would (0666 minus the umask)
+        creation_mode = _NEW_FILE_MODE if wanted is None else PRIVATE_FILE_MODE
+        descriptor, temporary = _create_temporary(path, creation_mode)
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
-                os.fchmod(descriptor, _mode_for(path) if mode is None else mode)
+                if wanted is not None:
+                    os.fchmod(descriptor, wanted)  # exactly: the umask does not apply
                 yield out
                 out.flush()
                 os.fsync(out.fileno())
@@ -62,30 +66,24 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _create_temporary(path: Path) -> tuple[int, Path]:
+def _create_temporary(path: Path, mode: int) -> tuple[int, Path]:
     for _ in range(100):
         candidate = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
         try:
-            return os.open(candidate, _CREATE_FLAGS, PRIVATE_FILE_MODE), candidate
+            return os.open(candidate, _CREATE_FLAGS, mode), candidate
         except FileExistsError:  # someone else's file (or symlink) at that name: another
             continue
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
-def _mode_for(path: Path) -> int:
-    """The existing target's mode if it is a regular file we own (never copy the mode of
-    a file someone else planted), else the mode a newly created file gets."""
+def _kept_mode(path: Path) -> int | None:
+    """The existing target's mode if it is a regular file we own; never the mode of a
+    file someone else planted."""
     with suppress(OSError):
         existing = path.lstat()
         if stat.S_ISREG(existing.st_mode) and existing.st_uid == os.geteuid():
             return stat.S_IMODE(existing.st_mode)
-    return _NEW_FILE_MODE & ~_umask()
-
-
-def _umask() -> int:
-    current = os.umask(0o077)  # reading the umask means setting it; put it straight back
-    os.umask(current)
-    return current
+    return None
 
 
 def _sync_directory(directory: Path) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import secrets
+import signal
 import stat
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import jwt
@@ -13,7 +17,7 @@ import pytest
 
 from taskcli.core.token_store import TokenStore
 from taskcli.core.urls import database_key
-from tests.conftest import PASSWORD, run_process
+from tests.conftest import PASSWORD, Result, run_process
 from tests.test_auth import (
     login,
     meta_values,
@@ -93,6 +97,54 @@ def test_file_fallback_is_private_and_announced_once(taskcli, backend, isolated)
     relogged = login(taskcli, email)
     assert relogged.stderr.count("warning:") == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _live_sessions(url: str) -> list[dict]:
+    return rows(url, sessions, sessions.c.revoked_at.is_(None))
+
+
+def _assert_still_logged_in_as_before(taskcli, backend, before: dict, result) -> None:
+    assert (result.exit_code, result.stdout) == (6, ""), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert taskcli.ok("whoami", "--json").json() == before
+    assert len(_live_sessions(backend)) == 1  # the new session was ended, the old one lives
+
+
+def test_a_token_file_that_cannot_be_locked_leaves_the_previous_session(taskcli, backend, isolated):
+    email = new_email()
+    register(taskcli, email)
+    before = taskcli.ok("whoami", "--json").json()
+    lock = isolated / "data" / "tokens.json.lock"
+    lock.unlink()
+    lock.mkdir()  # the token file can still be read, but not rewritten
+    result = login(taskcli, email)
+    assert result.stderr.startswith(f"error: cannot lock {lock}: Is a directory (hint: ")
+    _assert_still_logged_in_as_before(taskcli, backend, before, result)
+
+
+def _tiny_file_size_limit() -> None:
+    """In the child: writing more than 64 bytes to any file fails (EFBIG), as on a full
+    disk; the PostgreSQL server, another process, is not affected."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_login_whose_token_cannot_be_saved_leaves_the_previous_session(
+    taskcli, backend, isolated
+):
+    email = new_email()
+    register(taskcli, email)
+    before = taskcli.ok("whoami", "--json").json()
+    completed = subprocess.run(
+        [sys.executable, "-m", "taskcli", "login", "--email", email, "--password-stdin"],
+        input=PASSWORD + "\n", capture_output=True, text=True, timeout=120,
+        preexec_fn=_tiny_file_size_limit,
+    )  # fmt: skip
+    result = Result(completed.returncode, completed.stdout, completed.stderr)
+    token_file = isolated / "data" / "tokens.json"
+    assert result.stderr.startswith(f"error: cannot write {token_file}: File too large")
+    _assert_still_logged_in_as_before(taskcli, backend, before, result)
 
 
 # ---- secrets never appear --------------------------------------------------------------------

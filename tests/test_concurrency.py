@@ -7,6 +7,7 @@ CLI runs), plus a few real `taskcli` processes. The figures are printed (see `py
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -406,3 +407,19 @@ def test_the_same_file_imported_by_4_clients_at_once(taskcli, user, tmp_path):
     assert sorted(r["created"] for r in reports) == [0, 0, 0, SHARED]
     assert sorted(r["updated"] for r in reports) == [0, SHARED, SHARED, SHARED]
     assert _stored_numbers(taskcli) == list(range(1, SHARED + 1))
+
+
+@pytest.mark.slow
+def test_10_concurrent_logins_on_10_profiles_keep_every_token(taskcli, user, isolated):
+    """Without a keyring every login rewrites tokens.json; at once, none may be lost."""
+    profiles = [f"profile{index}" for index in range(10)]
+    for profile in profiles:
+        taskcli.ok("config", "set", "session_days", "7", "--profile", profile)
+    results, _ = _parallel(
+        [["login", "--email", user, "--password-stdin", "--profile", p] for p in profiles]
+    )
+    assert [result.exit_code for result in results] == [0] * 10, [r.stderr for r in results]
+    stored = json.loads((isolated / "data" / "tokens.json").read_text())["tokens"]
+    assert sorted(entry.split(":")[0] for entry in stored) == sorted(["default", *profiles])
+    for profile in profiles:
+        taskcli.ok("whoami", "--profile", profile)

@@ -181,3 +181,43 @@ def test_relative_sqlite_path_on_the_command_line_is_the_current_directory(isola
     assert status.exit_code == 0, status.stderr
     assert status.json()["database"] == f"sqlite:///{here / 'sub' / 'tasks.db'}"
     assert (here / "sub" / "tasks.db").exists()
+
+
+def test_config_set_dash_reads_the_value_from_stdin(taskcli, isolated):
+    url = "postgresql://alice:from-stdin-pw@db.example.com/tasks"
+    result = taskcli("config", "set", "database_url", "-", input=url + "\n")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "profiles.default.database_url = postgresql://alice:***@db.example.com/tasks\n"
+    stored = tomllib.loads((isolated / "config" / "config.toml").read_text())
+    assert stored["profiles"]["default"]["database_url"] == url
+    taskcli.ok("config", "set", "session_days", "-", input="12\r\n")
+    assert taskcli.ok("config", "get", "session_days").stdout == "12\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "exit_code", "message"),
+    [
+        ([], "postgresql://a@h/d\n", 2, "error: no value given for database_url"),
+        (["-"], "", 5, "error: database_url: nothing on stdin"),
+    ],
+    ids=["no value, no terminal", "empty stdin"],
+)
+def test_config_set_without_a_value_to_read(taskcli, isolated, args, stdin, exit_code, message):
+    result = taskcli("config", "set", "database_url", *args, input=stdin)
+    assert (result.exit_code, result.stdout) == (exit_code, "")
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    assert not (isolated / "config" / "config.toml").exists()
+
+
+def test_config_set_asks_for_the_database_url_hidden_on_a_terminal(isolated):
+    from tests.test_auth_terminal import Terminal
+
+    url = "postgresql://alice:typed-pw@db.example.com/tasks"
+    terminal = Terminal("config", "set", "database_url")
+    terminal.expect("database_url: ")
+    terminal.type(url)
+    assert terminal.finish() == 0, terminal.transcript
+    assert "typed-pw" not in terminal.transcript  # not echoed, and printed redacted
+    assert "postgresql://alice:***@db.example.com/tasks" in terminal.transcript
+    stored = tomllib.loads((isolated / "config" / "config.toml").read_text())
+    assert stored["profiles"]["default"]["database_url"] == url

@@ -1,7 +1,9 @@
 """Migrations and connection handling on SQLite and a real PostgreSQL."""
 
+import os
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -329,12 +331,71 @@ def test_socket_directory_urls_connect(taskcli, pg_url, pg_server):
         assert "run: taskcli db migrate" in result.stderr
 
 
-def test_embedded_data_directory_is_private(taskcli, isolated):
-    import os
-    import stat
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://al:pw@h/d?sslmode=require", "postgresql://al:***@h/d?sslmode=require"),
+        ("postgresql://al@h/d?sslmode=require&password=pw", "postgresql://al@h/d?sslmode=require&password=***"),
+        ("postgresql://al:pw@h/d?password=pw#x", "postgresql://al:***@h/d?password=***#x"),
+        ("postgresql:///d?host=/run/pg&pass%77ord=pw", "postgresql:///d?host=/run/pg&pass%77ord=***"),
+        ("postgres://h/d?sslpassword=pw&PASSWORD=pw", "postgres://h/d?sslpassword=***&PASSWORD=***"),
+        ("postgresql://al@h/d?passfile=/home/al/.pgpass", "postgresql://al@h/d?passfile=/home/al/.pgpass"),
+        ("sqlite:////home/al/tasks.db", "sqlite:////home/al/tasks.db"),
+        ("//al:pw@h/d?password=pw", "//al:***@h/d?password=***"),
+    ],
+)  # fmt: skip
+def test_redact_url_hides_every_password(url, shown):
+    from taskcli.core.urls import redact_url
 
+    assert redact_url(url) == shown
+
+
+def test_a_url_without_a_scheme_is_refused_without_showing_its_password(taskcli):
+    result = taskcli("db", "status", "--database-url", "//al:s3cret@db.example.com/tasks")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.startswith("error: unsupported database URL '//al:***@")
+    assert "s3cret" not in result.stderr
+
+
+def _modes(*paths) -> list[int]:
+    return [stat.S_IMODE(os.stat(path).st_mode) for path in paths]
+
+
+def test_embedded_data_directory_is_private(taskcli, isolated):
     taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
-    assert stat.S_IMODE(os.stat(isolated / "data").st_mode) == 0o700
+    assert _modes(isolated / "data", isolated / "data" / "taskcli.db") == [0o700, 0o600]
+
+
+def test_embedded_database_files_are_made_private_whatever_existed(taskcli, isolated):
+    """``mkdir -p ~/.local/share/taskcli`` (0755) before the first use, and a database,
+    WAL and shared-memory file left readable (0644) by an older taskcli, get fixed."""
+    data = isolated / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    database = data / "taskcli.db"
+    other_writer = sqlite3.connect(database)  # keeps -wal and -shm in place meanwhile
+    try:
+        other_writer.execute("PRAGMA journal_mode = WAL")
+        other_writer.execute("CREATE TABLE earlier (x)")
+        other_writer.commit()
+        files = [database, data / "taskcli.db-wal", data / "taskcli.db-shm"]
+        for path in files:
+            path.chmod(0o644)
+        taskcli.ok("register", "--email", "a@example.com", "--password-stdin", input=PASSWORD)
+        assert _modes(data, *files) == [0o700, 0o600, 0o600, 0o600]
+    finally:
+        other_writer.close()
+
+
+def test_a_database_file_outside_the_data_directory_is_private_too(taskcli, tmp_path):
+    elsewhere = tmp_path / "projects"
+    elsewhere.mkdir(mode=0o755)
+    elsewhere.chmod(0o755)
+    database = elsewhere / "tasks.db"
+    url = f"sqlite:///{database}"
+    taskcli.ok("register", "--email", "a@example.com", "--password-stdin", "--database-url", url,
+               input=PASSWORD)  # fmt: skip
+    assert _modes(elsewhere, database) == [0o755, 0o600]  # a directory of yours stays as it is
 
 
 def test_a_file_that_is_not_sqlite_is_one_line_exit_6(taskcli, isolated):

@@ -8,6 +8,7 @@ file stops or restarts are its own clusters, never the suite's shared one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -539,27 +540,41 @@ def many_tasks(taskcli, user, tmp_path):
     return BIG_EXPORT
 
 
-def _exporting(partial) -> Callable[[], bool]:
-    return lambda: partial.exists() and partial.stat().st_size > 0
+def partial_files(path) -> list:
+    """The temporary files an export to ``path`` writes before renaming one over it."""
+    return sorted(path.parent.glob(f".{path.name}.*.partial"))
+
+
+def _exporting(path) -> Callable[[], bool]:
+    def written() -> bool:
+        for partial in partial_files(path):
+            with contextlib.suppress(FileNotFoundError):  # renamed or removed meanwhile
+                if partial.stat().st_size > 0:
+                    return True
+        return False
+
+    return written
 
 
 @pytest.mark.slow
-def test_interrupted_export_leaves_no_file(taskcli, many_tasks, backend, tmp_path):
+@pytest.mark.parametrize(
+    ("sig", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_interrupted_export_leaves_no_file(taskcli, many_tasks, backend, tmp_path, sig, exit_code):
     out, kept = tmp_path / "tasks.json", tmp_path / "kept.csv"
     kept.write_text("the previous export\n")
     results = []
     for path, fmt in ((out, "json"), (kept, "csv")):
         process = start_taskcli("export", "--format", fmt, "-o", str(path))
-        partial = path.with_name(f".{path.name}.partial")
-        wait_until(_exporting(partial), "the export to write", process)
-        process.send_signal(signal.SIGINT)
+        wait_until(_exporting(path), "the export to write", process)
+        process.send_signal(sig)
         results.append(finish(process))
-        assert not partial.exists()
+        assert partial_files(path) == []
     assert not out.exists()
     assert kept.read_text() == "the previous export\n"
     assert sorted(p.name for p in tmp_path.iterdir() if "tasks" in p.name) == []
     for result in results:
-        assert result.exit_code == 130, result.stderr
+        assert result.exit_code == exit_code, result.stderr
         assert "Traceback" not in result.stderr
 
 
@@ -567,12 +582,11 @@ def test_interrupted_export_leaves_no_file(taskcli, many_tasks, backend, tmp_pat
 @on_postgres
 def test_export_that_loses_its_connection_leaves_no_file(taskcli, many_tasks, backend, tmp_path):
     out = tmp_path / "tasks.jsonl"
-    partial = out.with_name(f".{out.name}.partial")
     process = start_taskcli("export", "--format", "jsonl", "-o", str(out))
-    wait_until(_exporting(partial), "the export to write", process)
+    wait_until(_exporting(out), "the export to write", process)
     _terminate_taskcli_backends(backend)
     result = finish(process)
-    assert not out.exists() and not partial.exists()
+    assert not out.exists() and partial_files(out) == []
     assert_lost_connection(result, backend)
 
 

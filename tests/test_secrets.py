@@ -6,10 +6,11 @@ or the environment."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import stat
 import uuid
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -208,3 +209,78 @@ def test_a_password_in_the_environment_is_ignored(backend, isolated, variable):
     )
     assert login.exit_code == 5, login.stderr  # nothing on stdin; the variable is not used
     assert stored_tokens(isolated / "data") == {}
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_url_query_is_redacted_everywhere(pg_url, isolated):
+    """libpq takes ``?password=…`` too; every command that shows the URL redacts it."""
+    parts = urlsplit(pg_url)
+    password = unquote(parts.password or "")
+    query = "&".join(filter(None, [parts.query, f"password={quote(password, safe='')}"]))
+    netloc = f"{parts.username}@{parts.hostname}:{parts.port}"
+    url = parts._replace(netloc=netloc, query=query).geturl()
+    run = Recorder(isolated / "data")
+    run("config", "set", "database_url", url)
+    run("db", "migrate")
+    run("db", "migrate", "--json")
+    run("db", "status")
+    run("register", "--email", "query@example.com", "--password-stdin", input=ACCOUNT_PASSWORD)
+    showing_the_url = [
+        ["whoami"], ["whoami", "--json"], ["config", "list"], ["config", "list", "--json"],
+        ["config", "get", "database_url"], ["config", "get", "database_url", "--json"],
+        ["profile", "list"], ["profile", "list", "--json"], ["db", "status", "--json"],
+    ]  # fmt: skip
+    for command in showing_the_url:
+        run(*command)
+    wrong = url.replace(f"password={quote(password, safe='')}", f"password={WRONG_DB_PASSWORD}")
+    for command in (["db", "status"], ["db", "migrate"], ["whoami"]):
+        run(*command, "--database-url", wrong, expect=6)
+    assert run.leaks({"database password": password, "wrong one": WRONG_DB_PASSWORD}) == []
+    # every command above but register and the three failing ones prints the URL
+    prints_the_url = [args for args, _ in run.outputs[:-3] if args[0] != "register"]
+    assert [args for args, text in run.outputs if "password=***" in text] == prints_the_url
+
+
+TRAPS = {  # make every insert into a table fail with an error taskcli does not expect
+    "sqlite": [
+        "CREATE TRIGGER trap_{table} BEFORE INSERT ON {table}"
+        " BEGIN SELECT no_such_function(NEW.id); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION trap_{table}() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'trapped'; END $$",
+        "CREATE TRIGGER trap_{table} BEFORE INSERT ON {table}"
+        " FOR EACH ROW EXECUTE FUNCTION trap_{table}()",
+    ],
+}
+
+
+def set_trap(url: str, table: str) -> None:
+    from tests.test_auth import direct
+
+    with direct(url) as conn:
+        for statement in TRAPS[conn.dialect.name]:
+            conn.exec_driver_sql(statement.format(table=table))
+
+
+def test_verbose_database_errors_show_no_statement_parameters(backend, isolated):
+    """An unexpected error while register inserts the user (with its argon2 hash) or login
+    inserts the session: the traceback shows, the statement's parameters never do."""
+    run = Recorder(isolated / "data")
+    run("db", "migrate")
+    run("register", "--email", "first@example.com", "--password-stdin", input=ACCOUNT_PASSWORD)
+    set_trap(backend, "users")
+    registering = run("register", "--email", "second@example.com", "--password-stdin",
+                      input=ACCOUNT_PASSWORD, expect=1)  # fmt: skip
+    set_trap(backend, "sessions")
+    logging_in = run("login", "--email", "first@example.com", "--password-stdin",
+                     input=ACCOUNT_PASSWORD, expect=1)  # fmt: skip
+    for result in (registering, logging_in):
+        assert "Traceback" in result.stderr
+        assert "error: unexpected error: " in result.stderr
+        assert "parameters" in result.stderr  # SQLAlchemy's note that they are hidden
+    assert "$argon2" not in registering.stderr
+    assert "second@example.com" not in registering.stderr
+    assert "first@example.com" not in logging_in.stderr
+    assert f"{socket.gethostname()} taskcli/" not in logging_in.stderr  # the client column
+    assert not re.search(r"[0-9a-f]{64}", logging_in.stderr)  # the token's hash

@@ -15,6 +15,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import SecretService, fail, null
 
+from taskcli.core.errors import TokenStoreError
 from taskcli.core.token_store import SERVICE, TokenStore
 from tests.secret_service import require_secret_service
 
@@ -185,8 +186,25 @@ def test_token_file_is_rewritten_private_and_leaves_no_temporary_files(
     make_store().save(TOKEN)
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in data_dir.iterdir()) == ["tokens.json"]
+    assert sorted(p.name for p in data_dir.iterdir()) == ["tokens.json", "tokens.json.lock"]
+    assert stat.S_IMODE((data_dir / "tokens.json.lock").stat().st_mode) == 0o600
     assert file_entries(data_dir)["old:entry"] == "old"
+
+
+@pytest.mark.parametrize("broken", ["token file", "lock file"])
+def test_a_token_file_that_cannot_be_used_is_its_own_error(
+    use_keyring, make_store, data_dir, broken
+):
+    """A directory where the file (or its lock) should be: one line naming it, exit 6."""
+    use_keyring(fail.Keyring())
+    store = make_store()
+    path = token_file(data_dir) if broken == "token file" else data_dir / "tokens.json.lock"
+    path.mkdir(parents=True)
+    with pytest.raises(TokenStoreError) as raised:
+        store.save(TOKEN)
+    action = "read" if broken == "token file" else "lock"
+    assert raised.value.message == f"cannot {action} {path}: Is a directory"
+    assert raised.value.exit_code == 6
 
 
 def test_profiles_and_databases_are_separate_entries(use_keyring, make_store, data_dir):

@@ -7,6 +7,8 @@ import csv
 import errno
 import io
 import json
+import os
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -108,6 +110,54 @@ def test_export_replaces_an_existing_file(taskcli, user, tmp_path):
     target.write_text("old content\n")
     taskcli.ok("export", "-o", str(target))
     assert [task["title"] for task in json.loads(target.read_text())] == ["only"]
+
+
+@pytest.mark.parametrize("planted_at", ["target", "old temporary name"])
+def test_export_never_writes_through_a_planted_symlink(taskcli, user, tmp_path, planted_at):
+    """Another user who can write to the directory plants a symlink to the victim's file
+    at a name the export uses; the victim's file stays as it was."""
+    taskcli.ok("add", "exported")
+    victim = tmp_path / "victim" / "precious.txt"
+    victim.parent.mkdir()
+    victim.write_text("the victim's own data\n")
+    target = tmp_path / "shared" / "tasks.json"
+    target.parent.mkdir()
+    planted = target if planted_at == "target" else target.with_name(".tasks.json.partial")
+    planted.symlink_to(victim)
+    taskcli.ok("export", "-o", str(target))
+    assert victim.read_text() == "the victim's own data\n"
+    assert not target.is_symlink()
+    assert [task["title"] for task in json.loads(target.read_text())] == ["exported"]
+
+
+def _umasked(mode: int) -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return mode & ~umask
+
+
+def test_export_keeps_the_mode_of_an_existing_target_of_ours(taskcli, user, tmp_path):
+    taskcli.ok("add", "exported")
+    kept, new, foreign = tmp_path / "kept.json", tmp_path / "new.json", tmp_path / "foreign.json"
+    kept.write_text("old\n")
+    kept.chmod(0o640)
+    foreign.write_text("planted\n")
+    foreign.chmod(0o666)
+    os.chown(foreign, 54321, 54321)  # someone else's file: its mode is not copied
+    for path in (kept, new, foreign):
+        taskcli.ok("export", "-o", str(path))
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert stat.S_IMODE(new.stat().st_mode) == _umasked(0o666)
+    assert stat.S_IMODE(foreign.stat().st_mode) == _umasked(0o666)
+    assert foreign.stat().st_uid == os.geteuid()
+
+
+def test_export_to_dash_is_stdout(taskcli, user, tmp_path, monkeypatch):
+    taskcli.ok("add", "exported")
+    monkeypatch.chdir(tmp_path)
+    result = taskcli.ok("export", "-o", "-", "--format", "jsonl")
+    assert [json.loads(line)["title"] for line in result.stdout.splitlines()] == ["exported"]
+    assert list(tmp_path.iterdir()) == [tmp_path / "data"]
 
 
 @pytest.mark.parametrize("where", ["missing directory", "under a file"])

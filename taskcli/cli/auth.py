@@ -9,7 +9,7 @@ import typer
 from taskcli import __version__
 from taskcli.cli import output
 from taskcli.cli.app import state
-from taskcli.cli.options import Json
+from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.session import logged_in, token_store
 
 Email = Annotated[
@@ -45,22 +45,23 @@ def _ask_email(email: str | None) -> str:
 
 
 def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
-    from taskcli.core.errors import InvalidInputError, UsageError
+    from taskcli.core.errors import UsageError
 
     if password_stdin:
-        line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
-        if not password:
-            raise InvalidInputError("password: nothing on stdin")
-        return password.removesuffix("\r")
+        return first_stdin_line("password")
     if not sys.stdin.isatty():
         raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
 
 
 def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:
-    """Register or log in, replace the stored token, and end the session it belonged to."""
+    """Register or log in, replace the stored token, and end the session it belonged to.
+
+    The new token is saved before the old session ends: when the save fails (a full disk)
+    the new session is ended instead and the previous one goes on working.
+    """
     from taskcli.core import accounts
+    from taskcli.core.errors import TokenStoreError
 
     settings = state(ctx).settings()
     store = token_store(ctx)
@@ -73,9 +74,13 @@ def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb
             session_days=settings.session_days,
             client=_client(),
         )
+        try:
+            storage = store.save(login.token)
+        except TokenStoreError:
+            accounts.revoke_token(conn, token=login.token)  # nobody holds this token
+            raise
         if previous is not None and not previous.storage.startswith("environment"):
             accounts.revoke_token(conn, token=previous.token)
-    storage = store.save(login.token)
     if as_json:
         output.print_json(_identity_document(ctx, login.identity, storage))
     else:

@@ -8,7 +8,7 @@ import typer
 
 from taskcli.cli import output
 from taskcli.cli.app import state
-from taskcli.cli.options import Json
+from taskcli.cli.options import Json, first_stdin_line
 
 config_app = typer.Typer(help="Read and change configuration (config.toml).")
 profile_app = typer.Typer(help="List profiles and choose the default one.")
@@ -91,14 +91,36 @@ def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
 def set_command(
     ctx: typer.Context,
     key: Key,
-    value: Annotated[str, typer.Argument(help="The new value.")],
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="The new value; - (or nothing, on a terminal) reads it from stdin or a"
+            " hidden prompt, out of the process arguments."
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Set a setting in the active profile (or --profile, which is created if new)."""
     file, profile = _open(ctx)
-    parsed = file.set(key, value, profile)
+    parsed = file.set(key, _value_kept_out_of_argv(key, value), profile)
     file.save()
     _report_change(key, profile, _shown(key, parsed), as_json)
+
+
+def _value_kept_out_of_argv(key: str, value: str | None) -> str:
+    """VALUE as given, or, for ``-`` or no VALUE, what the terminal's prompt (hidden for
+    database_url, which may hold a password) or the first line of stdin says."""
+    import sys
+
+    from taskcli.core.errors import UsageError
+
+    if value not in (None, "-"):
+        return value
+    if sys.stdin.isatty():
+        return typer.prompt(key, hide_input=key == "database_url", err=True)
+    if value is None:
+        raise UsageError(f"no value given for {key}", hint="give VALUE, or - to read it from stdin")
+    return first_stdin_line(key)
 
 
 @config_app.command("unset")

@@ -26,6 +26,19 @@ def confirm_or_require_yes(question: str, yes: bool) -> None:
         raise typer.Exit(0)
 
 
+def first_stdin_line(what: str) -> str:
+    """The first line of stdin without its line ending (a value kept out of argv)."""
+    import sys
+
+    from taskcli.core.errors import InvalidInputError
+
+    line = sys.stdin.readline()
+    value = (line[:-1] if line.endswith("\n") else line).removesuffix("\r")
+    if not value:
+        raise InvalidInputError(f"{what}: nothing on stdin")
+    return value
+
+
 # ---- list filters, shared by `list` and `export` -------------------------------------------
 
 from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus  # noqa: E402  (stdlib-only module)

@@ -119,7 +119,8 @@ def export_command(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_NAMES)] = "json",
     out: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE (complete or not at all); - is stdout."),
     ] = None,
     status: Statuses = None,
     priority: Priority = None,
@@ -148,7 +149,7 @@ def export_command(
     )  # fmt: skip
     with logged_in(ctx) as session:
         arguments = {"user_id": session.identity.user_id, "flt": flt, "fmt": fmt}
-        if out is None:
+        if out is None or str(out) == "-":
             transfer.export_tasks(session.conn, out=sys.stdout, **arguments)
             return
         count = _export_to_file(session.conn, out, arguments)
@@ -159,27 +160,20 @@ def export_command(
 
 
 def _export_to_file(conn, path: Path, arguments: dict) -> int:
-    """Write next to the target and rename at the end: no half-written file on failure."""
-    import os
-
+    """The file appears complete or not at all (see :func:`taskcli.core.files.replacing`)."""
     from taskcli.core import transfer
     from taskcli.core.errors import InvalidInputError
+    from taskcli.core.files import replacing
     from taskcli.core.listing import count_tasks
 
     total = None
     if output.stderr_is_tty():
         total = count_tasks(conn, user_id=arguments["user_id"], flt=arguments["flt"])
-    partial = path.with_name(f".{path.name}.partial")
     try:
         with (
-            open(partial, "w", encoding="utf-8", newline="") as handle,
+            replacing(path) as handle,
             output.progress(total, f"exporting to {path}") as bar,
         ):
-            count = transfer.export_tasks(conn, out=handle, on_progress=bar.advance, **arguments)
-        os.replace(partial, path)
+            return transfer.export_tasks(conn, out=handle, on_progress=bar.advance, **arguments)
     except OSError as error:
         raise InvalidInputError(f"cannot write {path}: {error.strerror}") from None
-    finally:
-        with contextlib.suppress(OSError):  # gone after the rename, or never created
-            partial.unlink()
-    return count

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from taskcli.core.config import Settings
 from taskcli.core.errors import DatabaseUnavailableError, NotPermittedError, SchemaError
+from taskcli.core.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private
 from taskcli.core.pgconnect import (
     connect_budget,
     connection_failure,
@@ -52,6 +53,32 @@ def _lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+def _prepare_sqlite_file(path: Path, data_dir: Path) -> None:
+    """Make the database file (password hashes, the signing key, every task) readable by
+    its owner only, and taskcli's own data directory too, whatever modes existed before.
+
+    The file is created here, before SQLite would create it with 0644, because SQLite
+    gives its -wal and -shm files the database file's mode.
+    """
+    if str(path) == ":memory:":
+        return
+    try:
+        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUnavailableError(
+            f"cannot create the directory of SQLite database {path}: {error.strerror}"
+        ) from None
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE))
+        companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+        ours = path.parent.resolve() == data_dir.resolve()
+        make_private(path.parent if ours else None, [path, *companions])
+    except OSError as error:
+        raise DatabaseUnavailableError(
+            f"cannot make SQLite database {path} private: {error.strerror}"
+        ) from None
+
+
 class Database:
     """The database a command works on, chosen by :func:`taskcli.core.config.resolve_settings`."""
 
@@ -72,17 +99,11 @@ class Database:
     def engine(self) -> Engine:
         timeout = self.connect_timeout
         if self.is_sqlite:
-            path = Path(sqlite_path(self.url))
-            try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # password hashes
-            except OSError as error:
-                raise DatabaseUnavailableError(
-                    f"cannot create the directory of SQLite database {self.target}: "
-                    f"{error.strerror}"
-                ) from None
+            _prepare_sqlite_file(Path(sqlite_path(self.url)), self.settings.data_dir)
             engine = sa.create_engine(
                 self.url,
                 poolclass=NullPool,
+                hide_parameters=True,  # see below
                 isolation_level="AUTOCOMMIT",
                 connect_args={"timeout": timeout},
             )
@@ -94,6 +115,9 @@ class Database:
         engine = sa.create_engine(
             url,
             poolclass=NullPool,
+            # A database error's text would otherwise carry the statement's parameters (a
+            # new password hash, session data) into --verbose tracebacks.
+            hide_parameters=True,
             isolation_level="AUTOCOMMIT",
             use_native_hstore=False,
             connect_args={"application_name": "taskcli"},

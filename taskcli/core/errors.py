@@ -80,3 +80,19 @@ class ConfigError(TaskcliError):
 
     exit_code = 5
     code = "config"
+
+
+class TokenStoreError(TaskcliError):
+    """The token file (the keyring's fallback) cannot be read, written or locked."""
+
+    exit_code = 6
+    code = "token_store_unavailable"
+    default_hint = "check the data directory (TASKCLI_DATA_DIR), its permissions and free space"
+
+
+class Terminated(TaskcliError):
+    """The process was sent SIGTERM while writing a file; the file was left as it was."""
+
+    exit_code = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
+    code = "terminated"
+

@@ -4,7 +4,10 @@ One token per profile and database. ``save`` puts it in the OS keyring (service
 ``taskcli``) and falls back to ``tokens.json`` in the data directory when no keyring is
 usable: no backend, the fail or null backend, a locked or missing Secret Service, any
 keyring error, or a call that does not answer within :data:`KEYRING_TIMEOUT` seconds.
-The fallback is reported through the ``warn`` callback, once per save.
+The fallback is reported through the ``warn`` callback, once per save. Every
+read-modify-write of the file holds an exclusive lock on ``tokens.json.lock`` beside it,
+so logins on several profiles at once keep every entry; a file that cannot be read,
+written or locked is a :class:`~taskcli.core.errors.TokenStoreError`.
 
 ``load`` reads the environment first, then the file, then the keyring. The file comes
 before the keyring because it only ever holds the newest token (a successful keyring save
@@ -21,13 +24,14 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskcli.core.errors import TaskcliError
-from taskcli.core.files import write_private
+from taskcli.core.errors import TokenStoreError
+from taskcli.core.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_private
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 SERVICE = "taskcli"
 TOKEN_ENV = "TASKCLI_TOKEN"
 TOKEN_FILE_NAME = "tokens.json"
+LOCK_FILE_NAME = "tokens.json.lock"
 KEYRING_TIMEOUT = 3.0
 _FILE_VERSION = 1
 
@@ -66,6 +71,7 @@ class TokenStore:
         environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.path = Path(data_dir) / TOKEN_FILE_NAME
+        self.lock_path = Path(data_dir) / LOCK_FILE_NAME
         self.profile = profile
         # The key is the database URL without its password: hashing keeps host and user
         # names out of the keyring's entry list and gives a fixed-length name.
@@ -98,9 +104,10 @@ class TokenStore:
                 secret=token,
             )
         except _KeyringUnusable as exc:
-            tokens = self._read_file() or {}
-            tokens[self.entry] = token
-            self._write_file(tokens)
+            with self._locked():
+                tokens = self._read_file() or {}
+                tokens[self.entry] = token
+                self._write_file(tokens)
             self._warn(
                 f"OS keyring not usable ({exc}); "
                 f"the session token is stored in {self.path} (readable only by you)"
@@ -129,18 +136,40 @@ class TokenStore:
             pass
 
     def _forget_in_file(self) -> None:
-        tokens = self._read_file()
-        if tokens is not None and tokens.pop(self.entry, None) is None:
-            return  # nothing to forget (an unreadable file, None, is removed below)
-        if tokens:
-            self._write_file(tokens)
-            return
+        if not self.path.exists():
+            return  # nothing to forget, and no lock file to create for it
+        with self._locked():
+            tokens = self._read_file()
+            if tokens is not None and tokens.pop(self.entry, None) is None:
+                return  # nothing to forget (an unreadable file, None, is removed below)
+            if tokens:
+                self._write_file(tokens)
+                return
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise TokenStoreError(f"cannot remove {self.path}: {exc.strerror}") from None
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the token file's lock (other taskcli processes wait for it)."""
+        import fcntl
+
         try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+            self.path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            descriptor = os.open(
+                self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                PRIVATE_FILE_MODE,
+            )  # fmt: skip
         except OSError as exc:
-            raise TaskcliError(f"cannot remove {self.path}: {exc.strerror}") from None
+            raise TokenStoreError(f"cannot lock {self.lock_path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def _read_file(self) -> dict[str, str] | None:
         """The file's entries; None, after a warning, when its content is unusable."""
@@ -149,7 +178,7 @@ class TokenStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise TaskcliError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise TokenStoreError(f"cannot read {self.path}: {exc.strerror}") from None
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             self._warn(f"ignoring unreadable token file {self.path}: {exc}")
             return None
@@ -166,7 +195,7 @@ class TokenStore:
         try:
             write_private(self.path, text)
         except OSError as exc:
-            raise TaskcliError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise TokenStoreError(f"cannot write {self.path}: {exc.strerror}") from None
 
 
 def _with_keyring(

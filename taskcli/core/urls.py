@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from taskcli.core.errors import ConfigError
 
@@ -29,7 +29,7 @@ def normalize_url(url: str) -> str:
         return _postgres_url(parts)
     if scheme in SQLITE_SCHEMES:
         return "sqlite:///" + sqlite_path(url)
-    shown = scheme or url.strip()[:20] or "(empty)"
+    shown = scheme or redact_url(url)[:20] or "(empty)"
     raise ConfigError(
         f"unsupported database URL {shown!r}: use postgresql://USER@HOST/DB or sqlite:///PATH"
     )
@@ -78,14 +78,32 @@ def is_sqlite(url: str) -> bool:
     return _split(url).scheme.lower() in SQLITE_SCHEMES
 
 
+# libpq URL parameters whose value is a secret (libpq percent-decodes names and values)
+SECRET_PARAMETERS = {"password", "sslpassword"}
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print)."""
+    """The URL with every password replaced by ``***``, in the user info and in the query
+    (``?password=…``, which libpq accepts too): safe to print."""
     parts = _split(url)
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    query = "&".join(_redacted_parameter(item) for item in parts.query.split("&"))
+    if (netloc, query) == (parts.netloc, parts.query):
         return url.strip()
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    # assembled by hand: urlunsplit drops the "//" of an empty host
+    shown = f"{parts.scheme}:" if parts.scheme else ""
+    shown += f"//{netloc}{parts.path}" + (f"?{query}" if query else "")
+    return shown + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def _redacted_parameter(item: str) -> str:
+    name, equals, _ = item.partition("=")
+    if equals and unquote(name).strip().lower() in SECRET_PARAMETERS:
+        return f"{name}=***"
+    return item
 
 
 def describe_target(url: str) -> str:

@@ -4,12 +4,13 @@ reaches it anyway (older rows, a direct database write), on a terminal and piped
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.tasks_support import SGR, stored_tasks
+from tests.conftest import PASSWORD, run_process
+from tests.tasks_support import SGR, run_in_pty, set_columns, stored_tasks, user_id
 from tests.transfer_support import task_object, write_json
 
 # Window title, clipboard write (OSC 52), hidden link (OSC 8), bell, erase screen, and
@@ -136,3 +137,83 @@ def test_register_refuses_an_email_with_control_characters(taskcli, backend):
     )  # fmt: skip
     assert (result.exit_code, result.stdout) == (5, "")
     assert "email" in result.stderr and no_raw_controls(result.stderr)
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile_row(taskcli, user):
+    """Task 1 holds control sequences in every text field, written behind taskcli's back."""
+    taskcli.ok("add", "placeholder")
+    set_columns(1, user_id(taskcli), **HOSTILE)
+
+
+COMMANDS = [["list"], ["show", "1"], ["list", "--json"], ["show", "1", "--json"], ["done", "1"]]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_stored_controls_never_reach_a_terminal(hostile_row, args):
+    code, stdout, stderr = run_in_pty(*args)
+    assert code == 0, stderr
+    assert no_raw_controls(stdout), repr(stdout)
+    assert no_raw_controls(stderr), repr(stderr)
+    if "--json" not in args:
+        assert "\\x1b]52" in stdout and "\\x9b31m" in stdout  # visible, not acted upon
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_stored_controls_never_reach_a_pipe(hostile_row, args):
+    result = run_process(*args)
+    assert result.exit_code == 0, result.stderr
+    assert no_raw_controls(result.stdout), repr(result.stdout)
+    assert no_raw_controls(result.stderr), repr(result.stderr)
+
+
+def test_piped_list_escapes_controls_within_its_fields(hostile_row):
+    line = run_process("list").stdout
+    fields = line.removesuffix("\n").split("\t")
+    assert fields[4:] == [
+        "home\\x1b[2J",
+        "bill\\x07,\\x9b1m",
+        "pay \\x1b]52;c;aGVsbG8=\\x07 rent \\x1b[2J now \\x9b31m red",
+    ]
+
+
+def test_done_message_escapes_the_title(hostile_row):
+    result = run_process("done", "1")
+    assert result.stdout == (
+        "completed 1: pay \\x1b]52;c;aGVsbG8=\\x07 rent \\x1b[2J now \\x9b31m red\n"
+    )
+
+
+def test_json_output_escapes_c1_controls_and_keeps_the_value(hostile_row):
+    result = run_process("show", "1", "--json")
+    assert "\\u009b31m" in result.stdout
+    assert json.loads(result.stdout)["title"] == HOSTILE["title"]
+
+
+def test_confirmation_prompts_escape_what_they_show(backend):
+    """Prompts (delete, downgrade) show what they act on; the revision here is argv as given."""
+    code, _, stderr = run_in_pty("db", "downgrade", "base\x1b]0;pwned\x07", input="n\n")
+    assert code == 0
+    assert "to base\\x1b]0;pwned\\x07?" in stderr
+    assert no_raw_controls(stderr), repr(stderr)
+
+
+def test_show_piped_keeps_one_field_per_line(taskcli, user):
+    """A multi-line description with tabs stays on its ``description`` line, escaped."""
+    taskcli.ok("add", "t", "-d", "first\tline\nsecond line\r\nthird")
+    lines = run_process("show", "1").stdout.splitlines()
+    fields = dict(line.split("\t", 1) for line in lines)
+    assert len(fields) == len(lines)
+    assert fields["description"] == "first\\tline\\nsecond line\\r\\nthird"
+
+
+def test_show_on_a_terminal_keeps_line_breaks_and_escapes_the_rest(hostile_row):
+    code, stdout, _ = run_in_pty("show", "1")
+    assert code == 0
+    lines = SGR.sub("", stdout).splitlines()
+    first = next(index for index, line in enumerate(lines) if "see " in line)
+    assert "\\x1b]8;;https://evil.example\\x07here" in lines[first]
+    assert "second \\x1b]0;pwned\\x07" in lines[first + 1]

@@ -3,6 +3,7 @@
 stdout carries results only; messages, warnings and errors go to stderr.
 """
 
+import functools
 import json
 import os
 import re
@@ -10,27 +11,33 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-# C0 and C1 control characters, and CRLF as one line break. Input refuses them, but older
-# rows, a direct database write or a command-line argument can still bring them here.
-CONTROLS = re.compile("\r\n|[\x00-\x1f\x7f-\x9f]")
-NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\r\n": "\\r\\n"}
+# C0 and C1 control characters. Input refuses them, but older rows, a direct database
+# write or a command-line argument can still bring them here.
+CONTROL_CODES = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 RAW_IN_JSON = re.compile("[\x7f-\x9f]")  # json.dumps escapes C0 only
 
 
 def visible(text: str, *, keep: str = "") -> str:
     """``text`` safe for a terminal: each control character not in ``keep`` written as a
     visible escape (``\\t``, ``\\n``, ``\\r``, else ``\\x1b`` style), so stored text can
-    neither send escape sequences nor break a line or a tab-separated field."""
+    neither send escape sequences nor break a line or a tab-separated field. Keeping
+    ``\\n`` keeps CRLF as a line break too."""
+    if text.isprintable():  # the common case, and much faster than the search
+        return text
+    if "\n" in keep:
+        text = text.replace("\r\n", "\n")
+    return _controls_except(keep).sub(_escaped, text)
 
-    def escape(match: re.Match) -> str:
-        char = match[0]
-        if char == "\r\n" and "\n" in keep:
-            return "\n"
-        if char in keep:
-            return char
-        return NAMED_ESCAPES.get(char) or f"\\x{ord(char):02x}"
 
-    return CONTROLS.sub(escape, text)
+@functools.cache
+def _controls_except(keep: str) -> re.Pattern:
+    chars = "".join(chr(code) for code in CONTROL_CODES if chr(code) not in keep)
+    return re.compile(f"[{re.escape(chars)}]")
+
+
+def _escaped(match: re.Match) -> str:
+    return NAMED_ESCAPES.get(match[0]) or f"\\x{ord(match[0]):02x}"
 
 
 def stdout_is_tty() -> bool:

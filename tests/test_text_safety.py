@@ -130,6 +130,24 @@ def test_import_rejects_control_characters_like_other_rejections(taskcli, user, 
     assert [task["title"] for task in stored_tasks()] == ["fine", REAL_TEXT[0]]
 
 
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"title": "nul \u0000"}, "title: must not contain control characters (found U+0000)"),
+        ({"title": "t", "description": "lone \ud800"}, "description: must not contain unpaired"),
+        ({"title": "t", "tags": ["\udfff"]}, "tags: must not contain unpaired"),
+    ],
+    ids=["nul", "surrogate", "surrogate-tag"],
+)
+def test_import_still_refuses_nul_and_unpaired_surrogates(taskcli, user, tmp_path, fields, error):
+    path = tmp_path / "odd.json"  # JSON can spell both; ASCII keeps the escapes as they are
+    path.write_text(json.dumps([task_object(**fields)]), encoding="ascii")
+    result = taskcli("import", str(path))
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.startswith(f"rejected index 0: {error}"), result.stderr
+    assert stored_tasks() == []
+
+
 def test_register_refuses_an_email_with_control_characters(taskcli, backend):
     result = taskcli(
         "register", "--email", "me\x1b[2J@example.com", "--password-stdin",

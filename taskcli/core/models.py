@@ -29,7 +29,7 @@ WHITESPACE = re.compile(r"\s")
 # characters (category Cf: ZWJ in emoji, RTL marks, soft hyphen) are real text and allowed.
 CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
 CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
-LINE_BREAKS = re.compile("\r\n|[\n\u2028\u2029]")
+LINE_BREAKS = re.compile("[\r\n\u2028\u2029]")
 
 TITLE_MAX = 255
 DESCRIPTION_MAX = 2000
@@ -135,7 +135,7 @@ class Task(Model, table=True):
 # ---- validated input shapes -------------------------------------------------------------
 
 
-def plain_text(value: str, *, multiline: bool = False) -> str:
+def _plain_text(value: str, *, multiline: bool = False) -> str:
     """``value`` if every database can store it and it cannot drive a terminal: no unpaired
     UTF-16 surrogate, no control character (``multiline`` allows tab, LF and CRLF)."""
     if UNSTORABLE.search(value):
@@ -157,13 +157,13 @@ def _trimmed_title(value: str) -> str:
         raise ValueError("must be one line without tabs")
     if len(value) > TITLE_MAX:
         raise ValueError(f"must be at most {TITLE_MAX} characters")
-    return plain_text(value)
+    return _plain_text(value)
 
 
 def _description(value: str | None) -> str | None:
     if value is not None and len(value) > DESCRIPTION_MAX:
         raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
-    return plain_text(value, multiline=True) if value else None
+    return _plain_text(value, multiline=True) if value else None
 
 
 def _no_space_word(limit: int, what: str):
@@ -176,7 +176,7 @@ def _no_space_word(limit: int, what: str):
         if WHITESPACE.search(value) or (what == "tag" and "," in value):
             banned = "whitespace or commas" if what == "tag" else "whitespace"
             raise ValueError(f"{what} {value!r} must not contain {banned}")
-        return plain_text(value)
+        return _plain_text(value)
 
     return check
 

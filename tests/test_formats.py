@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import enum
 import io
 import json
@@ -290,6 +291,42 @@ def test_csv_writer_header_and_null_cells() -> None:
         "created_at,updated_at,completed_at\r\n"
         ',3,"Buy milk, eggs",,,,,,shop today,,,\r\n'
     )
+
+
+FORMULAS = ['=HYPERLINK("https://evil.example","click")', "=1+1", "+SUM(1,2)", "-2", "@x",
+            "\tleading tab", "\rleading return"]  # fmt: skip
+
+
+def test_csv_guards_cells_a_spreadsheet_would_evaluate() -> None:
+    """OWASP's leading ' on every such cell; reading it back gives the original values."""
+    tags = ["=1+1", "+SUM(1;2)", "-2", "@x"]
+    records = [task(title=value, description=value, project=value) for value in FORMULAS]
+    records += [task(tags=[tag, "plain"]) for tag in tags]
+    text = write(records, "csv")
+    rows = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    assert [[row[2], row[3], row[7]] for row in rows[: len(FORMULAS)]] == [
+        ["'" + value] * 3 for value in FORMULAS
+    ]
+    assert [row[8] for row in rows[len(FORMULAS) :]] == [f"'{tag} plain" for tag in tags]
+    assert [item.record for item in read(text, "csv")] == records
+
+
+def test_csv_keeps_values_that_start_with_a_quote() -> None:
+    values = ["'=1+1", "''-2", "'plain", "'", "it's"]
+    text = write([task(title=value) for value in values], "csv")
+    cells = [row[2] for row in csv.reader(io.StringIO(text, newline=""))][1:]
+    assert cells == ["''=1+1", "'''-2", "'plain", "'", "it's"]
+    assert [item.record["title"] for item in read(text, "csv")] == values
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.text(), st.text(alphabet="'=+-@\t\r x", max_size=8)))
+def test_csv_guard_is_lossless_for_every_string(value: str) -> None:
+    from taskcli.core.formats.csv_format import guard_cell, unguard_cell
+
+    guarded = guard_cell(value)
+    assert guarded[:1] not in ("=", "+", "-", "@", "\t", "\r")
+    assert unguard_cell(guarded) == value
 
 
 # --- taskwarrior -------------------------------------------------------------------------

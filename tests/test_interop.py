@@ -180,6 +180,25 @@ def test_taskwarrior_export_piped_to_stdin(taskcli, user, tmp_path):
     assert (result.exit_code, result.stdout) == (0, "created 6, updated 0, skipped 1\n")
 
 
+# Real text with format characters (Unicode Cf): ZWJ emoji, a variation selector, RTL and
+# LTR marks, a soft hyphen, a zero-width space.
+REAL_TEXT = [
+    "👩\u200d💻 review the PR", "family 👨\u200d👩\u200d👧\u200d👦 dinner",
+    "🏳\ufe0f\u200d🌈 parade", "\u200fשלום\u200e call", "Silben\u00adtrennung", "zero\u200bwidth",
+]  # fmt: skip
+
+
+def test_taskwarrior_tasks_with_format_characters_import(taskcli, user, tmp_path):
+    task = Taskwarrior(tmp_path / "tw")
+    for title in REAL_TEXT:
+        task("add", title, "+👩\u200d💻")
+    result = taskcli("import", "-", "--format", "taskwarrior", input=task.export())
+    assert (result.exit_code, result.stderr) == (0, ""), result.stderr
+    imported = listed(taskcli)
+    assert [t["title"] for t in imported] == REAL_TEXT
+    assert all(t["tags"] == ["👩\u200d💻"] for t in imported)
+
+
 # ---- taskcli → Taskwarrior ------------------------------------------------------------------
 
 

@@ -80,6 +80,28 @@ def test_round_trip_of_stdout_export_through_stdin(taskcli, user):
     assert listed(taskcli) == before
 
 
+def test_csv_export_guards_formulas_and_import_restores_them(
+    taskcli, user, backend, request, tmp_path
+):
+    formulas = ['=HYPERLINK("https://evil.example","click")', "=1+1", "+SUM(1,2)", "-2", "@x"]
+    for value in formulas:
+        word = value.replace(",", ";")  # a project or tag has no commas
+        taskcli.ok("add", f"--description={value}", f"--project={word}", f"--tag={word}",
+                   "--", value)  # fmt: skip
+    path = tmp_path / "tasks.csv"
+    ok(taskcli, "export", "--format", "csv", "-o", str(path))
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    for row in rows:
+        cells = [row[field] for field in ("title", "description", "project", "tags")]
+        assert all(cell.startswith("'") for cell in cells), cells
+    with fresh_database(backend, request, tmp_path) as elsewhere:
+        ok(taskcli, "import", str(path), env=elsewhere)
+        copied = listed(taskcli, env=elsewhere)
+    assert copied == listed(taskcli)
+    assert [task["title"] for task in copied] == formulas
+
+
 # ---- export to a file -----------------------------------------------------------------------
 
 

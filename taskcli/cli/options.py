@@ -15,13 +15,14 @@ def confirm_or_require_yes(question: str, yes: bool) -> None:
     """Ask on a TTY; without one, refuse unless --yes was given (exit 2)."""
     import sys
 
+    from taskcli.cli.output import visible
     from taskcli.core.errors import UsageError
 
     if yes:
         return
     if not sys.stdin.isatty():
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
-    if not typer.confirm(question, default=False, err=True):
+    if not typer.confirm(visible(question), default=False, err=True):
         sys.stderr.write("cancelled: nothing changed\n")  # like `rm -i`: declining is no error
         raise typer.Exit(0)
 

@@ -3,11 +3,41 @@
 stdout carries results only; messages, warnings and errors go to stderr.
 """
 
+import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
+
+# C0 and C1 control characters. Input refuses them, but older rows, a direct database
+# write or a command-line argument can still bring them here.
+CONTROL_CODES = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+RAW_IN_JSON = re.compile("[\x7f-\x9f]")  # json.dumps escapes C0 only
+
+
+def visible(text: str, *, keep: str = "") -> str:
+    """``text`` safe for a terminal: each control character not in ``keep`` written as a
+    visible escape (``\\t``, ``\\n``, ``\\r``, else ``\\x1b`` style), so stored text can
+    neither send escape sequences nor break a line or a tab-separated field. Keeping
+    ``\\n`` keeps CRLF as a line break too."""
+    if text.isprintable():  # the common case, and much faster than the search
+        return text
+    if "\n" in keep:
+        text = text.replace("\r\n", "\n")
+    return _controls_except(keep).sub(_escaped, text)
+
+
+@functools.cache
+def _controls_except(keep: str) -> re.Pattern:
+    chars = "".join(chr(code) for code in CONTROL_CODES if chr(code) not in keep)
+    return re.compile(f"[{re.escape(chars)}]")
+
+
+def _escaped(match: re.Match) -> str:
+    return NAMED_ESCAPES.get(match[0]) or f"\\x{ord(match[0]):02x}"
 
 
 def stdout_is_tty() -> bool:
@@ -34,9 +64,16 @@ def console(*, stderr: bool = False):
     )
 
 
+def json_text(document: Any, *, indent: int | None = None) -> str:
+    """``json.dumps`` text (UTF-8, not ASCII-escaped) with DEL and the C1 controls written
+    as ``\\u`` escapes too: the same JSON value, nothing a terminal acts on."""
+    text = json.dumps(document, ensure_ascii=False, indent=indent)
+    return RAW_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+
+
 def print_json(document: Any) -> None:
     """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(document, indent=2) + "\n")
 
 
 def print_json_array(documents: Iterable[Any]) -> None:
@@ -44,7 +81,7 @@ def print_json_array(documents: Iterable[Any]) -> None:
     write = sys.stdout.write
     first = True
     for document in documents:
-        text = json.dumps(document, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        text = json_text(document, indent=2).replace("\n", "\n  ")
         write(("[\n  " if first else ",\n  ") + text)
         first = False
     write("[]\n" if first else "\n]\n")
@@ -52,16 +89,17 @@ def print_json_array(documents: Iterable[Any]) -> None:
 
 def print_json_lines(documents: Iterable[Any]) -> None:
     for document in documents:
-        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(document) + "\n")
 
 
 def print_line(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """One plain line on stdout; tabs (the field separator) kept, other controls escaped."""
+    sys.stdout.write(visible(text, keep="\t") + "\n")
 
 
 def message(text: str) -> None:
     """A message for the person at the terminal (stderr, never mixed into results)."""
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(visible(text) + "\n")
     sys.stderr.flush()
 
 
@@ -72,10 +110,10 @@ def warn(text: str) -> None:
 def render_error(*, code: str, message_text: str, hint: str | None, as_json: bool) -> None:
     if as_json:
         document = {"error": {"code": code, "message": message_text, "hint": hint}}
-        sys.stderr.write(json.dumps(document, ensure_ascii=False) + "\n")
+        sys.stderr.write(json_text(document) + "\n")
     else:
         suffix = f" (hint: {hint})" if hint else ""
-        sys.stderr.write(f"error: {message_text}{suffix}\n")
+        sys.stderr.write(visible(f"error: {message_text}{suffix}") + "\n")
     sys.stderr.flush()
 
 

@@ -29,11 +29,18 @@ def tsv_row(record: dict) -> str:
             record["status"],
             record["priority"],
             format_utc(record["due"]) or "",
-            record["project"] or "",
-            ",".join(record["tags"]),
-            record["title"],
+            output.visible(record["project"] or ""),
+            output.visible(",".join(record["tags"])),
+            output.visible(record["title"]),
         ]
     )
+
+
+def _cell(text: str, *, keep: str = "") -> str:
+    """Stored text for a rich table cell: no control character, no markup."""
+    from rich.markup import escape
+
+    return escape(output.visible(text, keep=keep))
 
 
 def _due_cell(record: dict, now: datetime) -> str:
@@ -51,7 +58,6 @@ def _due_cell(record: dict, now: datetime) -> str:
 
 
 def task_table(records: list[dict]):
-    from rich.markup import escape
     from rich.table import Table
 
     from taskcli.core.dates import utc_now
@@ -76,9 +82,9 @@ def task_table(records: list[dict]):
             if PRIORITY_STYLE[record["priority"]]
             else record["priority"],
             _due_cell(record, now),
-            escape(record["project"] or ""),
-            escape(",".join(record["tags"])),
-            escape(record["title"]),
+            _cell(record["project"] or ""),
+            _cell(",".join(record["tags"])),
+            _cell(record["title"]),
             style=STATUS_STYLE[record["status"]] or None,
         )
     return table
@@ -115,16 +121,15 @@ def task_detail(record: dict, *, as_json: bool) -> None:
     document["tags"] = ",".join(document["tags"])
     if not output.stdout_is_tty():
         for key, value in document.items():
-            output.print_line(f"{key}\t{'' if value is None else value}")
+            output.print_line(f"{key}\t{output.visible('' if value is None else str(value))}")
         return
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in document.items():
-        table.add_row(key, escape("" if value is None else str(value)))
+        table.add_row(key, _cell("" if value is None else str(value), keep="\n\t"))
     output.console().print(table)
 
 
@@ -136,7 +141,7 @@ def task_changes(records: Iterable[dict], *, verb: str, as_json: bool, many: boo
         output.print_json(documents if many else documents[0])
         return
     for record in records:
-        output.print_line(f"{verb} {record['number']}: {record['title']}")
+        output.print_line(f"{verb} {record['number']}: {output.visible(record['title'])}")
 
 
 def created(record: dict, *, as_json: bool) -> None:

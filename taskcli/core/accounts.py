@@ -15,7 +15,7 @@ from taskcli.core import security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
-from taskcli.core.models import AuthSession, Meta, User
+from taskcli.core.models import CONTROL, AuthSession, Meta, User
 
 users = User.__table__
 sessions = AuthSession.__table__
@@ -43,7 +43,7 @@ class Login:
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if len(value) > 320 or not EMAIL_RE.match(value):
+    if len(value) > 320 or not EMAIL_RE.match(value) or CONTROL.search(value):
         raise InvalidInputError(f"email: {email.strip()!r} is not an email address")
     return value
 

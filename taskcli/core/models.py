@@ -24,6 +24,12 @@ M = TypeVar("M", bound=SQLModel)
 
 UNSTORABLE = re.compile("[\ud800-\udfff]")  # unpaired UTF-16 surrogates
 WHITESPACE = re.compile(r"\s")
+# C0 and C1 control characters (Unicode category Cc): on a terminal they start escape
+# sequences (ESC, CSI U+009B) or move the cursor, so text fields refuse them. Format
+# characters (category Cf: ZWJ in emoji, RTL marks, soft hyphen) are real text and allowed.
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
+CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+LINE_BREAKS = re.compile("[\r\n\u2028\u2029]")
 
 TITLE_MAX = 255
 DESCRIPTION_MAX = 2000
@@ -129,28 +135,35 @@ class Task(Model, table=True):
 # ---- validated input shapes -------------------------------------------------------------
 
 
+def _plain_text(value: str, *, multiline: bool = False) -> str:
+    """``value`` if every database can store it and it cannot drive a terminal: no unpaired
+    UTF-16 surrogate, no control character (``multiline`` allows tab, LF and CRLF)."""
+    if UNSTORABLE.search(value):
+        raise ValueError("must not contain unpaired surrogate characters")
+    probe = value.replace("\r\n", "").replace("\n", "").replace("\t", "") if multiline else value
+    control = CONTROL.search(probe)
+    if control:
+        allowed = "other than tab and newline " if multiline else ""
+        found = f"U+{ord(control.group()):04X}"
+        raise ValueError(f"must not contain control characters {allowed}(found {found})")
+    return value
+
+
 def _trimmed_title(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
-    if not value.isprintable():
-        raise ValueError("must be one line without tabs or control characters")
+    if LINE_BREAKS.search(value) or "\t" in value:
+        raise ValueError("must be one line without tabs")
     if len(value) > TITLE_MAX:
         raise ValueError(f"must be at most {TITLE_MAX} characters")
-    return value
-
-
-def _storable(value: str) -> str:
-    """Text every database can store: no NUL, no unpaired UTF-16 surrogate."""
-    if "\x00" in value or UNSTORABLE.search(value):
-        raise ValueError("must not contain NUL or unpaired surrogate characters")
-    return value
+    return _plain_text(value)
 
 
 def _description(value: str | None) -> str | None:
     if value is not None and len(value) > DESCRIPTION_MAX:
         raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
-    return _storable(value) if value else None
+    return _plain_text(value, multiline=True) if value else None
 
 
 def _no_space_word(limit: int, what: str):
@@ -163,7 +176,7 @@ def _no_space_word(limit: int, what: str):
         if WHITESPACE.search(value) or (what == "tag" and "," in value):
             banned = "whitespace or commas" if what == "tag" else "whitespace"
             raise ValueError(f"{what} {value!r} must not contain {banned}")
-        return _storable(value)
+        return _plain_text(value)
 
     return check
 

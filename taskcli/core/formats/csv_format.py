@@ -7,6 +7,11 @@ on reading, since a tag can contain neither. Timestamps are RFC 3339 UTC. A quot
 cell may span lines; a record's location is the line it starts on. Rows end in CRLF
 (RFC 4180); open files with ``newline=""``, as the csv module asks, so line breaks
 inside cells survive.
+
+A cell that a spreadsheet would evaluate as a formula (starting with ``=``, ``+``, ``-``,
+``@``, tab or CR) is written with a leading ``'`` (OWASP's guard), and reading removes
+it. A value that itself starts with quotes before such a character gets one more quote,
+so every string reads back exactly as it was written.
 """
 
 from __future__ import annotations
@@ -26,6 +31,18 @@ from taskcli.core.formats.records import (
 )
 
 _TAG_SEPARATORS = re.compile(r"[\s,]+")
+# Quotes (none or more) before a character that makes a spreadsheet evaluate the cell.
+_FORMULA_START = re.compile("'*[=+\\-@\t\r]")
+
+
+def guard_cell(text: str) -> str:
+    """``text`` with a leading ``'`` if a spreadsheet could take it for a formula."""
+    return "'" + text if _FORMULA_START.match(text) else text
+
+
+def unguard_cell(text: str) -> str:
+    """The value :func:`guard_cell` was given."""
+    return text[1:] if text.startswith("'") and _FORMULA_START.match(text, 1) else text
 
 
 def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
@@ -70,7 +87,7 @@ def _parse_row(location: str, row: list[str], columns: dict[str, int], width: in
         )
     values: dict[str, Any] = {}
     for field, index in columns.items():
-        cell = row[index]
+        cell = unguard_cell(row[index])
         if field == "tags":
             values[field] = [tag for tag in _TAG_SEPARATORS.split(cell) if tag]
         elif cell.strip():
@@ -82,7 +99,7 @@ def _parse_row(location: str, row: list[str], columns: dict[str, int], width: in
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
-    """Write the header and one row per record; null is an empty cell."""
+    """Write the header and one row per record; null is an empty cell, formulas guarded."""
     # The default "\r\n" terminator also makes the writer quote a lone "\r" in a cell.
     writer = csv.writer(out)
     writer.writerow(TASK_FIELDS)
@@ -90,6 +107,8 @@ def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     for record in records:
         obj = task_to_json(record)
         obj["tags"] = " ".join(obj["tags"])
-        writer.writerow("" if obj[field] is None else obj[field] for field in TASK_FIELDS)
+        writer.writerow(
+            "" if obj[field] is None else guard_cell(str(obj[field])) for field in TASK_FIELDS
+        )
         count += 1
     return count

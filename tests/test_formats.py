@@ -299,8 +299,9 @@ def test_taskwarrior_pretty_printed_export() -> None:
     parsed = read_file("taskwarrior-export.json", "taskwarrior")
     assert [item.location for item in parsed] == [f"index {n}" for n in range(6)]
     assert errors(parsed) == []
-    assert [item.skipped for item in parsed] == [False, False, True, False, False, False]
-    passport, gift, _, template, plants, book = (item.record for item in parsed)
+    # index 2 is deleted, index 3 a recurring template
+    assert [item.skipped for item in parsed] == [False, False, True, True, False, False]
+    passport, gift, _, _, plants, book = (item.record for item in parsed)
     assert passport == task(
         id=UUID_1,
         title="Renew passport",
@@ -317,11 +318,7 @@ def test_taskwarrior_pretty_printed_export() -> None:
         "Geburtstagsgeschenk für Zoë kaufen", "pending", "medium",
     )  # fmt: skip
     assert (gift["project"], gift["tags"]) == ("family.birthdays", ["café"])
-    assert (template["status"], template["priority"], plants["status"]) == (
-        "pending",
-        None,
-        "pending",
-    )
+    assert plants["status"] == "pending"
     assert book["title"] == "日本語の本を返す"
     assert book["status"] == "completed"  # started, then finished
     assert book["completed_at"] == utc("2026-11-10T15:30:00Z")
@@ -355,6 +352,11 @@ def test_taskwarrior_one_object_per_line_with_trailing_commas() -> None:
 def test_taskwarrior_rejections(obj: dict[str, Any], error: str) -> None:
     assert errors(read(json.dumps([obj]), "taskwarrior")) == [("index 0", error)]
     assert errors(read(json.dumps(obj), "taskwarrior")) == [("line 1", error)]
+
+
+def test_taskwarrior_recurring_template_is_skipped() -> None:
+    template = {"uuid": UUID_1, "status": "recurring", "description": "a", "entry": "x"}
+    assert read(json.dumps([template]), "taskwarrior") == [ParsedRecord("index 0", skipped=True)]
 
 
 def test_taskwarrior_deleted_is_skipped_even_when_malformed() -> None:

@@ -180,6 +180,23 @@ def test_taskwarrior_export_piped_to_stdin(taskcli, user, tmp_path):
     assert (result.exit_code, result.stdout) == (0, "created 6, updated 0, skipped 1\n")
 
 
+def test_taskwarrior_recurring_template_is_skipped_and_counted(taskcli, user, tmp_path):
+    task = Taskwarrior(tmp_path / "tw")
+    task("add", "Water the plants", "recur:weekly", "due:tomorrow")
+    objects = {obj["status"]: obj for obj in json.loads(task.export())}  # export makes the instance
+    assert sorted(objects) == ["pending", "recurring"]
+    assert objects["pending"]["parent"] == objects["recurring"]["uuid"]
+    path = tmp_path / "tasks.json"
+    path.write_text(task.export(), encoding="utf-8")
+
+    result = taskcli("import", str(path))
+    assert (result.exit_code, result.stdout) == (0, "created 1, updated 0, skipped 1\n")
+    [imported] = listed(taskcli)
+    assert (imported["id"], imported["title"], imported["status"]) == (
+        objects["pending"]["uuid"], "Water the plants", "pending",
+    )  # fmt: skip
+
+
 # ---- taskcli → Taskwarrior ------------------------------------------------------------------
 
 

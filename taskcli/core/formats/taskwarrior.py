@@ -4,8 +4,9 @@ Reading accepts a JSON array (pretty-printed or not; locations ``index N``) or o
 object per line, with or without trailing commas (older exports; locations
 ``line N``). Mapping: ``uuid`` → id, ``description`` → title, ``entry`` → created_at,
 ``modified`` → updated_at, ``end`` → completed_at (completed tasks only), ``due``;
-priority H/M/L → high/medium/low; status pending/waiting/recurring → pending,
-completed → completed, deleted → skipped; ``start`` on a task that is not completed
+priority H/M/L → high/medium/low; status pending/waiting → pending, completed →
+completed; deleted tasks and recurring templates (``status: recurring``; their
+generated instances are ordinary pending tasks) are skipped; ``start`` on a task that is not completed
 → in_progress; annotation texts become the description, one per line. Every other
 attribute (urgency, id, mask, parent, recur, wait, scheduled, UDAs…) is ignored.
 
@@ -51,15 +52,17 @@ _LETTERS = {name: letter for letter, name in _PRIORITIES.items()}
 _STATUSES = {
     "pending": "pending",
     "waiting": "pending",
-    "recurring": "pending",
+    # A recurring template: its instances are the tasks (skipped until recurrence exists).
+    "recurring": "recurring",
     "completed": "completed",
     "deleted": "deleted",
 }
+_SKIPPED_STATUSES = ("deleted", "recurring")
 _COMPACT_TIME = re.compile(r"\d{8}T\d{6}Z")
 
 
 def read_taskwarrior(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each task as a record, a rejection or (deleted) a skip."""
+    """Each task as a record, a rejection or (deleted, recurring template) a skip."""
     head = read_head(stream)
     if head.lstrip(" \t\r\n\ufeff").startswith("["):
         try:
@@ -94,11 +97,11 @@ def _parsed(location: str, element: object) -> ParsedRecord:
 
 
 def record_from_taskwarrior(obj: object) -> dict[str, Any] | None:
-    """The record for one exported task; None for a deleted one."""
+    """The record for one exported task; None for a deleted one or a recurring template."""
     if not isinstance(obj, dict):
         raise RecordError(f"expected a task object, got {json_type(obj)}")
     status = _status(obj.get("status"))
-    if status == "deleted":
+    if status in _SKIPPED_STATUSES:
         return None
     started = _time(obj, "start") is not None
     record = new_record()

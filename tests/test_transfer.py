@@ -475,3 +475,47 @@ def test_reimport_changes_every_field(taskcli, user, tmp_path):
         assert task["created_at"] == created[obj["id"]]  # the file does not say: kept
     assert stored[changed[0]["id"]]["completed_at"] == "2030-02-02T10:00:00Z"
     assert stored[changed[1]["id"]]["priority"] == "medium"
+
+
+# ---- times without an offset ----------------------------------------------------------------
+
+
+@pytest.fixture
+def berlin(monkeypatch):
+    """A local zone with DST (CET +01:00 in winter, CEST +02:00 from 2026-03-29)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+NAIVE_TIMES = {  # as the file gives it → what is stored (UTC)
+    "2026-01-15T08:00:00": "2026-01-15T07:00:00Z",  # local winter time
+    "2026-07-01T08:00": "2026-07-01T06:00:00Z",  # local summer time
+    "2026-03-29": "2026-03-29T21:59:59Z",  # a bare date: the end of that (DST) day
+    "2026-10-25": "2026-10-25T22:59:59Z",  # the day DST ends
+    "2026-07-01T08:00:00Z": "2026-07-01T08:00:00Z",  # with an offset: that instant
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_naive_times_are_local_and_a_bare_date_is_the_end_of_that_day(
+    taskcli, user, tmp_path, berlin, fmt
+):
+    objects = [task_object(f"due {text}", due=text) for text in NAIVE_TIMES]
+    if fmt == "json":
+        content = json.dumps(objects)
+    elif fmt == "jsonl":
+        content = "".join(json.dumps(obj) + "\n" for obj in objects)
+    else:
+        rows = (f"{obj['id']},{obj['title']},{obj['due']}\r\n" for obj in objects)
+        content = "id,title,due\r\n" + "".join(rows)
+    path = tmp_path / f"tasks.{fmt}"
+    path.write_text(content, encoding="utf-8")
+    taskcli.ok("import", str(path))
+    assert {task["title"]: task["due"] for task in listed(taskcli)} == {
+        f"due {text}": stored for text, stored in NAIVE_TIMES.items()
+    }

@@ -3,7 +3,8 @@
 Columns may come in any order and any may be missing except ``title``; unknown
 columns are ignored. An empty (or blank) cell is null, so CSV cannot tell an empty
 description from none. Tags are joined by spaces; commas are accepted between tags
-on reading, since a tag can contain neither. Timestamps are RFC 3339 UTC. A quoted
+on reading, since a tag can contain neither. Timestamps are written as RFC 3339
+UTC; on reading, one without an offset is local time (a bare date: the end of that day). A quoted
 cell may span lines; a record's location is the line it starts on. Rows end in CRLF
 (RFC 4180); open files with ``newline=""``, as the csv module asks, so line breaks
 inside cells survive.

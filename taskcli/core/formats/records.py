@@ -178,7 +178,8 @@ def parse_tags(value: object, field: str) -> list[str]:
 
 
 def parse_time(value: object, field: str) -> datetime | None:
-    """An RFC 3339 timestamp as aware UTC, or None."""
+    """An ISO 8601 timestamp as aware UTC (no offset: local time; a bare date: the end of
+    that day, as for WHEN), or None."""
     if value is None:
         return None
     if not isinstance(value, str):

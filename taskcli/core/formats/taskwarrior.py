@@ -6,8 +6,8 @@ object per line, with or without trailing commas (older exports; locations
 ``modified`` → updated_at, ``end`` → completed_at (completed tasks only), ``due``;
 priority H/M/L → high/medium/low; status pending/waiting → pending, completed →
 completed; deleted tasks and recurring templates (``status: recurring``; their
-generated instances are ordinary pending tasks) are skipped; ``start`` on a task that is not completed
-→ in_progress; annotation texts become the description, one per line. Every other
+generated instances are ordinary pending tasks) are skipped; ``start`` on a task that
+is not completed → in_progress; annotation texts become the description, one per line. Every other
 attribute (urgency, id, mask, parent, recur, wait, scheduled, UDAs…) is ignored.
 
 Writing gives an array in ``task export`` form. An in_progress task is written as

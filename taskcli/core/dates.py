@@ -23,6 +23,16 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def local_date(value: datetime) -> date:
+    """The local calendar date of a stored time (naive is UTC); beyond the platform's
+    local-time range (years 1 and 9999) the UTC date."""
+    value = as_utc(value)
+    try:
+        return value.astimezone().date()
+    except (OverflowError, ValueError, OSError):
+        return value.date()
+
+
 def format_utc(value: datetime | None) -> str | None:
     """RFC 3339 UTC, e.g. ``2026-11-23T08:00:00Z``; None stays None."""
     if value is None:

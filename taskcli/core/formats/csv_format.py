@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from taskcli.core.formats.records import (
+    EVERY_FIELD,
     TASK_FIELDS,
     ParsedRecord,
     RecordError,
@@ -27,6 +28,7 @@ from taskcli.core.formats.records import (
 )
 
 _TAG_SEPARATORS = re.compile(r"[\s,]+")
+CARRIES = EVERY_FIELD
 
 
 def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:

@@ -8,11 +8,14 @@ from typing import Any, TextIO
 
 from taskcli.core.formats.json_stream import write_json_lines_texts
 from taskcli.core.formats.records import (
+    EVERY_FIELD,
     ParsedRecord,
     numbered_lines,
     record_from_json,
     task_to_json,
 )
+
+CARRIES = EVERY_FIELD
 
 
 def read_jsonl(stream: TextIO) -> Iterator[ParsedRecord]:

@@ -37,6 +37,19 @@ STATUSES = ("pending", "in_progress", "completed")
 PRIORITIES = ("low", "medium", "high")
 
 
+@dataclass(frozen=True, slots=True)
+class Carries:
+    """The task fields a format holds, so that a re-import changes only those; of
+    ``as_dates``, only the local calendar date (a stored time on that date is kept)."""
+
+    fields: frozenset[str]
+    as_dates: frozenset[str] = frozenset()
+
+
+#: What a format made of SPEC §10 task objects (or their columns) holds: everything.
+EVERY_FIELD = Carries(frozenset(TASK_FIELDS))
+
+
 class RecordError(ValueError):
     """A source record is structurally wrong for its format."""
 

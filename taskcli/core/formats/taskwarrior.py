@@ -34,6 +34,8 @@ from taskcli.core.formats.json_stream import (
     write_json_array,
 )
 from taskcli.core.formats.records import (
+    TASK_FIELDS,
+    Carries,
     ParsedRecord,
     RecordError,
     json_type,
@@ -47,6 +49,8 @@ from taskcli.core.formats.records import (
     tag_list,
 )
 
+# Everything but our task number (Taskwarrior's ``id`` is its own working-set index).
+CARRIES = Carries(frozenset(TASK_FIELDS) - {"number"})
 _PRIORITIES = {"H": "high", "M": "medium", "L": "low"}
 _LETTERS = {name: letter for letter, name in _PRIORITIES.items()}
 _STATUSES = {

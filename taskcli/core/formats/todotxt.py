@@ -37,8 +37,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any, TextIO
 
-from taskcli.core.dates import as_utc
+from taskcli.core.dates import local_date
 from taskcli.core.formats.records import (
+    Carries,
     ParsedRecord,
     RecordError,
     new_record,
@@ -49,6 +50,12 @@ from taskcli.core.formats.records import (
     tag_list,
 )
 
+# No description, task number or updated time; created, completed and due as local dates.
+CARRIES = Carries(
+    frozenset(("id", "title", "status", "priority", "due", "project", "tags", "created_at",
+               "completed_at")),
+    as_dates=frozenset(("due", "created_at", "completed_at")),
+)  # fmt: skip
 _PRIORITY = re.compile(r"\(([A-Z])\)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _KEY_VALUE = re.compile(r"([A-Za-z][\w-]*):([^\s:/][^\s:]*)")
@@ -147,14 +154,7 @@ def _local_time(day: date, at: time) -> datetime:
 
 def _local_date(value: datetime | None) -> str | None:
     """The local calendar date of a stored time, ``YYYY-MM-DD``."""
-    if value is None:
-        return None
-    value = as_utc(value)
-    try:
-        value = value.astimezone()
-    except (OverflowError, ValueError, OSError):
-        pass  # beyond the platform's local-time range (year 1 or 9999): the UTC date it is
-    return value.date().isoformat()
+    return None if value is None else local_date(value).isoformat()
 
 
 def todotxt_line(record: dict[str, Any]) -> str:

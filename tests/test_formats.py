@@ -26,6 +26,7 @@ from taskcli.core.formats import (
     task_to_json,
     write_records,
 )
+from taskcli.core.models import TaskCreate, validated
 
 DATA = Path(__file__).parent / "data" / "formats"
 UUID_1 = "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e01"
@@ -476,14 +477,32 @@ def test_todotxt_writer_line() -> None:
         description="cannot be held",
     )
     assert write([record], "todotxt") == (
-        f"x (A) 2026-11-20 2026-11-01 Pay the bill +home @computer @urgent due:2026-12-01 "
-        f"uuid:{UUID_1}\n"
+        "x (A) 2026-11-20 2026-11-01 Pay title:%20%20the bill +home @computer @urgent "
+        f"due:2026-12-01 uuid:{UUID_1}\n"
     )
     started = task(title="Write", status="in_progress", priority="medium")
     assert write([started], "todotxt") == "(B) Write status:in_progress\n"
     # a done line without a completion date cannot carry a creation date
     done = task(title="Old", status="completed", created_at=utc("2026-11-01T12:00:00Z"))
     assert write([done], "todotxt") == "x Old\n"
+
+
+@pytest.mark.parametrize(
+    ("title", "written"),
+    [
+        ("+SUM(1,2)", "title:+SUM(1,2)"),
+        ("@home @work", "title:@home title:@work"),
+        ("Call +44 at 10:30, see http://x/y", "Call title:+44 at 10:30, see http://x/y"),
+        ("x marks the spot", "title:x marks the spot"),
+        ("(A) 2026-01-01 due:soon", "title:(A) 2026-01-01 title:due%3Asoon"),
+        ("100% title:x", "100% title:title%3Ax"),
+    ],
+)  # fmt: skip
+def test_todotxt_title_words_that_would_read_as_markup_are_encoded(title: str, written: str):
+    record = task(title=title, status="pending", project="p")
+    assert write([record], "todotxt") == f"{written} +p\n"
+    [item] = read(write([record], "todotxt"), "todotxt")
+    assert (item.record["title"], item.record["project"], item.record["tags"]) == (title, "p", [])
 
 
 # --- round trips -------------------------------------------------------------------------
@@ -596,6 +615,39 @@ def test_taskwarrior_round_trip_of_arbitrary_records(batch: list[dict[str, Any]]
         if before["status"] != "completed":
             expected["completed_at"] = None
         assert after == expected
+
+
+def accepted_title(text: str) -> str | None:
+    """The title taskcli stores for ``text``, or None when it refuses it."""
+    try:
+        return validated(TaskCreate, {"title": text}).title
+    except InvalidInputError:
+        return None
+
+
+TODO_FRAGMENTS = [
+    "x", "(A)", "(b)", "2026-11-01", "+p", "@c", "+", "@", "due:2026-12-01", "due:x", "pri:A",
+    "pri:", "uuid:" + UUID_1, "status:in_progress", "title:", "title:a%20b", "t:1", "10:30",
+    "http://x/y", "%", "%41", ":", "/", "/a:b", "  ", " ", "\u00a0", "\u3000", "\u200b", "é",
+]  # fmt: skip
+titles = (
+    st.lists(st.one_of(st.sampled_from(TODO_FRAGMENTS), st.text(max_size=5)), min_size=1,
+             max_size=8)
+    .flatmap(lambda parts: st.sampled_from(["", " "]).map(lambda sep: sep.join(parts)))
+    .map(accepted_title)
+    .filter(lambda title: title is not None)
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=records, title=titles)
+def test_todotxt_round_trip_keeps_every_title_taskcli_accepts(
+    record: dict[str, Any], title: str
+) -> None:
+    """The title comes back exactly, and the rest of the line reads as with a plain title."""
+    [plain] = read(write([{**record, "title": "plain"}], "todotxt"), "todotxt")
+    [item] = read(write([{**record, "title": title}], "todotxt"), "todotxt")
+    assert item.record == {**plain.record, "title": title}
 
 
 # --- detection ---------------------------------------------------------------------------

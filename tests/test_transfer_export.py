@@ -102,6 +102,22 @@ def test_todotxt_reimport_changes_what_the_line_says_and_keeps_the_rest(taskcli,
         assert after[key] == before[key], key
 
 
+def test_todotxt_export_of_titles_made_of_markup_imports_back(
+    taskcli, user, backend, request, tmp_path
+):
+    titles = ["+SUM(1,2)", "@home @work", "x due:friday", "Call +44 20  7946 0958"]
+    for title in titles:
+        taskcli.ok("add", title, "--project", "p")
+    path = tmp_path / "todo.txt"
+    ok(taskcli, "export", "--format", "todotxt", "-o", str(path))
+    with fresh_database(backend, request, tmp_path) as elsewhere:
+        assert ok(taskcli, "import", str(path), env=elsewhere).stdout.startswith("created 4,")
+        copied = listed(taskcli, env=elsewhere)
+    assert [(task["title"], task["project"], task["tags"]) for task in copied] == [
+        (title, "p", []) for title in titles
+    ]
+
+
 def test_round_trip_of_stdout_export_through_stdin(taskcli, user):
     add_sample_tasks(taskcli)
     exported = taskcli.ok("export").stdout

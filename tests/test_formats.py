@@ -677,12 +677,49 @@ TW_HEAD = TW_TEXT[: TW_TEXT.index('"uuid"') + 10]  # cut inside the first object
         (None, "Priority, Title ,due\nhigh,a,\n", "csv"),
         ("export", "title\n", "csv"),
         (None, "(A) Call mum +family\n", "todotxt"),
-        (None, "Read the title, then the abstract\n", "todotxt"),
+        (None, "Call mum +family\nBuy milk\n", "todotxt"),  # half the lines marked
+        ("notes", "x 2026-11-03 Pay the bill\n", "todotxt"),
+        ("notes.md", (DATA / "todo.txt").read_text(encoding="utf-8"), "todotxt"),
+        ("notes.txt", "Any text at all\n", "todotxt"),  # the name says so
+        ("tasks.json", "Read the title\n", "json"),  # the name says so: the reader reports
         (None, "", "todotxt"),
+        (None, " \n\n", "todotxt"),
     ],
 )  # fmt: skip
 def test_detect_format(filename: str | None, head: str, expected: str) -> None:
     assert detect_format(filename, head) == expected
+
+
+REPO = Path(__file__).parents[1]
+CSV_ROWS = "".join((DATA / "tasks.csv").read_text(encoding="utf-8").splitlines(True)[1:])
+
+
+@pytest.mark.parametrize(
+    ("filename", "head"),
+    [
+        ("README.md", (REPO / "README.md").read_text(encoding="utf-8")[:8192]),
+        ("detect.py", (REPO / "taskcli/core/formats/detect.py").read_text(encoding="utf-8")),
+        ("rows.dat", CSV_ROWS),  # a CSV file without its header
+        (None, "Read the title, then the abstract\nand then the rest\n"),  # prose
+        (None, "Call mum +family\nBuy milk\nWalk the dog\n"),  # mostly unmarked
+        (None, "(A) Call mum\n# a heading\n"),
+        (None, "x done\n    indented code\n"),
+        (None, "2026-11-01 12:00:03 INFO started\n2026-11-01 12:00:04 INFO ready\n"),  # a log
+        ("-", "- [ ] a Markdown @todo list\n"),
+    ],
+)  # fmt: skip
+def test_detect_format_refuses_what_is_not_recognisably_a_format(
+    filename: str | None, head: str
+) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        detect_format(filename, head)
+    where = "the input" if filename in (None, "-") else filename
+    assert refused.value.message == (
+        f"cannot tell the format of {where}: it is not recognisably one of json, jsonl, csv, "
+        "taskwarrior or todotxt"
+    )
+    assert refused.value.exit_code == 5
+    assert "--format" in refused.value.hint
 
 
 # --- robustness and streaming ------------------------------------------------------------

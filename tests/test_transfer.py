@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Result, run_process
+from tests.conftest import REPO, Result, run_process
 from tests.tasks_support import register_second_user, set_columns, stored_tasks, user_id
 from tests.transfer_support import (
     IMPORT_REPORT_KEYS,
@@ -123,6 +123,22 @@ def test_import_from_a_pipe_detects_the_format(taskcli, user, tmp_path):
     writer.join(timeout=30)
     assert (result.exit_code, result.stdout) == (0, "created 3, updated 0, skipped 0\n")
     assert [task["title"] for task in listed(taskcli)] == ["piped 0", "piped 1", "piped 2"]
+
+
+@pytest.mark.parametrize("source", ["README.md", "taskcli/cli/transfer.py", "-"])
+def test_content_that_is_no_format_is_refused_not_guessed(taskcli, user, source):
+    if source == "-":
+        readme = (REPO / "README.md").read_text(encoding="utf-8")
+        result = taskcli("import", "-", input=readme)
+    else:
+        result = taskcli("import", str(REPO / source))
+    where = "the input" if source == "-" else REPO / source
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == (
+        f"error: cannot tell the format of {where}: it is not recognisably one of json, jsonl, "
+        "csv, taskwarrior or todotxt (hint: name the format with --format)\n"
+    )
+    assert listed(taskcli) == []
 
 
 def test_missing_file_is_one_line_exit_5(taskcli, user, tmp_path):

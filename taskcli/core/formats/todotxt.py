@@ -68,6 +68,25 @@ _START_OF_DAY = time(0, 0, 0)
 _END_OF_DAY = time(23, 59, 59)
 
 
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
+
+
+def has_todotxt_mark(line: str) -> bool:
+    """Whether a line carries something only todo.txt gives meaning to: a leading ``x``,
+    ``(A)`` or date (a date followed by a time of day is a log line), or a ``+project``,
+    ``@context`` or ``key:value`` word."""
+    words = line.split()
+    if not words:
+        return False
+    if words[0] == "x" or _PRIORITY.fullmatch(words[0]):
+        return True
+    if _DATE.fullmatch(words[0]) and not (len(words) > 1 and _TIME_OF_DAY.match(words[1])):
+        return True
+    return any(
+        (len(word) > 1 and word[0] in "+@") or _KEY_VALUE.fullmatch(word) for word in words
+    )
+
+
 def read_todotxt(stream: TextIO) -> Iterator[ParsedRecord]:
     """Each non-blank line as a record or a rejection at ``line N``."""
     for number, line in numbered_lines(stream):

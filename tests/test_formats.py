@@ -26,6 +26,7 @@ from taskcli.core.formats import (
     task_to_json,
     write_records,
 )
+from taskcli.core.formats.records import MAX_RECORD_CHARS
 from taskcli.core.models import TaskCreate, validated
 
 DATA = Path(__file__).parent / "data" / "formats"
@@ -765,6 +766,81 @@ def test_json_error_position_counts_lines_already_read_and_dropped() -> None:
     assert parsed[-1] == ParsedRecord(
         "index 5000", error="Expecting ',' delimiter at line 5002 column 22"
     )
+
+
+class CountingSource:
+    """A text source of ``size`` characters that keeps nothing but how many were handed out."""
+
+    def __init__(self, text: str) -> None:
+        self.stream = io.StringIO(text)
+        self.handed_out = 0
+
+    def _counted(self, text: str) -> str:
+        self.handed_out += len(text)
+        return text
+
+    def read(self, size: int | None = -1) -> str:
+        return self._counted(self.stream.read(size))
+
+    def readline(self, size: int | None = -1) -> str:
+        return self._counted(self.stream.readline(size))
+
+    def __iter__(self) -> CountingSource:
+        return self
+
+    def __next__(self) -> str:
+        if line := self.readline():
+            return line
+        raise StopIteration
+
+
+HUGE = 8 * MAX_RECORD_CHARS
+LINE_STARTS = {"jsonl": '{"title": "a"}\n', "todotxt": "a\n", "csv": "title\na\n",
+               "taskwarrior": f'{{"uuid": "{UUID_1}", "description": "a"}}\n'}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", list(LINE_STARTS))
+def test_a_line_longer_than_a_record_ends_the_input_after_reading_one_mib(fmt: str) -> None:
+    source = CountingSource(LINE_STARTS[fmt] + "x" * HUGE + "\nnever read\n")
+    parsed = list(read_records(source, fmt))  # type: ignore[arg-type]
+    line = LINE_STARTS[fmt].count("\n") + 1
+    assert errors(parsed) == [
+        (f"line {line}", "longer than 1 MiB, which no task record is (nothing after it was read)")
+    ]
+    assert source.handed_out < MAX_RECORD_CHARS + 128 * 1024  # not the 8 MiB of it
+
+
+@pytest.mark.parametrize("length", [MAX_RECORD_CHARS - 20, MAX_RECORD_CHARS])
+def test_a_line_of_up_to_one_mib_is_read(length: int) -> None:
+    line = '{"title": "' + "y" * (length - 13) + '"}\r\n'
+    [item] = read(line, "jsonl")
+    assert item.error is None and len(item.record["title"]) == length - 13
+
+
+def peak_memory_of(work) -> int:
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_leading_whitespace_is_read_past_without_keeping_it(tmp_path: Path) -> None:
+    from taskcli.core.transfer import detect_format as detect_stream
+
+    path = tmp_path / "tasks"
+    tw_task = {"uuid": UUID_1, "entry": "20261101T000000Z", "description": "after"}
+    path.write_text(" \n" * (HUGE // 2) + json.dumps([tw_task]))
+    with path.open(encoding="utf-8") as stream:
+        found: list[str] = []
+        peak = peak_memory_of(lambda: found.append(detect_stream(stream, "tasks")))
+        assert found == ["taskwarrior"]  # the content after the whitespace decides
+        assert peak < 1024 * 1024
+        parsed: list[ParsedRecord] = []
+        peak = peak_memory_of(lambda: parsed.extend(read_records(stream, "taskwarrior")))
+    assert [item.record["title"] for item in parsed if item.record] == ["after"]
+    assert peak < 1024 * 1024  # the 8 MiB of whitespace was not held
 
 
 class CountingSink(io.TextIOBase):

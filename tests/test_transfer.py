@@ -141,6 +141,23 @@ def test_content_that_is_no_format_is_refused_not_guessed(taskcli, user, source)
     assert listed(taskcli) == []
 
 
+@pytest.mark.parametrize("name", ["tasks.jsonl", "todo.txt", "tasks.csv"])
+def test_a_line_too_long_for_a_record_is_refused_and_nothing_imported(
+    taskcli, user, tmp_path, name
+):
+    first = {"tasks.jsonl": '{"title": "a"}', "todo.txt": "a", "tasks.csv": "title\na"}[name]
+    path = tmp_path / name
+    path.write_text(first + "\n" + "z" * (2 << 20) + "\nb\n", encoding="utf-8")
+    result = taskcli("import", str(path))
+    line = first.count("\n") + 2
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.endswith(
+        f"first: line {line}: longer than 1 MiB, which no task record is "
+        "(nothing after it was read)\n"
+    )
+    assert listed(taskcli) == []
+
+
 def test_missing_file_is_one_line_exit_5(taskcli, user, tmp_path):
     result = taskcli("import", str(tmp_path / "nope.json"))
     assert (result.exit_code, result.stdout) == (5, "")

@@ -30,6 +30,7 @@ from taskcli.core.models import TaskCreate, validated
 from taskcli.core.tasks import is_postgres, tasks, users
 
 BATCH = 5000
+_SNIFFED = 8192  # characters of content that detection looks at
 _TIMES = ("created_at", "updated_at", "completed_at")
 
 
@@ -296,9 +297,11 @@ def import_file(
 
 
 def detect_format(stream: TextIO, name: str | None) -> str:
-    """The format of a seekable text stream from its file name (None for stdin) and start."""
+    """The format of a seekable text stream from its file name (None for stdin) and the
+    first 8 KiB of its content (leading whitespace is read past, a chunk at a time)."""
     try:
-        head = stream.read(8192)
+        head = formats.read_head(stream).text.lstrip(" \t\r\n\ufeff")
+        head = (head + stream.read(max(0, _SNIFFED - len(head))))[:_SNIFFED]
     except UnicodeDecodeError:
         raise _not_utf8() from None
     stream.seek(0)

@@ -22,6 +22,7 @@ from taskcli.core.formats.records import (
     TASK_FIELDS,
     ParsedRecord,
     RecordError,
+    RecordTooLong,
     numbered_lines,
     record_from_json,
     task_to_json,
@@ -32,7 +33,8 @@ CARRIES = EVERY_FIELD
 
 
 def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each data row as a record or a rejection at ``line N``; a bad header ends the input."""
+    """Each data row as a record or a rejection at ``line N``; a bad header or a line too
+    long for a record ends the input."""
     reader = csv.reader(line for _, line in numbered_lines(stream))
     columns: dict[str, int] | None = None
     width = 0
@@ -41,6 +43,9 @@ def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
         try:
             row = next(reader)
         except StopIteration:
+            return
+        except RecordTooLong as error:
+            yield ParsedRecord(error.location, error=str(error))
             return
         except csv.Error as error:
             yield ParsedRecord(f"line {start}", error=f"not valid CSV: {error}")

@@ -27,9 +27,9 @@ from typing import Any, TextIO
 
 from taskcli.core.dates import as_utc, parse_timestamp, utc_now
 from taskcli.core.formats.json_stream import (
+    HeadThenStream,
     JsonSyntaxError,
     iter_json_array,
-    lines_after_head,
     read_head,
     write_json_array,
 )
@@ -38,8 +38,10 @@ from taskcli.core.formats.records import (
     Carries,
     ParsedRecord,
     RecordError,
+    RecordTooLong,
     json_type,
     new_record,
+    numbered_lines,
     optional_text,
     parse_tags,
     parse_title,
@@ -68,26 +70,30 @@ _COMPACT_TIME = re.compile(r"\d{8}T\d{6}Z")
 def read_taskwarrior(stream: TextIO) -> Iterator[ParsedRecord]:
     """Each task as a record, a rejection or (deleted, recurring template) a skip."""
     head = read_head(stream)
-    if head.lstrip(" \t\r\n\ufeff").startswith("["):
+    if head.text.lstrip(" \t\r\n\ufeff").startswith("["):
         try:
             for index, element in iter_json_array(stream, head):
                 yield _parsed(f"index {index}", element)
         except JsonSyntaxError as error:
             yield ParsedRecord(error.location, error=error.message)
         return
-    for number, line in enumerate(lines_after_head(head, stream), start=1):
-        text = line.strip(" \t\r\n\ufeff").removesuffix(",")
-        if text in ("", "[", "]"):
-            continue
-        try:
-            element = json.loads(text)
-        except json.JSONDecodeError as error:
-            yield ParsedRecord(f"line {number}", error=f"not valid JSON: {error.msg}")
-            continue
-        except (ValueError, RecursionError) as error:
-            yield ParsedRecord(f"line {number}", error=f"not valid JSON: {error}")
-            continue
-        yield _parsed(f"line {number}", element)
+    try:
+        for number, line in numbered_lines(HeadThenStream(head, stream), first=head.line):
+            text = line.strip(" \t\r\n\ufeff").removesuffix(",")
+            if text not in ("", "[", "]"):
+                yield _parsed_line(f"line {number}", text)
+    except RecordTooLong as error:
+        yield ParsedRecord(error.location, error=str(error))
+
+
+def _parsed_line(location: str, text: str) -> ParsedRecord:
+    try:
+        element = json.loads(text)
+    except json.JSONDecodeError as error:
+        return ParsedRecord(location, error=f"not valid JSON: {error.msg}")
+    except (ValueError, RecursionError) as error:
+        return ParsedRecord(location, error=f"not valid JSON: {error}")
+    return _parsed(location, element)
 
 
 def _parsed(location: str, element: object) -> ParsedRecord:

@@ -46,6 +46,7 @@ from taskcli.core.formats.records import (
     Carries,
     ParsedRecord,
     RecordError,
+    RecordTooLong,
     new_record,
     numbered_lines,
     parse_uuid,
@@ -88,15 +89,21 @@ def has_todotxt_mark(line: str) -> bool:
 
 
 def read_todotxt(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each non-blank line as a record or a rejection at ``line N``."""
-    for number, line in numbered_lines(stream):
-        if not line.strip():
-            continue
-        location = f"line {number}"
-        try:
-            yield ParsedRecord(location, record=record_from_todotxt(line))
-        except RecordError as error:
-            yield ParsedRecord(location, error=str(error))
+    """Each non-blank line as a record or a rejection at ``line N``; a line too long
+    for a record ends the input."""
+    try:
+        for number, line in numbered_lines(stream):
+            if line.strip():
+                yield _parsed(f"line {number}", line)
+    except RecordTooLong as error:
+        yield ParsedRecord(error.location, error=str(error))
+
+
+def _parsed(location: str, line: str) -> ParsedRecord:
+    try:
+        return ParsedRecord(location, record=record_from_todotxt(line))
+    except RecordError as error:
+        return ParsedRecord(location, error=str(error))
 
 
 def record_from_todotxt(line: str) -> dict[str, Any]:

@@ -311,6 +311,17 @@ def test_todotxt_cli_files_import_with_mapping(taskcli, user, tmp_path, new_york
     assert (someday["priority"], someday["tags"], someday["due"]) == ("low", ["later"], None)
 
 
+@pytest.mark.parametrize("name", ["todo.txt", "done.txt"])
+def test_todotxt_cli_files_are_recognised_by_content(taskcli, user, tmp_path, new_york, name):
+    todo = TodoTxt(tmp_path / "todo.txt-cli")
+    make_todotxt_tasks(todo)
+    result = taskcli("import", "-", "--dry-run", input=(todo.dir / name).read_text())
+    created = {"todo.txt": 4, "done.txt": 1}[name]
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, f"dry run: would have created {created}, updated 0, skipped 0\n", "",
+    )  # fmt: skip
+
+
 def test_todotxt_cli_works_on_taskcli_export(taskcli, user, tmp_path, new_york):
     """Export to todo.txt, let the todo.txt CLI list and complete a task, import it back."""
     taskcli.ok("add", "Call the plumber", "-P", "high", "--project", "house", "-t", "phone",

@@ -158,6 +158,35 @@ def test_a_line_too_long_for_a_record_is_refused_and_nothing_imported(
     assert listed(taskcli) == []
 
 
+PEAK_OF_CHILD = """
+import resource, subprocess, sys
+done = subprocess.run([sys.executable, "-m", "taskcli", *sys.argv[1:]], capture_output=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def import_peak_kib(path) -> tuple[int, int]:
+    """(exit code, peak resident memory in KiB) of a `taskcli import` process of its own."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_CHILD, "import", str(path)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    code, peak = completed.stdout.split()
+    return int(code), int(peak)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # reading is the same on both
+def test_a_huge_line_is_refused_without_holding_it_in_memory(user, backend, tmp_path):
+    small, huge = tmp_path / "small.jsonl", tmp_path / "huge.jsonl"
+    small.write_text('{"title": "a"}\n', encoding="utf-8")
+    huge.write_text('{"title": "a"}\n{"title": "' + "z" * (32 << 20) + '"}\n', encoding="utf-8")
+    code, baseline = import_peak_kib(small)
+    assert code == 0
+    code, peak = import_peak_kib(huge)
+    assert code == 5
+    assert peak - baseline < 12 * 1024  # far below the 32 MiB line
+
+
 def test_missing_file_is_one_line_exit_5(taskcli, user, tmp_path):
     result = taskcli("import", str(tmp_path / "nope.json"))
     assert (result.exit_code, result.stdout) == (5, "")

@@ -2,7 +2,8 @@
 
 Import is one transaction: every record is validated (all rejections are reported), new
 tasks are inserted in bulk with their numbers drawn in one step per batch, tasks whose
-UUID the user already has are updated, and a UUID owned by another user gets a new id
+UUID the user already has are updated in the fields the format holds (see
+:mod:`.import_merge`), and a UUID owned by another user gets a new id
 (the same one on every import of it). Nothing is written unless every record is accepted.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -17,6 +18,7 @@ _CHUNK = 64 * 1024
 # No task object comes near this; it bounds what a broken file can pull into memory.
 _MAX_ELEMENT_CHARS = 8 * 1024 * 1024
 _WHITESPACE = " \t\n\r"
+_NON_WHITESPACE = re.compile(r"[^ \t\n\r]")
 _LEADING_SPACE = _WHITESPACE + "\ufeff"
 _DECODER = json.JSONDecoder()
 
@@ -77,10 +79,10 @@ class _Scanner:
     def peek(self) -> str:
         """The next non-whitespace character (not consumed), or '' at the end."""
         while True:
-            while self.pos < len(self.buffer) and self.buffer[self.pos] in _WHITESPACE:
-                self.pos += 1
-            if self.pos < len(self.buffer):
+            if found := _NON_WHITESPACE.search(self.buffer, self.pos):
+                self.pos = found.start()
                 return self.buffer[self.pos]
+            self.pos = len(self.buffer)
             if not self.fill():
                 return ""
 

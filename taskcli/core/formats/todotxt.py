@@ -63,13 +63,11 @@ CARRIES = Carries(
 )  # fmt: skip
 _PRIORITY = re.compile(r"\(([A-Z])\)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
 _KEY_VALUE = re.compile(r"([A-Za-z][\w-]*):([^\s:/][^\s:]*)")
 _LETTERS = {"high": "A", "medium": "B", "low": "C"}
 _START_OF_DAY = time(0, 0, 0)
 _END_OF_DAY = time(23, 59, 59)
-
-
-_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
 
 
 def has_todotxt_mark(line: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from taskcli.core.errors import InvalidInputError
@@ -754,6 +754,8 @@ class TrickleStream(io.StringIO):
 
 @settings(max_examples=300, deadline=None)
 @given(text=fragment_text, fmt=st.sampled_from(["json", "taskwarrior"]))
+@example(text="[1e400", fmt="json")  # a chunk ending inside a number ("1e")
+@example(text="[2.5,1]", fmt="json")
 def test_json_arrays_read_the_same_in_tiny_chunks(text: str, fmt: str) -> None:
     assert list(read_records(TrickleStream(text), fmt)) == read(text, fmt)
 

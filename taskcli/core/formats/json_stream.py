@@ -19,6 +19,7 @@ _CHUNK = 64 * 1024
 _MAX_ELEMENT_CHARS = 8 * 1024 * 1024
 _WHITESPACE = " \t\n\r"
 _NON_WHITESPACE = re.compile(r"[^ \t\n\r]")
+_NUMBER_TAIL = re.compile(r"[0-9eE.+-]*")
 _LEADING_SPACE = _WHITESPACE + "\ufeff"
 _DECODER = json.JSONDecoder()
 
@@ -111,11 +112,20 @@ class _Scanner:
                 raise JsonSyntaxError(location, "JSON nested too deeply") from None
             except ValueError as error:  # e.g. an integer too long to convert
                 raise JsonSyntaxError(location, str(error)) from None
-            # A number at the very end of the buffer may go on in the next chunk.
-            if end == len(self.buffer) and self.fill():
+            pending = len(self.buffer) - self.pos
+            if self._number_may_go_on(value, end) and self.fill(max(_CHUNK, pending)):
                 continue
             self.pos = end
             return value
+
+
+    def _number_may_go_on(self, value: object, end: int) -> bool:
+        """Whether a number decoded up to ``end`` may go on in the next chunk: the buffer
+        can end inside it ("1." or "1e" decode as 1). Bounded like an element."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        within = len(self.buffer) - self.pos < _MAX_ELEMENT_CHARS
+        return within and _NUMBER_TAIL.fullmatch(self.buffer, end) is not None
 
 
 def iter_json_array(stream: TextIO, head: Head | None = None) -> Iterator[tuple[int, object]]:

@@ -173,13 +173,6 @@ def test_taskwarrior_export_imports_every_mapped_field(taskcli, user, tmp_path, 
     assert again.json() == {"created": 0, "updated": 6, "skipped": 1, "rejected": []}
 
 
-def test_taskwarrior_export_piped_to_stdin(taskcli, user, tmp_path):
-    task = Taskwarrior(tmp_path / "tw")
-    make_taskwarrior_tasks(task)
-    result = taskcli("import", "-", input=task.export(array=False))
-    assert (result.exit_code, result.stdout) == (0, "created 6, updated 0, skipped 1\n")
-
-
 def test_taskwarrior_recurring_template_is_skipped_and_counted(taskcli, user, tmp_path):
     task = Taskwarrior(tmp_path / "tw")
     task("add", "Water the plants", "recur:weekly", "due:tomorrow")
@@ -195,6 +188,13 @@ def test_taskwarrior_recurring_template_is_skipped_and_counted(taskcli, user, tm
     assert (imported["id"], imported["title"], imported["status"]) == (
         objects["pending"]["uuid"], "Water the plants", "pending",
     )  # fmt: skip
+
+
+def test_taskwarrior_export_piped_to_stdin(taskcli, user, tmp_path):
+    task = Taskwarrior(tmp_path / "tw")
+    make_taskwarrior_tasks(task)
+    result = taskcli("import", "-", input=task.export(array=False))
+    assert (result.exit_code, result.stdout) == (0, "created 6, updated 0, skipped 1\n")
 
 
 # ---- taskcli → Taskwarrior ------------------------------------------------------------------

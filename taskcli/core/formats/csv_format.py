@@ -29,7 +29,6 @@ from taskcli.core.formats.records import (
 )
 
 _TAG_SEPARATORS = re.compile(r"[\s,]+")
-CARRIES = EVERY_FIELD
 
 
 def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
@@ -87,6 +86,9 @@ def _parse_row(location: str, row: list[str], columns: dict[str, int], width: in
         return ParsedRecord(location, record=record_from_json(values))
     except RecordError as error:
         return ParsedRecord(location, error=str(error))
+
+
+CARRIES = EVERY_FIELD
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from taskcli.core.errors import InvalidInputError
@@ -27,6 +27,8 @@ from taskcli.core.formats import (
     task_to_json,
     write_records,
 )
+from taskcli.core.formats.records import MAX_RECORD_CHARS
+from taskcli.core.models import TaskCreate, validated
 
 DATA = Path(__file__).parent / "data" / "formats"
 UUID_1 = "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e01"
@@ -336,8 +338,9 @@ def test_taskwarrior_pretty_printed_export() -> None:
     parsed = read_file("taskwarrior-export.json", "taskwarrior")
     assert [item.location for item in parsed] == [f"index {n}" for n in range(6)]
     assert errors(parsed) == []
-    assert [item.skipped for item in parsed] == [False, False, True, False, False, False]
-    passport, gift, _, template, plants, book = (item.record for item in parsed)
+    # index 2 is deleted, index 3 a recurring template
+    assert [item.skipped for item in parsed] == [False, False, True, True, False, False]
+    passport, gift, _, _, plants, book = (item.record for item in parsed)
     assert passport == task(
         id=UUID_1,
         title="Renew passport",
@@ -354,11 +357,7 @@ def test_taskwarrior_pretty_printed_export() -> None:
         "Geburtstagsgeschenk für Zoë kaufen", "pending", "medium",
     )  # fmt: skip
     assert (gift["project"], gift["tags"]) == ("family.birthdays", ["café"])
-    assert (template["status"], template["priority"], plants["status"]) == (
-        "pending",
-        None,
-        "pending",
-    )
+    assert plants["status"] == "pending"
     assert book["title"] == "日本語の本を返す"
     assert book["status"] == "completed"  # started, then finished
     assert book["completed_at"] == utc("2026-11-10T15:30:00Z")
@@ -392,6 +391,11 @@ def test_taskwarrior_one_object_per_line_with_trailing_commas() -> None:
 def test_taskwarrior_rejections(obj: dict[str, Any], error: str) -> None:
     assert errors(read(json.dumps([obj]), "taskwarrior")) == [("index 0", error)]
     assert errors(read(json.dumps(obj), "taskwarrior")) == [("line 1", error)]
+
+
+def test_taskwarrior_recurring_template_is_skipped() -> None:
+    template = {"uuid": UUID_1, "status": "recurring", "description": "a", "entry": "x"}
+    assert read(json.dumps([template]), "taskwarrior") == [ParsedRecord("index 0", skipped=True)]
 
 
 def test_taskwarrior_deleted_is_skipped_even_when_malformed() -> None:
@@ -511,14 +515,32 @@ def test_todotxt_writer_line() -> None:
         description="cannot be held",
     )
     assert write([record], "todotxt") == (
-        f"x (A) 2026-11-20 2026-11-01 Pay the bill +home @computer @urgent due:2026-12-01 "
-        f"uuid:{UUID_1}\n"
+        "x (A) 2026-11-20 2026-11-01 Pay title:%20%20the bill +home @computer @urgent "
+        f"due:2026-12-01 uuid:{UUID_1}\n"
     )
     started = task(title="Write", status="in_progress", priority="medium")
     assert write([started], "todotxt") == "(B) Write status:in_progress\n"
     # a done line without a completion date cannot carry a creation date
     done = task(title="Old", status="completed", created_at=utc("2026-11-01T12:00:00Z"))
     assert write([done], "todotxt") == "x Old\n"
+
+
+@pytest.mark.parametrize(
+    ("title", "written"),
+    [
+        ("+SUM(1,2)", "title:+SUM(1,2)"),
+        ("@home @work", "title:@home title:@work"),
+        ("Call +44 at 10:30, see http://x/y", "Call title:+44 at 10:30, see http://x/y"),
+        ("x marks the spot", "title:x marks the spot"),
+        ("(A) 2026-01-01 due:soon", "title:(A) 2026-01-01 title:due%3Asoon"),
+        ("100% title:x", "100% title:title%3Ax"),
+    ],
+)  # fmt: skip
+def test_todotxt_title_words_that_would_read_as_markup_are_encoded(title: str, written: str):
+    record = task(title=title, status="pending", project="p")
+    assert write([record], "todotxt") == f"{written} +p\n"
+    [item] = read(write([record], "todotxt"), "todotxt")
+    assert (item.record["title"], item.record["project"], item.record["tags"]) == (title, "p", [])
 
 
 # --- round trips -------------------------------------------------------------------------
@@ -633,6 +655,39 @@ def test_taskwarrior_round_trip_of_arbitrary_records(batch: list[dict[str, Any]]
         assert after == expected
 
 
+def accepted_title(text: str) -> str | None:
+    """The title taskcli stores for ``text``, or None when it refuses it."""
+    try:
+        return validated(TaskCreate, {"title": text}).title
+    except InvalidInputError:
+        return None
+
+
+TODO_FRAGMENTS = [
+    "x", "(A)", "(b)", "2026-11-01", "+p", "@c", "+", "@", "due:2026-12-01", "due:x", "pri:A",
+    "pri:", "uuid:" + UUID_1, "status:in_progress", "title:", "title:a%20b", "t:1", "10:30",
+    "http://x/y", "%", "%41", ":", "/", "/a:b", "  ", " ", "\u00a0", "\u3000", "\u200b", "é",
+]  # fmt: skip
+titles = (
+    st.lists(st.one_of(st.sampled_from(TODO_FRAGMENTS), st.text(max_size=5)), min_size=1,
+             max_size=8)
+    .flatmap(lambda parts: st.sampled_from(["", " "]).map(lambda sep: sep.join(parts)))
+    .map(accepted_title)
+    .filter(lambda title: title is not None)
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=records, title=titles)
+def test_todotxt_round_trip_keeps_every_title_taskcli_accepts(
+    record: dict[str, Any], title: str
+) -> None:
+    """The title comes back exactly, and the rest of the line reads as with a plain title."""
+    [plain] = read(write([{**record, "title": "plain"}], "todotxt"), "todotxt")
+    [item] = read(write([{**record, "title": title}], "todotxt"), "todotxt")
+    assert item.record == {**plain.record, "title": title}
+
+
 # --- detection ---------------------------------------------------------------------------
 
 TW_TEXT = (DATA / "taskwarrior-export.json").read_text(encoding="utf-8")
@@ -660,12 +715,49 @@ TW_HEAD = TW_TEXT[: TW_TEXT.index('"uuid"') + 10]  # cut inside the first object
         (None, "Priority, Title ,due\nhigh,a,\n", "csv"),
         ("export", "title\n", "csv"),
         (None, "(A) Call mum +family\n", "todotxt"),
-        (None, "Read the title, then the abstract\n", "todotxt"),
+        (None, "Call mum +family\nBuy milk\n", "todotxt"),  # half the lines marked
+        ("notes", "x 2026-11-03 Pay the bill\n", "todotxt"),
+        ("notes.md", (DATA / "todo.txt").read_text(encoding="utf-8"), "todotxt"),
+        ("notes.txt", "Any text at all\n", "todotxt"),  # the name says so
+        ("tasks.json", "Read the title\n", "json"),  # the name says so: the reader reports
         (None, "", "todotxt"),
+        (None, " \n\n", "todotxt"),
     ],
 )  # fmt: skip
 def test_detect_format(filename: str | None, head: str, expected: str) -> None:
     assert detect_format(filename, head) == expected
+
+
+REPO = Path(__file__).parents[1]
+CSV_ROWS = "".join((DATA / "tasks.csv").read_text(encoding="utf-8").splitlines(True)[1:])
+
+
+@pytest.mark.parametrize(
+    ("filename", "head"),
+    [
+        ("README.md", (REPO / "README.md").read_text(encoding="utf-8")[:8192]),
+        ("detect.py", (REPO / "taskcli/core/formats/detect.py").read_text(encoding="utf-8")),
+        ("rows.dat", CSV_ROWS),  # a CSV file without its header
+        (None, "Read the title, then the abstract\nand then the rest\n"),  # prose
+        (None, "Call mum +family\nBuy milk\nWalk the dog\n"),  # mostly unmarked
+        (None, "(A) Call mum\n# a heading\n"),
+        (None, "x done\n    indented code\n"),
+        (None, "2026-11-01 12:00:03 INFO started\n2026-11-01 12:00:04 INFO ready\n"),  # a log
+        ("-", "- [ ] a Markdown @todo list\n"),
+    ],
+)  # fmt: skip
+def test_detect_format_refuses_what_is_not_recognisably_a_format(
+    filename: str | None, head: str
+) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        detect_format(filename, head)
+    where = "the input" if filename in (None, "-") else filename
+    assert refused.value.message == (
+        f"cannot tell the format of {where}: it is not recognisably one of json, jsonl, csv, "
+        "taskwarrior or todotxt"
+    )
+    assert refused.value.exit_code == 5
+    assert "--format" in refused.value.hint
 
 
 # --- robustness and streaming ------------------------------------------------------------
@@ -699,6 +791,8 @@ class TrickleStream(io.StringIO):
 
 @settings(max_examples=300, deadline=None)
 @given(text=fragment_text, fmt=st.sampled_from(["json", "taskwarrior"]))
+@example(text="[1e400", fmt="json")  # a chunk ending inside a number ("1e")
+@example(text="[2.5,1]", fmt="json")
 def test_json_arrays_read_the_same_in_tiny_chunks(text: str, fmt: str) -> None:
     assert list(read_records(TrickleStream(text), fmt)) == read(text, fmt)
 
@@ -711,6 +805,81 @@ def test_json_error_position_counts_lines_already_read_and_dropped() -> None:
     assert parsed[-1] == ParsedRecord(
         "index 5000", error="Expecting ',' delimiter at line 5002 column 22"
     )
+
+
+class CountingSource:
+    """A text source of ``size`` characters that keeps nothing but how many were handed out."""
+
+    def __init__(self, text: str) -> None:
+        self.stream = io.StringIO(text)
+        self.handed_out = 0
+
+    def _counted(self, text: str) -> str:
+        self.handed_out += len(text)
+        return text
+
+    def read(self, size: int | None = -1) -> str:
+        return self._counted(self.stream.read(size))
+
+    def readline(self, size: int | None = -1) -> str:
+        return self._counted(self.stream.readline(size))
+
+    def __iter__(self) -> CountingSource:
+        return self
+
+    def __next__(self) -> str:
+        if line := self.readline():
+            return line
+        raise StopIteration
+
+
+HUGE = 8 * MAX_RECORD_CHARS
+LINE_STARTS = {"jsonl": '{"title": "a"}\n', "todotxt": "a\n", "csv": "title\na\n",
+               "taskwarrior": f'{{"uuid": "{UUID_1}", "description": "a"}}\n'}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", list(LINE_STARTS))
+def test_a_line_longer_than_a_record_ends_the_input_after_reading_one_mib(fmt: str) -> None:
+    source = CountingSource(LINE_STARTS[fmt] + "x" * HUGE + "\nnever read\n")
+    parsed = list(read_records(source, fmt))  # type: ignore[arg-type]
+    line = LINE_STARTS[fmt].count("\n") + 1
+    assert errors(parsed) == [
+        (f"line {line}", "longer than 1 MiB, which no task record is (nothing after it was read)")
+    ]
+    assert source.handed_out < MAX_RECORD_CHARS + 128 * 1024  # not the 8 MiB of it
+
+
+@pytest.mark.parametrize("length", [MAX_RECORD_CHARS - 20, MAX_RECORD_CHARS])
+def test_a_line_of_up_to_one_mib_is_read(length: int) -> None:
+    line = '{"title": "' + "y" * (length - 13) + '"}\r\n'
+    [item] = read(line, "jsonl")
+    assert item.error is None and len(item.record["title"]) == length - 13
+
+
+def peak_memory_of(work) -> int:
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_leading_whitespace_is_read_past_without_keeping_it(tmp_path: Path) -> None:
+    from taskcli.core.transfer import detect_format as detect_stream
+
+    path = tmp_path / "tasks"
+    tw_task = {"uuid": UUID_1, "entry": "20261101T000000Z", "description": "after"}
+    path.write_text(" \n" * (HUGE // 2) + json.dumps([tw_task]))
+    with path.open(encoding="utf-8") as stream:
+        found: list[str] = []
+        peak = peak_memory_of(lambda: found.append(detect_stream(stream, "tasks")))
+        assert found == ["taskwarrior"]  # the content after the whitespace decides
+        assert peak < 1024 * 1024
+        parsed: list[ParsedRecord] = []
+        peak = peak_memory_of(lambda: parsed.extend(read_records(stream, "taskwarrior")))
+    assert [item.record["title"] for item in parsed if item.record] == ["after"]
+    assert peak < 1024 * 1024  # the 8 MiB of whitespace was not held
 
 
 class CountingSink(io.TextIOBase):

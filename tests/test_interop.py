@@ -173,6 +173,23 @@ def test_taskwarrior_export_imports_every_mapped_field(taskcli, user, tmp_path, 
     assert again.json() == {"created": 0, "updated": 6, "skipped": 1, "rejected": []}
 
 
+def test_taskwarrior_recurring_template_is_skipped_and_counted(taskcli, user, tmp_path):
+    task = Taskwarrior(tmp_path / "tw")
+    task("add", "Water the plants", "recur:weekly", "due:tomorrow")
+    objects = {obj["status"]: obj for obj in json.loads(task.export())}  # export makes the instance
+    assert sorted(objects) == ["pending", "recurring"]
+    assert objects["pending"]["parent"] == objects["recurring"]["uuid"]
+    path = tmp_path / "tasks.json"
+    path.write_text(task.export(), encoding="utf-8")
+
+    result = taskcli("import", str(path))
+    assert (result.exit_code, result.stdout) == (0, "created 1, updated 0, skipped 1\n")
+    [imported] = listed(taskcli)
+    assert (imported["id"], imported["title"], imported["status"]) == (
+        objects["pending"]["uuid"], "Water the plants", "pending",
+    )  # fmt: skip
+
+
 def test_taskwarrior_export_piped_to_stdin(taskcli, user, tmp_path):
     task = Taskwarrior(tmp_path / "tw")
     make_taskwarrior_tasks(task)
@@ -311,6 +328,17 @@ def test_todotxt_cli_files_import_with_mapping(taskcli, user, tmp_path, new_york
     assert (report["priority"], report["project"]) == ("medium", "work")
     someday = tasks["Someday thing"]
     assert (someday["priority"], someday["tags"], someday["due"]) == ("low", ["later"], None)
+
+
+@pytest.mark.parametrize("name", ["todo.txt", "done.txt"])
+def test_todotxt_cli_files_are_recognised_by_content(taskcli, user, tmp_path, new_york, name):
+    todo = TodoTxt(tmp_path / "todo.txt-cli")
+    make_todotxt_tasks(todo)
+    result = taskcli("import", "-", "--dry-run", input=(todo.dir / name).read_text())
+    created = {"todo.txt": 4, "done.txt": 1}[name]
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, f"dry run: would have created {created}, updated 0, skipped 0\n", "",
+    )  # fmt: skip
 
 
 def test_todotxt_cli_works_on_taskcli_export(taskcli, user, tmp_path, new_york):

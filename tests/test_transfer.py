@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Result, run_process
+from tests.conftest import REPO, Result, run_process
 from tests.tasks_support import register_second_user, set_columns, stored_tasks, user_id
 from tests.transfer_support import (
     IMPORT_REPORT_KEYS,
@@ -123,6 +123,68 @@ def test_import_from_a_pipe_detects_the_format(taskcli, user, tmp_path):
     writer.join(timeout=30)
     assert (result.exit_code, result.stdout) == (0, "created 3, updated 0, skipped 0\n")
     assert [task["title"] for task in listed(taskcli)] == ["piped 0", "piped 1", "piped 2"]
+
+
+@pytest.mark.parametrize("source", ["README.md", "taskcli/cli/transfer.py", "-"])
+def test_content_that_is_no_format_is_refused_not_guessed(taskcli, user, source):
+    if source == "-":
+        readme = (REPO / "README.md").read_text(encoding="utf-8")
+        result = taskcli("import", "-", input=readme)
+    else:
+        result = taskcli("import", str(REPO / source))
+    where = "the input" if source == "-" else REPO / source
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr == (
+        f"error: cannot tell the format of {where}: it is not recognisably one of json, jsonl, "
+        "csv, taskwarrior or todotxt (hint: name the format with --format)\n"
+    )
+    assert listed(taskcli) == []
+
+
+@pytest.mark.parametrize("name", ["tasks.jsonl", "todo.txt", "tasks.csv"])
+def test_a_line_too_long_for_a_record_is_refused_and_nothing_imported(
+    taskcli, user, tmp_path, name
+):
+    first = {"tasks.jsonl": '{"title": "a"}', "todo.txt": "a", "tasks.csv": "title\na"}[name]
+    path = tmp_path / name
+    path.write_text(first + "\n" + "z" * (2 << 20) + "\nb\n", encoding="utf-8")
+    result = taskcli("import", str(path))
+    line = first.count("\n") + 2
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.endswith(
+        f"first: line {line}: longer than 1 MiB, which no task record is "
+        "(nothing after it was read)\n"
+    )
+    assert listed(taskcli) == []
+
+
+PEAK_OF_CHILD = """
+import resource, subprocess, sys
+done = subprocess.run([sys.executable, "-m", "taskcli", *sys.argv[1:]], capture_output=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def import_peak_kib(path) -> tuple[int, int]:
+    """(exit code, peak resident memory in KiB) of a `taskcli import` process of its own."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_CHILD, "import", str(path)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    code, peak = completed.stdout.split()
+    return int(code), int(peak)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # reading is the same on both
+def test_a_huge_line_is_refused_without_holding_it_in_memory(user, backend, tmp_path):
+    small, huge = tmp_path / "small.jsonl", tmp_path / "huge.jsonl"
+    small.write_text('{"title": "a"}\n', encoding="utf-8")
+    huge.write_text('{"title": "a"}\n{"title": "' + "z" * (32 << 20) + '"}\n', encoding="utf-8")
+    code, baseline = import_peak_kib(small)
+    assert code == 0
+    code, peak = import_peak_kib(huge)
+    assert code == 5
+    assert peak - baseline < 12 * 1024  # far below the 32 MiB line
 
 
 def test_missing_file_is_one_line_exit_5(taskcli, user, tmp_path):
@@ -475,3 +537,47 @@ def test_reimport_changes_every_field(taskcli, user, tmp_path):
         assert task["created_at"] == created[obj["id"]]  # the file does not say: kept
     assert stored[changed[0]["id"]]["completed_at"] == "2030-02-02T10:00:00Z"
     assert stored[changed[1]["id"]]["priority"] == "medium"
+
+
+# ---- times without an offset ----------------------------------------------------------------
+
+
+@pytest.fixture
+def berlin(monkeypatch):
+    """A local zone with DST (CET +01:00 in winter, CEST +02:00 from 2026-03-29)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+NAIVE_TIMES = {  # as the file gives it → what is stored (UTC)
+    "2026-01-15T08:00:00": "2026-01-15T07:00:00Z",  # local winter time
+    "2026-07-01T08:00": "2026-07-01T06:00:00Z",  # local summer time
+    "2026-03-29": "2026-03-29T21:59:59Z",  # a bare date: the end of that (DST) day
+    "2026-10-25": "2026-10-25T22:59:59Z",  # the day DST ends
+    "2026-07-01T08:00:00Z": "2026-07-01T08:00:00Z",  # with an offset: that instant
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_naive_times_are_local_and_a_bare_date_is_the_end_of_that_day(
+    taskcli, user, tmp_path, berlin, fmt
+):
+    objects = [task_object(f"due {text}", due=text) for text in NAIVE_TIMES]
+    if fmt == "json":
+        content = json.dumps(objects)
+    elif fmt == "jsonl":
+        content = "".join(json.dumps(obj) + "\n" for obj in objects)
+    else:
+        rows = (f"{obj['id']},{obj['title']},{obj['due']}\r\n" for obj in objects)
+        content = "id,title,due\r\n" + "".join(rows)
+    path = tmp_path / f"tasks.{fmt}"
+    path.write_text(content, encoding="utf-8")
+    taskcli.ok("import", str(path))
+    assert {task["title"]: task["due"] for task in listed(taskcli)} == {
+        f"due {text}": stored for text, stored in NAIVE_TIMES.items()
+    }

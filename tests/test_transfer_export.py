@@ -71,6 +71,55 @@ def test_round_trip_into_a_fresh_database(taskcli, user, backend, fmt, request, 
         assert all(task["updated_at"] == task["created_at"] for task in copied)
 
 
+@pytest.mark.parametrize("fmt", list(FILE_NAMES))
+def test_reimporting_an_unchanged_export_changes_nothing(taskcli, user, fmt, tmp_path):
+    """Fields the format cannot hold (todo.txt: the description, times of day, the update
+    time) are kept, not cleared or set to midnight."""
+    add_sample_tasks(taskcli)
+    before = taskcli.ok("export").stdout
+    path = tmp_path / FILE_NAMES[fmt]
+    ok(taskcli, "export", "--format", fmt, "-o", str(path))
+
+    result = taskcli.ok("import", str(path))
+    assert (result.stdout, result.stderr) == ("created 0, updated 4, skipped 0\n", "")
+    assert taskcli.ok("export").stdout == before
+    described = json.loads(before)[1]
+    assert described["description"] == 'line one\nline two, with "quotes" é'
+    assert not described["created_at"].endswith("T00:00:00Z")  # a real time of day, kept
+
+
+def test_todotxt_reimport_changes_what_the_line_says_and_keeps_the_rest(taskcli, user, tmp_path):
+    add_sample_tasks(taskcli)
+    [before] = [task for task in listed(taskcli) if task["number"] == 2]
+    path = tmp_path / "todo.txt"
+    ok(taskcli, "export", "--format", "todotxt", "-o", str(path))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace("(A)", "(C)").replace("+home", "+garden")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    taskcli.ok("import", str(path))
+    [after] = [task for task in listed(taskcli) if task["number"] == 2]
+    assert (after["priority"], after["project"]) == ("low", "garden")
+    for key in ("description", "due", "created_at", "title", "tags"):
+        assert after[key] == before[key], key
+
+
+def test_todotxt_export_of_titles_made_of_markup_imports_back(
+    taskcli, user, backend, request, tmp_path
+):
+    titles = ["+SUM(1,2)", "@home @work", "x due:friday", "Call +44 20  7946 0958"]
+    for title in titles:
+        taskcli.ok("add", title, "--project", "p")
+    path = tmp_path / "todo.txt"
+    ok(taskcli, "export", "--format", "todotxt", "-o", str(path))
+    with fresh_database(backend, request, tmp_path) as elsewhere:
+        assert ok(taskcli, "import", str(path), env=elsewhere).stdout.startswith("created 4,")
+        copied = listed(taskcli, env=elsewhere)
+    assert [(task["title"], task["project"], task["tags"]) for task in copied] == [
+        (title, "p", []) for title in titles
+    ]
+
+
 def test_round_trip_of_stdout_export_through_stdin(taskcli, user):
     add_sample_tasks(taskcli)
     exported = taskcli.ok("export").stdout

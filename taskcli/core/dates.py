@@ -23,6 +23,16 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def local_date(value: datetime) -> date:
+    """The local calendar date of a stored time (naive is UTC); beyond the platform's
+    local-time range (years 1 and 9999) the UTC date."""
+    value = as_utc(value)
+    try:
+        return value.astimezone().date()
+    except (OverflowError, ValueError, OSError):
+        return value.date()
+
+
 def format_utc(value: datetime | None) -> str | None:
     """RFC 3339 UTC, e.g. ``2026-11-23T08:00:00Z``; None stays None."""
     if value is None:
@@ -35,13 +45,18 @@ def format_utc(value: datetime | None) -> str | None:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """Parse an RFC 3339 / ISO 8601 timestamp with an offset or Z into aware UTC.
+    """Parse ISO 8601 / RFC 3339 text into aware UTC, by the one rule WHEN also follows.
 
-    A value without an offset is taken as UTC (it is machine data, not user input).
-    Raises ValueError when the text is not a timestamp.
+    With an offset or Z it is that instant; a date and time without an offset is local
+    time (the process's time zone, ``TZ``, with its DST rules for that date); a bare
+    date is the end of that day, 23:59:59 local. Raises ValueError when the text is not
+    ISO 8601, OverflowError when local time cannot express it (near years 1 and 9999).
     """
-    value = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    return as_utc(value)
+    cleaned = text.strip().upper()
+    if len(cleaned) <= len("YYYY-MM-DD"):  # any ISO date with a time is longer
+        return _end_of_local_day(date.fromisoformat(cleaned))
+    value = datetime.fromisoformat(cleaned)
+    return _local_to_utc(value) if value.tzinfo is None else as_utc(value)
 
 
 WHEN_FORMATS = (
@@ -91,7 +106,7 @@ def _parse_when(key: str, now: datetime) -> datetime | None:
     if key == "now":
         return now
     if _ISO_WHEN.fullmatch(key):
-        return _parse_iso(key.upper())
+        return parse_timestamp(key)
     today = now.astimezone().date()
     if key in _DAY_WORDS:
         return _end_of_local_day(today + timedelta(days=_DAY_WORDS[key]))
@@ -103,15 +118,6 @@ def _parse_when(key: str, now: datetime) -> datetime | None:
         count = int(amount) if sign == "+" else -int(amount)
         return _end_of_local_day(_shift(today, count, unit))
     return None
-
-
-def _parse_iso(text: str) -> datetime:
-    if len(text) == len("YYYY-MM-DD"):
-        return _end_of_local_day(date.fromisoformat(text))
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        return _local_to_utc(value)
-    return value.astimezone(UTC)
 
 
 def _shift(day: date, count: int, unit: str) -> date:

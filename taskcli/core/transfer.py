@@ -2,7 +2,8 @@
 
 Import is one transaction: every record is validated (all rejections are reported), new
 tasks are inserted in bulk with their numbers drawn in one step per batch, tasks whose
-UUID the user already has are updated, and a UUID owned by another user gets a new id
+UUID the user already has are updated in the fields the format holds (see
+:mod:`.import_merge`), and a UUID owned by another user gets a new id
 (the same one on every import of it). Nothing is written unless every record is accepted.
 """
 
@@ -23,11 +24,15 @@ from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
+from taskcli.core.formats.records import EVERY_FIELD
+from taskcli.core.import_merge import merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, validated
 from taskcli.core.tasks import is_postgres, tasks, users
 
 BATCH = 5000
+_SNIFFED = 8192  # characters of content that detection looks at
+_TIMES = ("created_at", "updated_at", "completed_at")
 
 
 @dataclass
@@ -91,8 +96,8 @@ def row_values(record: dict, now) -> dict:
         "created_at": created_at,
         "updated_at": updated_at,
         "completed_at": (completed_at or updated_at) if completed else None,
-        # an update keeps the stored creation time when the source does not know it
-        "keep_created_at": record["created_at"] is None,
+        # the times made up above: an update keeps the stored ones instead
+        "unknown": frozenset(name for name in _TIMES if record[name] is None),
     }
 
 
@@ -122,15 +127,19 @@ def _batches(parsed: Iterable, report: ImportReport, now) -> Iterator[list[dict]
         yield batch
 
 
-def _owners(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+def _id_in(conn: Connection, ids: list[uuid.UUID]):
+    """The condition ``tasks.id IN ids``."""
     if is_postgres(conn):  # one array parameter instead of thousands
         from sqlalchemy.dialects.postgresql import ARRAY
 
         texts = sa.literal([str(value) for value in ids], ARRAY(sa.Text))
-        wanted = tasks.c.id == sa.any_(sa.cast(texts, ARRAY(sa.Uuid)))
-    else:
-        wanted = tasks.c.id.in_(ids)
-    return dict(conn.execute(sa.select(tasks.c.id, tasks.c.user_id).where(wanted)).all())
+        return tasks.c.id == sa.any_(sa.cast(texts, ARRAY(sa.Uuid)))
+    return tasks.c.id.in_(ids)
+
+
+def _owners(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    query = sa.select(tasks.c.id, tasks.c.user_id).where(_id_in(conn, ids))
+    return dict(conn.execute(query).all())
 
 
 def _claim_ids(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> dict:
@@ -155,16 +164,17 @@ _ROW_COLUMNS = (
     "id", "title", "description", "status", "priority", "due", "project", "tags",
     "created_at", "updated_at", "completed_at",
 )  # fmt: skip
-# the values row_values() gives, with their column types
+# the columns of the values row_values() gives, with their types
 _ROW_TYPES = {name: tasks.c[name].type for name in _ROW_COLUMNS}
-_ROW_TYPES["keep_created_at"] = sa.Boolean()
 
 
 def _columns(values: dict) -> dict:
-    return {name: value for name, value in values.items() if name != "keep_created_at"}
+    return {name: value for name, value in values.items() if name != "unknown"}
 
 
-def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tuple[int, int]:
+def _write_batch(
+    conn: Connection, user_id: uuid.UUID, batch: list[dict], carries: formats.Carries, now
+) -> tuple[int, int]:
     owners = _claim_ids(conn, user_id, batch)
     mine = [v for v in batch if owners.get(v["id"]) == user_id]
     new = [v for v in batch if owners.get(v["id"]) != user_id]
@@ -181,6 +191,9 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
         else:
             conn.execute(tasks.insert(), rows)
     if mine:
+        stored = _stored_rows(conn, user_id, [values["id"] for values in mine])
+        for values in mine:
+            merge_into_stored(values, stored[values["id"]], carries=carries, now=now)
         if is_postgres(conn):
             _update_from_json(conn, user_id, mine)
         else:
@@ -188,13 +201,16 @@ def _write_batch(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> tup
     return len(new), len(mine)
 
 
+def _stored_rows(conn: Connection, user_id: uuid.UUID, ids: list[uuid.UUID]) -> dict:
+    """The stored columns of the user's tasks with these ids, by id."""
+    columns = [tasks.c[name] for name in _ROW_COLUMNS]
+    query = sa.select(*columns).where(tasks.c.user_id == user_id, _id_in(conn, ids))
+    return {row.id: row._mapping for row in conn.execute(query)}
+
+
 def _changed_columns(source) -> dict:
-    """SET values from ``source`` (columns named like the row values); the stored creation
-    time stays when the source did not know it."""
-    columns = {name: source[name] for name in _ROW_COLUMNS if name != "id"}
-    keep = source["keep_created_at"]
-    columns["created_at"] = sa.case((keep, tasks.c.created_at), else_=columns["created_at"])
-    return columns
+    """SET values from ``source`` (columns named like the row values)."""
+    return {name: source[name] for name in _ROW_COLUMNS if name != "id"}
 
 
 def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
@@ -204,7 +220,9 @@ def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None
         .where(tasks.c.id == params["id"], tasks.c.user_id == user_id)
         .values(_changed_columns(params))
     )
-    conn.execute(statement, [{f"b_{k}": v for k, v in values.items()} for values in rows])
+    conn.execute(
+        statement, [{f"b_{k}": v for k, v in _columns(values).items()} for values in rows]
+    )
 
 
 def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
@@ -213,7 +231,9 @@ def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict]) ->
 
     types = {**_ROW_TYPES, "tags": ARRAY(sa.Text)}
     source = (
-        sa.func.json_to_recordset(sa.literal(json.dumps(rows, default=str), sa.Text))
+        sa.func.json_to_recordset(
+            sa.literal(json.dumps([_columns(v) for v in rows], default=str), sa.Text)
+        )
         .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
         .render_derived(name="source", with_types=True)
     )
@@ -230,10 +250,12 @@ def import_records(
     *,
     user_id: uuid.UUID,
     parsed: Iterable[formats.ParsedRecord],
+    carries: formats.Carries = EVERY_FIELD,
     dry_run: bool = False,
     on_progress: Callable[[int], None] = lambda _count: None,
 ) -> ImportReport:
-    """Import all records or none. Raises ImportRejected (exit 5) when any is rejected."""
+    """Import all records or none. Raises ImportRejected (exit 5) when any is rejected.
+    A task the user has is updated in the fields ``carries`` names (see import_merge)."""
     report = ImportReport()
     now = utc_now()
     with atomic(conn):
@@ -243,7 +265,7 @@ def import_records(
             conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
         for batch in _batches(parsed, report, now):
             if not report.rejected:
-                created, updated = _write_batch(conn, user_id, batch)
+                created, updated = _write_batch(conn, user_id, batch, carries, now)
                 report.created += created
                 report.updated += updated
             on_progress(len(batch))
@@ -267,7 +289,7 @@ def import_file(
     try:
         return import_records(
             conn, user_id=user_id, parsed=formats.read_records(stream, fmt),
-            dry_run=dry_run, on_progress=on_progress,
+            carries=formats.carried_fields(fmt), dry_run=dry_run, on_progress=on_progress,
         )  # fmt: skip
     except _DryRun as rolled_back:
         return rolled_back.report
@@ -276,9 +298,11 @@ def import_file(
 
 
 def detect_format(stream: TextIO, name: str | None) -> str:
-    """The format of a seekable text stream from its file name (None for stdin) and start."""
+    """The format of a seekable text stream from its file name (None for stdin) and the
+    first 8 KiB of its content (leading whitespace is read past, a chunk at a time)."""
     try:
-        head = stream.read(8192)
+        head = formats.read_head(stream).text.lstrip(" \t\r\n\ufeff")
+        head = (head + stream.read(max(0, _SNIFFED - len(head))))[:_SNIFFED]
     except UnicodeDecodeError:
         raise _not_utf8() from None
     stream.seek(0)

@@ -13,19 +13,23 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 from taskcli.core.errors import InvalidInputError
+from taskcli.core.formats import csv_format, json_array, json_lines, taskwarrior, todotxt
 from taskcli.core.formats.csv_format import read_csv, write_csv
 from taskcli.core.formats.detect import detect_format
 from taskcli.core.formats.json_array import read_json, write_json
 from taskcli.core.formats.json_lines import read_jsonl, write_jsonl
-from taskcli.core.formats.json_stream import JsonArrayWriter, JsonLinesWriter
-from taskcli.core.formats.records import ParsedRecord, task_to_json
+from taskcli.core.formats.json_stream import JsonArrayWriter, JsonLinesWriter, read_head
+from taskcli.core.formats.records import Carries, ParsedRecord, task_to_json
 from taskcli.core.formats.taskwarrior import read_taskwarrior, write_taskwarrior
 from taskcli.core.formats.todotxt import read_todotxt, write_todotxt
 
 __all__ = [
     "FORMATS",
+    "Carries",
     "ParsedRecord",
+    "carried_fields",
     "detect_format",
+    "read_head",
     "read_records",
     "task_to_json",
     "json_text_writer",
@@ -49,6 +53,14 @@ _WRITERS: dict[str, Callable[[Iterable[dict[str, Any]], TextIO], int]] = {
     "todotxt": write_todotxt,
 }
 
+_CARRIES: dict[str, Carries] = {
+    "json": json_array.CARRIES,
+    "jsonl": json_lines.CARRIES,
+    "csv": csv_format.CARRIES,
+    "taskwarrior": taskwarrior.CARRIES,
+    "todotxt": todotxt.CARRIES,
+}
+
 
 #: Formats made of one-line task objects: their text can come ready-made from the database.
 JSON_TEXT_FORMATS = ("json", "jsonl")
@@ -63,6 +75,11 @@ def read_records(stream: TextIO, fmt: str) -> Iterator[ParsedRecord]:
 def write_records(records: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> int:
     """Write ``records`` to ``out`` as ``fmt``, one at a time; return how many were written."""
     return _WRITERS[_known(fmt)](records, out)
+
+
+def carried_fields(fmt: str) -> Carries:
+    """The task fields ``fmt`` holds: what re-importing its file may change."""
+    return _CARRIES[_known(fmt)]
 
 
 def json_text_writer(fmt: str, out: TextIO) -> JsonArrayWriter:

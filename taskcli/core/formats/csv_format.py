@@ -3,7 +3,8 @@
 Columns may come in any order and any may be missing except ``title``; unknown
 columns are ignored. An empty (or blank) cell is null, so CSV cannot tell an empty
 description from none. Tags are joined by spaces; commas are accepted between tags
-on reading, since a tag can contain neither. Timestamps are RFC 3339 UTC. A quoted
+on reading, since a tag can contain neither. Timestamps are written as RFC 3339
+UTC; on reading, one without an offset is local time (a bare date: the end of that day). A quoted
 cell may span lines; a record's location is the line it starts on. Rows end in CRLF
 (RFC 4180); open files with ``newline=""``, as the csv module asks, so line breaks
 inside cells survive.
@@ -22,9 +23,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from taskcli.core.formats.records import (
+    EVERY_FIELD,
     TASK_FIELDS,
     ParsedRecord,
     RecordError,
+    RecordTooLong,
     numbered_lines,
     record_from_json,
     task_to_json,
@@ -46,7 +49,8 @@ def unguard_cell(text: str) -> str:
 
 
 def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each data row as a record or a rejection at ``line N``; a bad header ends the input."""
+    """Each data row as a record or a rejection at ``line N``; a bad header or a line too
+    long for a record ends the input."""
     reader = csv.reader(line for _, line in numbered_lines(stream))
     columns: dict[str, int] | None = None
     width = 0
@@ -55,6 +59,9 @@ def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
         try:
             row = next(reader)
         except StopIteration:
+            return
+        except RecordTooLong as error:
+            yield ParsedRecord(error.location, error=str(error))
             return
         except csv.Error as error:
             yield ParsedRecord(f"line {start}", error=f"not valid CSV: {error}")
@@ -96,6 +103,9 @@ def _parse_row(location: str, row: list[str], columns: dict[str, int], width: in
         return ParsedRecord(location, record=record_from_json(values))
     except RecordError as error:
         return ParsedRecord(location, error=str(error))
+
+
+CARRIES = EVERY_FIELD
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:

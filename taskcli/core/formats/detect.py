@@ -6,7 +6,16 @@ decides between json, taskwarrior and (one object per line) jsonl. Otherwise by
 content: a JSON array whose first object has ``uuid`` and ``entry`` → taskwarrior,
 any other array → json; lines of JSON objects → jsonl, or taskwarrior when they
 have ``uuid`` and ``entry``; a first line that parses as a CSV header with a
-``title`` column → csv; anything else → todotxt.
+``title`` column → csv; recognisable todo.txt (below) → todotxt. Empty content is
+todotxt (nothing to import). Anything else is refused (InvalidInputError, exit 5,
+hint ``--format``), never guessed.
+
+Recognisably todo.txt: no non-blank line starts like another kind of text (indented
+as code or nested lists are, or with one of ``# > | ` < { [ - * = / ;`` as Markdown,
+HTML, JSON, comments and the like do), and at least half of the non-blank lines
+carry a todo.txt mark (see :func:`.todotxt.has_todotxt_mark`: a leading ``x``,
+``(A)`` or date, a ``+project``, ``@context`` or ``key:value`` word). Plain lines of
+prose, a CSV file without its header, source code and Markdown are none of these.
 """
 
 from __future__ import annotations
@@ -16,10 +25,15 @@ import json
 import re
 from pathlib import PurePath
 
+from taskcli.core.errors import InvalidInputError
+from taskcli.core.formats.todotxt import has_todotxt_mark
+
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "todotxt"}
 _JSON_FORMATS = ("json", "jsonl", "taskwarrior")
 _UUID_KEY = re.compile(r'"uuid"\s*:')
 _ENTRY_KEY = re.compile(r'"entry"\s*:')
+_FOREIGN_STARTS = tuple(" \t#>|`<{[-*=/;")
+_NAMES = "json, jsonl, csv, taskwarrior or todotxt"
 
 
 def detect_format(filename: str | None, head: str) -> str:
@@ -30,10 +44,16 @@ def detect_format(filename: str | None, head: str) -> str:
     sniffed = _sniff(head)
     if suffix == ".json" and sniffed not in _JSON_FORMATS:
         return "json"
+    if sniffed is None:
+        where = "the input" if filename in (None, "-") else filename
+        raise InvalidInputError(
+            f"cannot tell the format of {where}: it is not recognisably one of {_NAMES}",
+            hint="name the format with --format",
+        )
     return sniffed
 
 
-def _sniff(head: str) -> str:
+def _sniff(head: str) -> str | None:
     text = head.lstrip(" \t\r\n\ufeff")
     first_line = text.split("\n", 1)[0]
     if text.startswith("["):
@@ -42,7 +62,16 @@ def _sniff(head: str) -> str:
         return "taskwarrior" if _is_taskwarrior(_decode(first_line), text) else "jsonl"
     if _is_csv_header(first_line):
         return "csv"
-    return "todotxt"
+    if not text or _is_todotxt(head):
+        return "todotxt"
+    return None
+
+
+def _is_todotxt(head: str) -> bool:
+    lines = [line for line in head.removeprefix("\ufeff").splitlines() if line.strip()]
+    if any(line.startswith(_FOREIGN_STARTS) for line in lines):
+        return False
+    return 2 * sum(1 for line in lines if has_todotxt_mark(line)) >= len(lines)
 
 
 def _first_element(text: str) -> object:

@@ -10,7 +10,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from taskcli.core.formats.json_stream import JsonSyntaxError, iter_json_array, write_json_array
-from taskcli.core.formats.records import ParsedRecord, RecordError, record_from_json, task_to_json
+from taskcli.core.formats.records import (
+    EVERY_FIELD,
+    ParsedRecord,
+    RecordError,
+    record_from_json,
+    task_to_json,
+)
+
+CARRIES = EVERY_FIELD
 
 
 def read_json(stream: TextIO) -> Iterator[ParsedRecord]:

@@ -8,30 +8,38 @@ from typing import Any, TextIO
 
 from taskcli.core.formats.json_stream import write_json_lines_texts
 from taskcli.core.formats.records import (
+    EVERY_FIELD,
     ParsedRecord,
+    RecordTooLong,
     numbered_lines,
     record_from_json,
     task_to_json,
 )
 
+CARRIES = EVERY_FIELD
+
 
 def read_jsonl(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each non-blank line as a record or a rejection at ``line N``."""
-    for number, line in numbered_lines(stream):
-        if not line.strip():
-            continue
-        location = f"line {number}"
-        try:
-            obj = json.loads(line.rstrip("\r\n"))
-            yield ParsedRecord(location, record=record_from_json(obj))
-        except json.JSONDecodeError as error:
-            yield ParsedRecord(
-                location, error=f"not valid JSON: {error.msg} at column {error.colno}"
-            )
-        except RecursionError:
-            yield ParsedRecord(location, error="not valid JSON: nested too deeply")
-        except ValueError as error:  # RecordError, or a number too long to convert
-            yield ParsedRecord(location, error=str(error))
+    """Each non-blank line as a record or a rejection at ``line N``; a line too long
+    for a record ends the input."""
+    try:
+        for number, line in numbered_lines(stream):
+            if line.strip():
+                yield _parsed(f"line {number}", line)
+    except RecordTooLong as error:
+        yield ParsedRecord(error.location, error=str(error))
+
+
+def _parsed(location: str, line: str) -> ParsedRecord:
+    try:
+        obj = json.loads(line.rstrip("\r\n"))
+        return ParsedRecord(location, record=record_from_json(obj))
+    except json.JSONDecodeError as error:
+        return ParsedRecord(location, error=f"not valid JSON: {error.msg} at column {error.colno}")
+    except RecursionError:
+        return ParsedRecord(location, error="not valid JSON: nested too deeply")
+    except ValueError as error:  # RecordError, or a number too long to convert
+        return ParsedRecord(location, error=str(error))
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: TextIO) -> int:

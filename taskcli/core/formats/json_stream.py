@@ -9,14 +9,29 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 _CHUNK = 64 * 1024
 # No task object comes near this; it bounds what a broken file can pull into memory.
 _MAX_ELEMENT_CHARS = 8 * 1024 * 1024
 _WHITESPACE = " \t\n\r"
+_NON_WHITESPACE = re.compile(r"[^ \t\n\r]")
+_NUMBER_TAIL = re.compile(r"[0-9eE.+-]*")
+_LEADING_SPACE = _WHITESPACE + "\ufeff"
 _DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The first chunk of a stream with content, and where it starts: the whitespace
+    before it is read past (in linear time) and not kept."""
+
+    text: str
+    line: int = 1  # the line number of text[0]
+    column: int = 0  # the 0-based column of text[0]
 
 
 class JsonSyntaxError(ValueError):
@@ -31,13 +46,13 @@ class JsonSyntaxError(ValueError):
 class _Scanner:
     """A window on a text stream: the unread text, where it starts, and JSON decoding."""
 
-    def __init__(self, stream: TextIO, head: str) -> None:
+    def __init__(self, stream: TextIO, head: Head) -> None:
         self.stream = stream
-        self.buffer = head
+        self.buffer = head.text
         self.pos = 0
         self.eof = False
-        self.line = 1  # line number of buffer[0]
-        self.column = 0  # 0-based column of buffer[0]
+        self.line = head.line  # line number of buffer[0]
+        self.column = head.column  # 0-based column of buffer[0]
 
     def fill(self, size: int = _CHUNK) -> bool:
         """Append more of the stream to the buffer; False at the end of the stream."""
@@ -65,10 +80,10 @@ class _Scanner:
     def peek(self) -> str:
         """The next non-whitespace character (not consumed), or '' at the end."""
         while True:
-            while self.pos < len(self.buffer) and self.buffer[self.pos] in _WHITESPACE:
-                self.pos += 1
-            if self.pos < len(self.buffer):
+            if found := _NON_WHITESPACE.search(self.buffer, self.pos):
+                self.pos = found.start()
                 return self.buffer[self.pos]
+            self.pos = len(self.buffer)
             if not self.fill():
                 return ""
 
@@ -97,20 +112,29 @@ class _Scanner:
                 raise JsonSyntaxError(location, "JSON nested too deeply") from None
             except ValueError as error:  # e.g. an integer too long to convert
                 raise JsonSyntaxError(location, str(error)) from None
-            # A number at the very end of the buffer may go on in the next chunk.
-            if end == len(self.buffer) and self.fill():
+            pending = len(self.buffer) - self.pos
+            if self._number_may_go_on(value, end) and self.fill(max(_CHUNK, pending)):
                 continue
             self.pos = end
             return value
 
 
-def iter_json_array(stream: TextIO, head: str = "") -> Iterator[tuple[int, object]]:
+    def _number_may_go_on(self, value: object, end: int) -> bool:
+        """Whether a number decoded up to ``end`` may go on in the next chunk: the buffer
+        can end inside it ("1." or "1e" decode as 1). Bounded like an element."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        within = len(self.buffer) - self.pos < _MAX_ELEMENT_CHARS
+        return within and _NUMBER_TAIL.fullmatch(self.buffer, end) is not None
+
+
+def iter_json_array(stream: TextIO, head: Head | None = None) -> Iterator[tuple[int, object]]:
     """Yield ``(index, element)`` of the JSON array on ``stream`` (``head`` read already).
 
     Empty input is an empty array. A trailing comma before ``]`` is tolerated (old
     Taskwarrior exports have one). Raises :class:`JsonSyntaxError` where the text breaks.
     """
-    scanner = _Scanner(stream, head)
+    scanner = _Scanner(stream, head or Head(""))
     first = scanner.peek()
     if first == "\ufeff":
         scanner.pos += 1
@@ -190,21 +214,25 @@ def _write_all(writer: JsonArrayWriter, texts: Iterable[str]) -> int:
     return writer.close()
 
 
-def read_head(stream: TextIO) -> str:
-    """Read chunks until the first non-whitespace character (or the end of the stream)."""
-    head = ""
-    while not head.lstrip(" \t\r\n\ufeff"):
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            break
-        head += chunk
-    return head
+def read_head(stream: TextIO) -> Head:
+    """Read chunks until one has a non-whitespace character (or the stream ends)."""
+    line, column = 1, 0
+    while (chunk := stream.read(_CHUNK)) and not chunk.strip(_LEADING_SPACE):
+        newlines = chunk.count("\n")
+        line += newlines
+        column = len(chunk) - chunk.rfind("\n") - 1 if newlines else column + len(chunk)
+    return Head(chunk, line, column)
 
 
-def lines_after_head(head: str, stream: TextIO) -> Iterator[str]:
-    """The lines of ``head`` followed by the rest of ``stream``, as if never split."""
-    lines = io.StringIO(head).readlines()
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += stream.readline()
-    yield from lines
-    yield from stream
+class HeadThenStream:
+    """The rest of a stream after its head was read, readable by lines again."""
+
+    def __init__(self, head: Head, stream: TextIO) -> None:
+        self.head = io.StringIO(head.text)
+        self.stream = stream
+
+    def readline(self, size: int = -1) -> str:
+        line = self.head.readline(size)
+        if line.endswith("\n") or 0 <= size <= len(line):
+            return line
+        return line + self.stream.readline(size - len(line) if size >= 0 else -1)

@@ -32,13 +32,37 @@ TASK_FIELDS = (
     "updated_at",
     "completed_at",
 )
+#: No task record comes near this many characters; it bounds what one line of a line
+#: format can pull into memory (a 1 GB line is refused after reading 1 MiB of it).
+MAX_RECORD_CHARS = 1 << 20
 TIMESTAMP_FIELDS = ("due", "created_at", "updated_at", "completed_at")
 STATUSES = ("pending", "in_progress", "completed")
 PRIORITIES = ("low", "medium", "high")
 
 
+@dataclass(frozen=True, slots=True)
+class Carries:
+    """The task fields a format holds, so that a re-import changes only those; of
+    ``as_dates``, only the local calendar date (a stored time on that date is kept)."""
+
+    fields: frozenset[str]
+    as_dates: frozenset[str] = frozenset()
+
+
+#: What a format made of SPEC §10 task objects (or their columns) holds: everything.
+EVERY_FIELD = Carries(frozenset(TASK_FIELDS))
+
+
 class RecordError(ValueError):
     """A source record is structurally wrong for its format."""
+
+
+class RecordTooLong(RecordError):
+    """A line longer than MAX_RECORD_CHARS: the input is not read past it."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__("longer than 1 MiB, which no task record is (nothing after it was read)")
+        self.location = location
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +202,8 @@ def parse_tags(value: object, field: str) -> list[str]:
 
 
 def parse_time(value: object, field: str) -> datetime | None:
-    """An RFC 3339 timestamp as aware UTC, or None."""
+    """An ISO 8601 timestamp as aware UTC (no offset: local time; a bare date: the end of
+    that day, as for WHEN), or None."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -189,7 +214,12 @@ def parse_time(value: object, field: str) -> datetime | None:
         raise RecordError(f"{field}: not a timestamp: {shown(value)}") from None
 
 
-def numbered_lines(stream: TextIO) -> Iterator[tuple[int, str]]:
-    """The lines of a text stream with their 1-based numbers, a leading BOM removed."""
-    for number, line in enumerate(stream, start=1):
+def numbered_lines(stream: TextIO, first: int = 1) -> Iterator[tuple[int, str]]:
+    """The lines of a text stream numbered from ``first``, a leading BOM removed. A line
+    longer than MAX_RECORD_CHARS raises RecordTooLong once that much of it is read."""
+    number = first
+    while line := stream.readline(MAX_RECORD_CHARS + 2):  # room for a CRLF
+        if len(line) > MAX_RECORD_CHARS and len(line.rstrip("\r\n")) > MAX_RECORD_CHARS:
+            raise RecordTooLong(f"line {number}")
         yield number, line.removeprefix("\ufeff") if number == 1 else line
+        number += 1

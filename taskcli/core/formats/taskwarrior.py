@@ -4,9 +4,10 @@ Reading accepts a JSON array (pretty-printed or not; locations ``index N``) or o
 object per line, with or without trailing commas (older exports; locations
 ``line N``). Mapping: ``uuid`` → id, ``description`` → title, ``entry`` → created_at,
 ``modified`` → updated_at, ``end`` → completed_at (completed tasks only), ``due``;
-priority H/M/L → high/medium/low; status pending/waiting/recurring → pending,
-completed → completed, deleted → skipped; ``start`` on a task that is not completed
-→ in_progress; annotation texts become the description, one per line. Every other
+priority H/M/L → high/medium/low; status pending/waiting → pending, completed →
+completed; deleted tasks and recurring templates (``status: recurring``; their
+generated instances are ordinary pending tasks) are skipped; ``start`` on a task that
+is not completed → in_progress; annotation texts become the description, one per line. Every other
 attribute (urgency, id, mask, parent, recur, wait, scheduled, UDAs…) is ignored.
 
 Writing gives an array in ``task export`` form. An in_progress task is written as
@@ -26,17 +27,21 @@ from typing import Any, TextIO
 
 from taskcli.core.dates import as_utc, parse_timestamp, utc_now
 from taskcli.core.formats.json_stream import (
+    HeadThenStream,
     JsonSyntaxError,
     iter_json_array,
-    lines_after_head,
     read_head,
     write_json_array,
 )
 from taskcli.core.formats.records import (
+    TASK_FIELDS,
+    Carries,
     ParsedRecord,
     RecordError,
+    RecordTooLong,
     json_type,
     new_record,
+    numbered_lines,
     optional_text,
     parse_tags,
     parse_title,
@@ -46,41 +51,49 @@ from taskcli.core.formats.records import (
     tag_list,
 )
 
+# Everything but our task number (Taskwarrior's ``id`` is its own working-set index).
+CARRIES = Carries(frozenset(TASK_FIELDS) - {"number"})
 _PRIORITIES = {"H": "high", "M": "medium", "L": "low"}
 _LETTERS = {name: letter for letter, name in _PRIORITIES.items()}
 _STATUSES = {
     "pending": "pending",
     "waiting": "pending",
-    "recurring": "pending",
+    # A recurring template: its instances are the tasks (skipped until recurrence exists).
+    "recurring": "recurring",
     "completed": "completed",
     "deleted": "deleted",
 }
+_SKIPPED_STATUSES = ("deleted", "recurring")
 _COMPACT_TIME = re.compile(r"\d{8}T\d{6}Z")
 
 
 def read_taskwarrior(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each task as a record, a rejection or (deleted) a skip."""
+    """Each task as a record, a rejection or (deleted, recurring template) a skip."""
     head = read_head(stream)
-    if head.lstrip(" \t\r\n\ufeff").startswith("["):
+    if head.text.lstrip(" \t\r\n\ufeff").startswith("["):
         try:
             for index, element in iter_json_array(stream, head):
                 yield _parsed(f"index {index}", element)
         except JsonSyntaxError as error:
             yield ParsedRecord(error.location, error=error.message)
         return
-    for number, line in enumerate(lines_after_head(head, stream), start=1):
-        text = line.strip(" \t\r\n\ufeff").removesuffix(",")
-        if text in ("", "[", "]"):
-            continue
-        try:
-            element = json.loads(text)
-        except json.JSONDecodeError as error:
-            yield ParsedRecord(f"line {number}", error=f"not valid JSON: {error.msg}")
-            continue
-        except (ValueError, RecursionError) as error:
-            yield ParsedRecord(f"line {number}", error=f"not valid JSON: {error}")
-            continue
-        yield _parsed(f"line {number}", element)
+    try:
+        for number, line in numbered_lines(HeadThenStream(head, stream), first=head.line):
+            text = line.strip(" \t\r\n\ufeff").removesuffix(",")
+            if text not in ("", "[", "]"):
+                yield _parsed_line(f"line {number}", text)
+    except RecordTooLong as error:
+        yield ParsedRecord(error.location, error=str(error))
+
+
+def _parsed_line(location: str, text: str) -> ParsedRecord:
+    try:
+        element = json.loads(text)
+    except json.JSONDecodeError as error:
+        return ParsedRecord(location, error=f"not valid JSON: {error.msg}")
+    except (ValueError, RecursionError) as error:
+        return ParsedRecord(location, error=f"not valid JSON: {error}")
+    return _parsed(location, element)
 
 
 def _parsed(location: str, element: object) -> ParsedRecord:
@@ -94,11 +107,11 @@ def _parsed(location: str, element: object) -> ParsedRecord:
 
 
 def record_from_taskwarrior(obj: object) -> dict[str, Any] | None:
-    """The record for one exported task; None for a deleted one."""
+    """The record for one exported task; None for a deleted one or a recurring template."""
     if not isinstance(obj, dict):
         raise RecordError(f"expected a task object, got {json_type(obj)}")
     status = _status(obj.get("status"))
-    if status == "deleted":
+    if status in _SKIPPED_STATUSES:
         return None
     started = _time(obj, "start") is not None
     record = new_record()

@@ -21,13 +21,16 @@ title. The keys understood:
 
 Other keys (``t:``, ``rec:``…) are dropped. Creation and completion dates are taken
 as midnight local time. Everything else, in order, is the title (whitespace runs
-collapsed to one space).
+collapsed to one space), where a ``title:WORD`` stands for WORD percent-decoded.
 
 Writing emits that same form, tags as ``@tag``. The format cannot hold the
 description, the task number or times of day (only the local date of created,
-completed and due is kept). A title with words that look like ``+project``,
-``@context`` or ``key:value``, or that starts with ``x``, ``(A)`` or a date, reads back
-differently: todo.txt has no escaping.
+completed and due is kept). todo.txt has no quoting, so a title word that would read
+back as something else (``+SUM(1,2)``, ``@home``, ``key:value``, a first word ``x``,
+``(A)`` or a date) or a run of spaces is written as ``title:`` and the word with ``%``,
+``:``, whitespace and a leading ``/`` percent-encoded: ``title:+SUM(1,2)``,
+``title:%20%20b``. Every title reads back exactly; other todo.txt tools show such a
+word as it is.
 """
 
 from __future__ import annotations
@@ -36,11 +39,14 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any, TextIO
+from urllib.parse import quote, unquote
 
-from taskcli.core.dates import as_utc
+from taskcli.core.dates import local_date
 from taskcli.core.formats.records import (
+    Carries,
     ParsedRecord,
     RecordError,
+    RecordTooLong,
     new_record,
     numbered_lines,
     parse_uuid,
@@ -49,24 +55,53 @@ from taskcli.core.formats.records import (
     tag_list,
 )
 
+# No description, task number or updated time; created, completed and due as local dates.
+CARRIES = Carries(
+    frozenset(("id", "title", "status", "priority", "due", "project", "tags", "created_at",
+               "completed_at")),
+    as_dates=frozenset(("due", "created_at", "completed_at")),
+)  # fmt: skip
 _PRIORITY = re.compile(r"\(([A-Z])\)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
 _KEY_VALUE = re.compile(r"([A-Za-z][\w-]*):([^\s:/][^\s:]*)")
 _LETTERS = {"high": "A", "medium": "B", "low": "C"}
 _START_OF_DAY = time(0, 0, 0)
 _END_OF_DAY = time(23, 59, 59)
 
 
+def has_todotxt_mark(line: str) -> bool:
+    """Whether a line carries something only todo.txt gives meaning to: a leading ``x``,
+    ``(A)`` or date (a date followed by a time of day is a log line), or a ``+project``,
+    ``@context`` or ``key:value`` word."""
+    words = line.split()
+    if not words:
+        return False
+    if words[0] == "x" or _PRIORITY.fullmatch(words[0]):
+        return True
+    if _DATE.fullmatch(words[0]) and not (len(words) > 1 and _TIME_OF_DAY.match(words[1])):
+        return True
+    return any(
+        (len(word) > 1 and word[0] in "+@") or _KEY_VALUE.fullmatch(word) for word in words
+    )
+
+
 def read_todotxt(stream: TextIO) -> Iterator[ParsedRecord]:
-    """Each non-blank line as a record or a rejection at ``line N``."""
-    for number, line in numbered_lines(stream):
-        if not line.strip():
-            continue
-        location = f"line {number}"
-        try:
-            yield ParsedRecord(location, record=record_from_todotxt(line))
-        except RecordError as error:
-            yield ParsedRecord(location, error=str(error))
+    """Each non-blank line as a record or a rejection at ``line N``; a line too long
+    for a record ends the input."""
+    try:
+        for number, line in numbered_lines(stream):
+            if line.strip():
+                yield _parsed(f"line {number}", line)
+    except RecordTooLong as error:
+        yield ParsedRecord(error.location, error=str(error))
+
+
+def _parsed(location: str, line: str) -> ParsedRecord:
+    try:
+        return ParsedRecord(location, record=record_from_todotxt(line))
+    except RecordError as error:
+        return ParsedRecord(location, error=str(error))
 
 
 def record_from_todotxt(line: str) -> dict[str, Any]:
@@ -100,7 +135,9 @@ def _read_text(words: list[str], record: dict[str, Any]) -> None:
             record["project"] = word[1:]
         elif len(word) > 1 and word[0] in "+@":
             tags.append(word[1:])
-        elif match := _KEY_VALUE.fullmatch(word):
+        elif (match := _KEY_VALUE.fullmatch(word)) and match.group(1).lower() == "title":
+            title.append(unquote(match.group(2)))
+        elif match:
             _read_key(match.group(1).lower(), match.group(2), record)
         else:
             title.append(word)
@@ -147,41 +184,78 @@ def _local_time(day: date, at: time) -> datetime:
 
 def _local_date(value: datetime | None) -> str | None:
     """The local calendar date of a stored time, ``YYYY-MM-DD``."""
-    if value is None:
-        return None
-    value = as_utc(value)
-    try:
-        value = value.astimezone()
-    except (OverflowError, ValueError, OSError):
-        pass  # beyond the platform's local-time range (year 1 or 9999): the UTC date it is
-    return value.date().isoformat()
+    return None if value is None else local_date(value).isoformat()
 
 
 def todotxt_line(record: dict[str, Any]) -> str:
     """The todo.txt line for a record (without the newline)."""
     status = plain(record["status"])
     done = status == "completed"
-    words = ["x"] if done else []
+    head = ["x"] if done else []
     if record["priority"] is not None:
-        words.append(f"({_LETTERS[plain(record['priority'])]})")
+        head.append(f"({_LETTERS[plain(record['priority'])]})")
     completed_on = _local_date(record["completed_at"]) if done else None
     created_on = _local_date(record["created_at"])
     if completed_on:
-        words.append(completed_on)
+        head.append(completed_on)
     # On a done line a lone date is the completion date, so a creation date needs one.
     if created_on and (completed_on or not done):
-        words.append(created_on)
-    words.extend(record["title"].split())
-    if record["project"] is not None:
-        words.append(f"+{record['project']}")
-    words.extend(f"@{tag}" for tag in tag_list(record["tags"]))
+        head.append(created_on)
+    tail = [f"+{record['project']}"] if record["project"] is not None else []
+    tail.extend(f"@{tag}" for tag in tag_list(record["tags"]))
     if record["due"] is not None:
-        words.append(f"due:{_local_date(record['due'])}")
+        tail.append(f"due:{_local_date(record['due'])}")
     if status == "in_progress":
-        words.append("status:in_progress")
+        tail.append("status:in_progress")
     if record["id"] is not None:
-        words.append(f"uuid:{record['id']}")
-    return " ".join(words)
+        tail.append(f"uuid:{record['id']}")
+    return " ".join([*head, *_title_words(record["title"]), *tail])
+
+
+def _title_words(title: str) -> list[str]:
+    """Words that read back as exactly ``title``: a word todo.txt would take for something
+    else, or one that carries more whitespace than a single space, becomes ``title:``
+    and the word percent-encoded."""
+    words: list[str] = []
+    for token in _tokens(title):
+        words.append(token if _plain(token, first=not words) else f"title:{_escaped(token)}")
+    return words
+
+
+def _tokens(title: str) -> list[str]:
+    """The title split at single spaces; a run of spaces stays on the token after it
+    (the last token takes trailing ones), so joining with single spaces restores it."""
+    tokens: list[str] = []
+    spaces = ""
+    for part in title.split(" "):
+        if part:
+            tokens.append(spaces + part)
+            spaces = ""
+        else:
+            spaces += " "
+    if not tokens:
+        return [title] if title else []
+    tokens[-1] += spaces
+    return tokens
+
+
+def _plain(token: str, *, first: bool) -> bool:
+    """Whether ``token`` reads back as title text (the first one after the line's start)."""
+    if any(char.isspace() for char in token) or _KEY_VALUE.fullmatch(token):
+        return False
+    if len(token) > 1 and token[0] in "+@":
+        return False
+    return not (first and (token == "x" or _PRIORITY.fullmatch(token) or _DATE.fullmatch(token)))
+
+
+def _escaped(token: str) -> str:
+    """``token`` as the value of a key:value word: ``%``, ``:``, whitespace and a leading
+    ``/`` percent-encoded (as UTF-8), everything else as it is."""
+    return "".join(
+        quote(char, safe="") if char in "%:" or char.isspace() or (index == 0 and char == "/")
+        else char
+        for index, char in enumerate(token)
+    )  # fmt: skip
 
 
 def write_todotxt(records: Iterable[dict[str, Any]], out: TextIO) -> int:

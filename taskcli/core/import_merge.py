@@ -1,0 +1,56 @@
+"""What re-importing a task the user already has changes: only what its format carries.
+
+A field the format cannot hold (a description through todo.txt) keeps its stored value;
+a time the format holds only as a local date (todo.txt's dates) keeps its stored time
+of day while the date is the same; a creation or completion time the source does not
+give stays. The update time is the file's when the format carries one, otherwise it
+becomes the import's time only when another field changed: importing an unchanged
+export changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from taskcli.core.dates import as_utc, local_date
+from taskcli.core.formats import Carries
+
+#: The columns an import writes, besides the id and the update time.
+CONTENT_COLUMNS = (
+    "title", "description", "status", "priority", "due", "project", "tags",
+    "created_at", "completed_at",
+)  # fmt: skip
+
+
+def merge_into_stored(
+    values: dict[str, Any], stored: Mapping[str, Any], *, carries: Carries, now: datetime
+) -> None:
+    """Make ``values`` (a source record's row values, with ``unknown``: the times the
+    source did not give) the row that updating ``stored`` should leave."""
+    for column in CONTENT_COLUMNS:
+        if column not in carries.fields:
+            values[column] = stored[column]
+        elif column in carries.as_dates and _same_local_date(values[column], stored[column]):
+            values[column] = stored[column]
+    unknown = values["unknown"]
+    if "created_at" in unknown:
+        values["created_at"] = stored["created_at"]
+    if values["status"] != "completed":
+        values["completed_at"] = None
+    elif "completed_at" in unknown and stored["completed_at"] is not None:
+        values["completed_at"] = stored["completed_at"]
+    if "updated_at" not in carries.fields or "updated_at" in unknown:
+        changed = any(_differs(values[name], stored[name]) for name in CONTENT_COLUMNS)
+        values["updated_at"] = now if changed else stored["updated_at"]
+
+
+def _same_local_date(new: datetime | None, old: datetime | None) -> bool:
+    return new is not None and old is not None and local_date(new) == local_date(old)
+
+
+def _differs(new: Any, old: Any) -> bool:
+    if isinstance(new, datetime) and isinstance(old, datetime):
+        return as_utc(new) != as_utc(old)  # SQLite hands back naive UTC
+    return new != old

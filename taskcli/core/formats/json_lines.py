@@ -10,8 +10,7 @@ from taskcli.core.formats.json_stream import write_json_lines_texts
 from taskcli.core.formats.records import (
     EVERY_FIELD,
     ParsedRecord,
-    RecordTooLong,
-    numbered_lines,
+    line_records,
     record_from_json,
     task_to_json,
 )
@@ -22,12 +21,7 @@ CARRIES = EVERY_FIELD
 def read_jsonl(stream: TextIO) -> Iterator[ParsedRecord]:
     """Each non-blank line as a record or a rejection at ``line N``; a line too long
     for a record ends the input."""
-    try:
-        for number, line in numbered_lines(stream):
-            if line.strip():
-                yield _parsed(f"line {number}", line)
-    except RecordTooLong as error:
-        yield ParsedRecord(error.location, error=str(error))
+    return line_records(stream, _parsed)
 
 
 def _parsed(location: str, line: str) -> ParsedRecord:

@@ -10,7 +10,7 @@ timestamp, unknown status); the data-model limits (title length…) are the mode
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -223,3 +223,16 @@ def numbered_lines(stream: TextIO, first: int = 1) -> Iterator[tuple[int, str]]:
             raise RecordTooLong(f"line {number}")
         yield number, line.removeprefix("\ufeff") if number == 1 else line
         number += 1
+
+
+def line_records(
+    stream: TextIO, parse: Callable[[str, str], ParsedRecord | None], *, first: int = 1
+) -> Iterator[ParsedRecord]:
+    """``parse(location, line)`` of each non-blank line (None skips it); a line too long
+    for a record ends the input with its rejection."""
+    try:
+        for number, line in numbered_lines(stream, first):
+            if line.strip() and (parsed := parse(f"line {number}", line)) is not None:
+                yield parsed
+    except RecordTooLong as error:
+        yield ParsedRecord(error.location, error=str(error))

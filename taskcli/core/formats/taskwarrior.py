@@ -38,10 +38,9 @@ from taskcli.core.formats.records import (
     Carries,
     ParsedRecord,
     RecordError,
-    RecordTooLong,
     json_type,
+    line_records,
     new_record,
-    numbered_lines,
     optional_text,
     parse_tags,
     parse_title,
@@ -77,16 +76,13 @@ def read_taskwarrior(stream: TextIO) -> Iterator[ParsedRecord]:
         except JsonSyntaxError as error:
             yield ParsedRecord(error.location, error=error.message)
         return
-    try:
-        for number, line in numbered_lines(HeadThenStream(head, stream), first=head.line):
-            text = line.strip(" \t\r\n\ufeff").removesuffix(",")
-            if text not in ("", "[", "]"):
-                yield _parsed_line(f"line {number}", text)
-    except RecordTooLong as error:
-        yield ParsedRecord(error.location, error=str(error))
+    yield from line_records(HeadThenStream(head, stream), _parsed_line, first=head.line)
 
 
-def _parsed_line(location: str, text: str) -> ParsedRecord:
+def _parsed_line(location: str, line: str) -> ParsedRecord | None:
+    text = line.strip(" \t\r\n\ufeff").removesuffix(",")
+    if text in ("", "[", "]"):
+        return None
     try:
         element = json.loads(text)
     except json.JSONDecodeError as error:

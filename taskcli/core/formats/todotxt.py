@@ -46,9 +46,8 @@ from taskcli.core.formats.records import (
     Carries,
     ParsedRecord,
     RecordError,
-    RecordTooLong,
+    line_records,
     new_record,
-    numbered_lines,
     parse_uuid,
     plain,
     shown,
@@ -89,12 +88,7 @@ def has_todotxt_mark(line: str) -> bool:
 def read_todotxt(stream: TextIO) -> Iterator[ParsedRecord]:
     """Each non-blank line as a record or a rejection at ``line N``; a line too long
     for a record ends the input."""
-    try:
-        for number, line in numbered_lines(stream):
-            if line.strip():
-                yield _parsed(f"line {number}", line)
-    except RecordTooLong as error:
-        yield ParsedRecord(error.location, error=str(error))
+    return line_records(stream, _parsed)
 
 
 def _parsed(location: str, line: str) -> ParsedRecord:

@@ -15,11 +15,12 @@ from taskcli.core import security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
-from taskcli.core.models import AuthSession, Meta, User
+from taskcli.core.models import AuthSession, Counter, Meta, User
 
 users = User.__table__
 sessions = AuthSession.__table__
 meta = Meta.__table__
+counters = Counter.__table__
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 WRONG_CREDENTIALS = "wrong email or password"
@@ -102,9 +103,9 @@ def register(
                     password_hash=password_hash,
                     created_at=now,
                     updated_at=now,
-                    next_task_number=1,
                 )
             )
+            conn.execute(counters.insert().values(user_id=user_id, next_task_number=1))
             return _start_session(
                 conn, user_id=user_id, email=email, session_days=session_days, client=client
             )
@@ -157,6 +158,7 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
         .outerjoin(
             sessions,
             sa.and_(
+                sessions.c.user_id == claims.user_id,
                 sessions.c.id == claims.session_id,
                 sessions.c.token_hash == security.token_hash(token),
             ),

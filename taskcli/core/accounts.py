@@ -62,6 +62,7 @@ def _start_session(
     key, database_id = _database_secrets(conn)
     now = utc_now()
     session_id = uuid.uuid4()
+    secret = security.new_session_secret()
     expires_at = now + timedelta(days=session_days)
     token = security.issue_token(
         key=key,
@@ -69,6 +70,7 @@ def _start_session(
         user_id=user_id,
         email=email,
         session_id=session_id,
+        secret=secret,
         issued_at=now,
         expires_at=expires_at,
     )
@@ -76,7 +78,7 @@ def _start_session(
         sessions.insert().values(
             id=session_id,
             user_id=user_id,
-            token_hash=security.token_hash(token),
+            secret_hash=security.secret_hash(secret),
             created_at=now,
             expires_at=expires_at,
             client=client[:255],
@@ -160,7 +162,7 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
             sa.and_(
                 sessions.c.user_id == claims.user_id,
                 sessions.c.id == claims.session_id,
-                sessions.c.token_hash == security.token_hash(token),
+                sessions.c.secret_hash == security.secret_hash(claims.secret),
             ),
         )
         .outerjoin(users, users.c.id == sessions.c.user_id)
@@ -197,9 +199,18 @@ def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) ->
 
 def revoke_token(conn: Connection, *, token: str) -> int:
     """End the session a token belongs to (used when a new login replaces it)."""
+    try:
+        claims = security.unverified_claims(token)
+    except AuthError:  # unreadable: it names no session
+        return 0
     result = conn.execute(
         sessions.update()
-        .where(sessions.c.token_hash == security.token_hash(token), sessions.c.revoked_at.is_(None))
+        .where(
+            sessions.c.user_id == claims.user_id,
+            sessions.c.id == claims.session_id,
+            sessions.c.secret_hash == security.secret_hash(claims.secret),
+            sessions.c.revoked_at.is_(None),
+        )
         .values(revoked_at=utc_now())
     )
     return result.rowcount

@@ -25,7 +25,7 @@ from taskcli.core.errors import DatabaseUnavailableError, SchemaError
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 CONNECT_ATTEMPTS = 3
 SQLITE_BUSY_TIMEOUT_S = 30
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function

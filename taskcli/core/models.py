@@ -94,13 +94,14 @@ class Counter(Model, table=True):
 
 
 class AuthSession(Model, table=True):
-    """A login. The token's ``jti`` is the id; only the token's SHA-256 is stored."""
+    """A login. The token's ``jti`` is the id; of the token only the SHA-256 of its random
+    secret (``sec``) is stored, so no copy of the database rebuilds a token."""
 
     __tablename__ = "sessions"
     __table_args__ = (sa.PrimaryKeyConstraint("user_id", "id"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_id_column())
     user_id: uuid.UUID = Field(sa_column=_owner_column())
-    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    secret_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     expires_at: datetime = Field(sa_column=_timestamp(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))

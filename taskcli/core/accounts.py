@@ -218,6 +218,9 @@ def revoke_token(conn: Connection, *, token: str) -> int:
 
 def rotate_key(conn: Connection) -> int:
     """Replace the signing key; every session ends. Returns the number of sessions ended."""
+    from taskcli.core.roles import require_owner
+
+    require_owner(conn, "db rotate-key")
     with atomic(conn):
         conn.execute(
             meta.update()

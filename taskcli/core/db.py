@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from taskcli.core.config import Settings
-from taskcli.core.errors import DatabaseUnavailableError, SchemaError
+from taskcli.core.errors import DatabaseUnavailableError, NotPermitted, SchemaError
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
@@ -29,6 +29,7 @@ SCHEMA_HEAD = "0003"
 CONNECT_ATTEMPTS = 3
 SQLITE_BUSY_TIMEOUT_S = 30
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
+INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 TRANSIENT_MARKERS = (
     "connection refused",
     "timeout expired",
@@ -206,6 +207,10 @@ def translate_errors(database: Database) -> Iterator[None]:
     try:
         yield
     except exc.DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) == INSUFFICIENT_PRIVILEGE:
+            # "permission denied for table meta": the first line names what is missing
+            first_line = (str(error.orig).strip().splitlines() or ["permission denied"])[0]
+            raise NotPermitted(f"not permitted at {database.target}: {first_line}") from None
         if is_schema_error(error):
             raise SchemaError(
                 f"the database schema at {database.target} is missing or out of date"

@@ -72,3 +72,11 @@ class ConfigError(TaskcliError):
 
     exit_code = 5
     code = "config"
+
+
+class NotPermitted(TaskcliError):
+    """The database role may not do this (an owner's command run with the application role)."""
+
+    exit_code = 8
+    code = "not_permitted"
+    default_hint = "ask the database administrator (the owner role) to do it"

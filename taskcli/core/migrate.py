@@ -70,12 +70,18 @@ def upgrade(conn: Connection, revision: str = "head") -> str | None:
 
     Returns the revision the schema was at when this run got the lock.
     """
+    from taskcli.core.roles import require_owner
+
+    require_owner(conn, "db migrate")
     config = alembic_config(conn)
     _run(command.upgrade, config, revision)
     return config.attributes.get("from_revision")
 
 
 def downgrade(conn: Connection, revision: str) -> None:
+    from taskcli.core.roles import require_owner
+
+    require_owner(conn, "db downgrade")
     _run(command.downgrade, alembic_config(conn), revision)
 
 

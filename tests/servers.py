@@ -71,6 +71,8 @@ listen_port = {listen_port}
 unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = {auth_file}
+; roles other than the admin (an application role a test creates) are looked up as it
+auth_user = {user}
 admin_users = {user}
 pool_mode = transaction
 max_client_conn = 1000
@@ -342,6 +344,13 @@ def start_pgbouncer(server: Server, base_dir: Path | None = None) -> PgBouncer:
         bouncer.stop()
         raise
     return bouncer
+
+
+def through_pooler(database_url: str, bouncer: PgBouncer) -> str:
+    """``database_url`` (its user, password and database) reached through ``bouncer``."""
+    parts = urlsplit(database_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{bouncer.port}"))
 
 
 class _Daemon:

@@ -22,11 +22,75 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _set_primary_key(table: str, columns: list[str]) -> None:
+def _shapes_0001() -> sa.MetaData:
+    """The 0001 tables that SQLite rebuilds: batch mode copies them from these shapes
+    instead of reflecting them, so that `db migrate --sql` works without a database."""
+    stamp = sa.DateTime(timezone=True)
+    shapes = sa.MetaData()
+    sa.Table('users', shapes,
+        sa.Column('id', sa.Uuid(), nullable=False),
+        sa.Column('email', sa.String(length=320), nullable=False),
+        sa.Column('password_hash', sa.String(length=512), nullable=False),
+        sa.Column('created_at', stamp, nullable=False),
+        sa.Column('updated_at', stamp, nullable=False),
+        sa.Column('next_task_number', sa.Integer(), server_default='1', nullable=False),
+        sa.PrimaryKeyConstraint('id', name='users_pkey'),
+        sa.UniqueConstraint('email'),
+    )  # fmt: skip
+    sa.Table('sessions', shapes,
+        sa.Column('id', sa.Uuid(), nullable=False),
+        sa.Column('user_id', sa.Uuid(), nullable=False),
+        sa.Column('token_hash', sa.String(length=64), nullable=False),
+        sa.Column('created_at', stamp, nullable=False),
+        sa.Column('expires_at', stamp, nullable=False),
+        sa.Column('revoked_at', stamp, nullable=True),
+        sa.Column('client', sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name='sessions_pkey'),
+    )  # fmt: skip
+    sa.Table('tasks', shapes,
+        sa.Column('id', sa.Uuid(), nullable=False),
+        sa.Column('user_id', sa.Uuid(), nullable=False),
+        sa.Column('number', sa.Integer(), nullable=False),
+        sa.Column('title', sa.String(length=255), nullable=False),
+        sa.Column('description', sa.Text(), nullable=True),
+        sa.Column('status', sa.String(length=11), nullable=False),
+        sa.Column('priority', sa.String(length=6), nullable=False),
+        sa.Column('due', stamp, nullable=True),
+        sa.Column('project', sa.String(length=100), nullable=True),
+        sa.Column('tags', sa.JSON(), nullable=False),  # SQLite's type (a text array on PG)
+        sa.Column('created_at', stamp, nullable=False),
+        sa.Column('updated_at', stamp, nullable=False),
+        sa.Column('completed_at', stamp, nullable=True),
+        sa.CheckConstraint("priority IN ('low', 'medium', 'high')", name='ck_tasks_priority'),
+        sa.CheckConstraint("status IN ('pending', 'in_progress', 'completed')",
+                           name='ck_tasks_status'),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name='tasks_pkey'),
+        sa.UniqueConstraint('user_id', 'number', name='uq_tasks_user_number'),
+        sa.Index('ix_tasks_tags', 'tags'),
+        sa.Index('ix_tasks_user_created', 'user_id', 'created_at'),
+        sa.Index('ix_tasks_user_due', 'user_id', 'due'),
+        sa.Index('ix_tasks_user_project', 'user_id', 'project'),
+        sa.Index('ix_tasks_user_status', 'user_id', 'status'),
+        sa.Index('ix_tasks_user_updated', 'user_id', 'updated_at'),
+    )  # fmt: skip
+    return shapes
+
+
+def _batch(table: str, copy_from: sa.MetaData | None = None):
     # 0001 left the primary keys unnamed: PostgreSQL named them <table>_pkey, and the
-    # naming convention gives SQLite's the same name (batch mode rebuilds the table).
-    convention = {"pk": "%(table_name)s_pkey"}
-    with op.batch_alter_table(table, naming_convention=convention) as batch:
+    # naming convention gives SQLite's reflected ones the same name.
+    sqlite = op.get_context().dialect.name == "sqlite"
+    return op.batch_alter_table(
+        table,
+        copy_from=copy_from.tables[table] if copy_from is not None and sqlite else None,
+        naming_convention={"pk": "%(table_name)s_pkey"},
+    )
+
+
+def _set_primary_key(table: str, columns: list[str], copy_from=None) -> None:
+    with _batch(table, copy_from) as batch:
         batch.drop_constraint(f"{table}_pkey", type_="primary")
         batch.create_primary_key(f"{table}_pkey", columns)
 
@@ -41,12 +105,13 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO counters (user_id, next_task_number) SELECT id, next_task_number FROM users"
     )
-    with op.batch_alter_table('users') as batch:
+    shapes = _shapes_0001()
+    with _batch('users', shapes) as batch:
         batch.drop_column('next_task_number')
-    _set_primary_key('tasks', ['user_id', 'id'])
+    _set_primary_key('tasks', ['user_id', 'id'], shapes)
     # the new primary key leads with user_id: the separate index is redundant
     op.drop_index('ix_sessions_user_id', table_name='sessions')
-    _set_primary_key('sessions', ['user_id', 'id'])
+    _set_primary_key('sessions', ['user_id', 'id'], shapes)
 
 
 def downgrade() -> None:
@@ -54,7 +119,7 @@ def downgrade() -> None:
     _set_primary_key('sessions', ['id'])
     op.create_index('ix_sessions_user_id', 'sessions', ['user_id'], unique=False)
     _set_primary_key('tasks', ['id'])
-    with op.batch_alter_table('users') as batch:
+    with _batch('users') as batch:
         batch.add_column(
             sa.Column('next_task_number', sa.Integer(), server_default='1', nullable=False)
         )

@@ -13,7 +13,6 @@ can be rebuilt from any older copy of the database.
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 import sqlmodel  # noqa: F401
 from alembic import op
 
@@ -27,9 +26,8 @@ def upgrade() -> None:
     op.execute(
         "UPDATE sessions SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL"
     )
-    with op.batch_alter_table('sessions') as batch:
-        batch.alter_column('token_hash', new_column_name='secret_hash',
-                           existing_type=sa.String(length=64), existing_nullable=False)
+    # plain SQL that PostgreSQL and SQLite (3.25+) both run, with or without a database
+    op.execute("ALTER TABLE sessions RENAME COLUMN token_hash TO secret_hash")
 
 
 def downgrade() -> None:
@@ -37,6 +35,4 @@ def downgrade() -> None:
     op.execute(
         "UPDATE sessions SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL"
     )
-    with op.batch_alter_table('sessions') as batch:
-        batch.alter_column('secret_hash', new_column_name='token_hash',
-                           existing_type=sa.String(length=64), existing_nullable=False)
+    op.execute("ALTER TABLE sessions RENAME COLUMN secret_hash TO token_hash")

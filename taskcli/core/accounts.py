@@ -16,6 +16,7 @@ from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
 from taskcli.core.models import AuthSession, Counter, Meta, User
+from taskcli.core.roles import require_owner
 
 users = User.__table__
 sessions = AuthSession.__table__
@@ -218,8 +219,6 @@ def revoke_token(conn: Connection, *, token: str) -> int:
 
 def rotate_key(conn: Connection) -> int:
     """Replace the signing key; every session ends. Returns the number of sessions ended."""
-    from taskcli.core.roles import require_owner
-
     require_owner(conn, "db rotate-key")
     with atomic(conn):
         conn.execute(

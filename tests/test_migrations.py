@@ -130,3 +130,20 @@ def test_downgrade_to_0001_gives_the_counter_back_to_users(database_url):
         ).scalar()
         assert number == 9
         assert _counts(conn) == {"users": 1, "tasks": 2, "sessions": 1}
+
+
+def test_every_per_user_table_leads_its_keys_with_user_id():
+    """SPEC §17: a per-user table can be distributed by user_id only when its primary key
+    and every unique constraint include it."""
+    from sqlmodel import SQLModel
+
+    import taskcli.core.models  # noqa: F401  (registers the tables)
+
+    per_user = [t for t in SQLModel.metadata.tables.values() if "user_id" in t.c]
+    assert {t.name for t in per_user} >= {"tasks", "sessions", "counters"}
+    for table in per_user:
+        assert table.primary_key.columns.keys()[0] == "user_id", table.name
+        uniques = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+        uniques += [index for index in table.indexes if index.unique]
+        for unique in uniques:
+            assert "user_id" in unique.columns.keys(), (table.name, unique.name)

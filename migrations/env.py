@@ -6,6 +6,9 @@ source checkout (the database then comes from TASKCLI_DATABASE_URL or the active
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -39,6 +42,26 @@ def run_migrations_offline() -> None:
 
 def _migrate(connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        with _foreign_key_actions_off(connection):
+            _migrate_in_transaction(connection, sqlite=True)
+    else:
+        _migrate_in_transaction(connection, sqlite=False)
+
+
+@contextmanager
+def _foreign_key_actions_off(connection) -> Iterator[None]:
+    """Batch mode rebuilds a SQLite table by dropping it: with foreign keys on, dropping
+    ``users`` would cascade to every task and session. (The pragma is ignored inside a
+    transaction, so it is set around it; the keys are checked before the commit.)"""
+    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+def _migrate_in_transaction(connection, *, sqlite: bool) -> None:
     # Our own transaction wraps the run (SQLite DDL is transactional too).
     _configure(connection=connection, render_as_batch=sqlite, transactional_ddl=True)
     with atomic(connection):
@@ -49,6 +72,8 @@ def _migrate(connection) -> None:
         # read under the lock: a run that waited reports where the schema really was
         config.attributes["from_revision"] = context.get_context().get_current_revision()
         context.run_migrations()
+        if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+            raise RuntimeError("the migration left rows whose user does not exist")
 
 
 def run_migrations_online() -> None:

@@ -74,6 +74,36 @@ def pg_url(pg_server):
     pg_server.drop_database(name)
 
 
+@dataclass(frozen=True)
+class Roles:
+    """A database owned by a role that is NOT a superuser (CREATEROLE, as on Neon), and
+    an application login role that has been granted nothing yet."""
+
+    owner_url: str
+    app_url: str
+    app_role: str
+
+
+@pytest.fixture
+def pg_roles(pg_server):
+    suffix = uuid.uuid4().hex[:10]
+    owner, app, name = f"owner_{suffix}", f"app_{suffix}", f"taskcli_{suffix}"
+    passwords = {role: uuid.uuid4().hex for role in (owner, app)}
+    pg_server.create_role(owner, passwords[owner], "NOSUPERUSER CREATEROLE")
+    pg_server.create_role(app, passwords[app], "NOSUPERUSER")
+    url = pg_server.create_database(name, owner=owner)
+    try:
+        yield Roles(
+            owner_url=pg_server.url_as(url, owner, passwords[owner]),
+            app_url=pg_server.url_as(url, app, passwords[app]),
+            app_role=app,
+        )
+    finally:
+        pg_server.drop_database(name)
+        pg_server.drop_role(app)
+        pg_server.drop_role(owner)
+
+
 @pytest.fixture(scope="session")
 def pgbouncer(pg_server, tmp_path_factory):
     if not servers.pgbouncer_available():

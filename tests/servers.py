@@ -71,6 +71,8 @@ listen_port = {listen_port}
 unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = {auth_file}
+; roles other than the admin (an application role a test creates) are looked up as it
+auth_user = {user}
 admin_users = {user}
 pool_mode = transaction
 max_client_conn = 1000
@@ -140,10 +142,30 @@ class Server:
         parts = urlsplit(self.admin_url())
         return urlunsplit(parts._replace(path="/" + quote(name, safe="")))
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, *, owner: str | None = None) -> str:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if owner:
+            statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
         with _admin_cursor(self.admin_url()) as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            cursor.execute(statement)
         return self.database_url(name)
+
+    def create_role(self, name: str, password: str, attributes: str = "") -> None:
+        """A LOGIN role; ``attributes`` are SQL keywords such as ``CREATEROLE``."""
+        statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + attributes)
+        with _admin_cursor(self.admin_url()) as cursor:
+            cursor.execute(statement.format(sql.Identifier(name), sql.Literal(password)))
+
+    def drop_role(self, name: str) -> None:
+        with _admin_cursor(self.admin_url()) as cursor:
+            cursor.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+    def url_as(self, database_url: str, user: str, password: str) -> str:
+        """``database_url`` with another user and password."""
+        parts = urlsplit(database_url)
+        host = parts.netloc.rpartition("@")[2]
+        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
 
     def drop_database(self, name: str) -> None:
         """Drop the database if it exists, disconnecting its clients (PostgreSQL 13+)."""
@@ -322,6 +344,13 @@ def start_pgbouncer(server: Server, base_dir: Path | None = None) -> PgBouncer:
         bouncer.stop()
         raise
     return bouncer
+
+
+def through_pooler(database_url: str, bouncer: PgBouncer) -> str:
+    """``database_url`` (its user, password and database) reached through ``bouncer``."""
+    parts = urlsplit(database_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{bouncer.port}"))
 
 
 class _Daemon:

@@ -166,8 +166,9 @@ def test_session_days_from_the_profile(taskcli, user, backend, isolated):
     expires = datetime.strptime(document["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert before + timedelta(days=7) <= expires <= after + timedelta(days=7)
     assert taskcli.ok("whoami", "--json").json()["expires_at"] == document["expires_at"]
-    token_hash = hashlib.sha256(stored_token(isolated / "data").encode()).hexdigest()
-    (newest,) = rows(backend, sessions, sessions.c.token_hash == token_hash)
+    secret = jwt.decode(stored_token(isolated / "data"), options={"verify_signature": False})["sec"]
+    secret_hash = hashlib.sha256(secret.encode()).hexdigest()
+    (newest,) = rows(backend, sessions, sessions.c.secret_hash == secret_hash)
     assert newest["expires_at"].replace(tzinfo=UTC) == expires
 
 
@@ -337,7 +338,7 @@ def test_overlong_login_password_is_wrong_credentials(taskcli, user, known):
 # ---- the sessions table ----------------------------------------------------------------------
 
 
-def test_session_row_holds_the_token_hash_and_client_never_the_token(
+def test_session_row_holds_the_secret_hash_and_client_never_the_token(
     taskcli, user, backend, isolated
 ):
     token = stored_token(isolated / "data")
@@ -345,7 +346,7 @@ def test_session_row_holds_the_token_hash_and_client_never_the_token(
     (session,) = rows(backend, sessions)
     (account,) = rows(backend, users)
 
-    assert session["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert session["secret_hash"] == hashlib.sha256(claims["sec"].encode()).hexdigest()
     assert str(session["id"]) == claims["jti"]
     assert str(session["user_id"]) == claims["sub"] == str(account["id"])
     assert claims["email"] == user
@@ -363,6 +364,7 @@ def test_session_row_holds_the_token_hash_and_client_never_the_token(
         ]
     assert everything and not any(token in value for value in everything)
     assert not any(part in value for part in token.split(".")[1:] for value in everything)
+    assert not any(claims["sec"] in value for value in everything)
     if backend.startswith("sqlite"):
         files = Path(sqlite_path(backend)).parent.glob(Path(sqlite_path(backend)).name + "*")
         assert not any(token.encode() in file.read_bytes() for file in files)

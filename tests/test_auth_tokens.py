@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, Taskcli
 from tests.test_auth import (
@@ -113,6 +114,45 @@ def test_revoked_token_is_exit_3(taskcli, user, isolated):
     for args in (("whoami",), ("add", "never stored")):
         result = taskcli(*args, env={"TASKCLI_TOKEN": token})
         assert_one_line_error(result, 3, "your session was logged out")
+
+
+def _rebuilt_tokens(copy: dict[str, list[dict]]) -> list[str]:
+    """Every token an attacker can sign from a copy of the tables: the stored session
+    facts with the signing key, and each stored value in the place of the secret."""
+    keys = {row["key"]: row["value"] for row in copy["meta"]}
+    emails = {row["id"]: row["email"] for row in copy["users"]}
+    tokens = []
+    for session in copy["sessions"]:
+        claims = {
+            "sub": str(session["user_id"]), "email": emails[session["user_id"]],
+            "jti": str(session["id"]), "aud": keys["database_id"],
+            "iat": int(session["created_at"].replace(tzinfo=UTC).timestamp()),
+            "exp": int(session["expires_at"].replace(tzinfo=UTC).timestamp()),
+        }  # fmt: skip
+        guesses = [str(value) for table in copy.values() for row in table for value in row.values()]
+        tokens.append(sign(claims, keys["signing_key"]))
+        tokens += [sign({**claims, "sec": guess}, keys["signing_key"]) for guess in guesses]
+    return tokens
+
+
+def test_a_copy_of_the_database_rebuilds_no_working_token(taskcli, user, backend, isolated):
+    from sqlmodel import SQLModel
+
+    real = stored_token(isolated / "data")
+    with direct(backend) as conn:
+        names = set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+        assert names == set(SQLModel.metadata.tables)
+        copy = {
+            name: [dict(row._mapping) for row in conn.execute(table.select())]
+            for name, table in SQLModel.metadata.tables.items()
+        }
+    rebuilt = _rebuilt_tokens(copy)
+    assert len(rebuilt) > 10
+    for token in rebuilt:
+        assert token != real
+        assert_one_line_error(taskcli("whoami", env={"TASKCLI_TOKEN": token}), 3)
+    working = taskcli("whoami", "--json", env={"TASKCLI_TOKEN": real})
+    assert (working.exit_code, working.json()["email"]) == (0, user)
 
 
 @pytest.fixture

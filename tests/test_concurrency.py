@@ -8,6 +8,7 @@ CLI runs), plus a few real `taskcli` processes. The figures are printed (see `py
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from tests.conftest import PASSWORD, run_process
 
 on_postgres = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-TABLES = {"users", "sessions", "tasks", "meta", "alembic_version"}
+TABLES = {"users", "counters", "sessions", "tasks", "meta", "alembic_version"}
 HANG_GUARD = 600  # seconds; stops a hang, measures nothing
 
 
@@ -423,3 +424,32 @@ def test_10_concurrent_logins_on_10_profiles_keep_every_token(taskcli, user, iso
     assert sorted(entry.split(":")[0] for entry in stored) == sorted(["default", *profiles])
     for profile in profiles:
         taskcli.ok("whoami", "--profile", profile)
+
+
+@on_postgres
+def test_two_users_import_the_same_uuids_at_once(taskcli, user, tmp_path):
+    """Ids are unique per user: both imports keep every UUID of the file, neither waits
+    for or fails on the other's rows."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.tasks_support import register_second_user
+
+    other = register_second_user(taskcli, tmp_path / "other-data")
+    source = tmp_path / "tasks.jsonl"
+    lines = [{"id": str(uuid.uuid4()), "title": f"shared {i}"} for i in range(SHARED)]
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    argv = [sys.executable, "-m", "taskcli", "import", str(source), "--json"]
+    clients = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for env in (None, {**os.environ, **other})
+    ]
+    results = [(c.wait(timeout=HANG_GUARD), *c.communicate()) for c in clients]
+    assert [code for code, _out, _err in results] == [0, 0], results
+    assert [json.loads(out)["created"] for _code, out, _err in results] == [SHARED, SHARED]
+    expected = {line["id"] for line in lines}
+    for env in (None, other):
+        listed = taskcli("list", "--all", "--json", "--limit", "0", env=env).json()
+        assert {task["id"] for task in listed} == expected
+        assert sorted(task["number"] for task in listed) == list(range(1, SHARED + 1))

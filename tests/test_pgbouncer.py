@@ -155,3 +155,29 @@ def test_20_concurrent_adds_through_the_pooler(taskcli, pooled_user):
     assert numbers == list(range(1, 21))
     stored = taskcli.ok("list", "--json", "--limit", "0").json()
     assert sorted(t["number"] for t in stored) == numbers
+
+
+def test_the_application_role_through_the_pooler(taskcli, pg_roles, pgbouncer, tmp_path):
+    """The owner migrates and grants, then a user of the application role runs the
+    command set, all through PgBouncer in transaction mode."""
+    from tests.servers import through_pooler
+
+    owner = ("--database-url", through_pooler(pg_roles.owner_url, pgbouncer))
+    taskcli.ok(*owner, "db", "migrate")
+    taskcli.ok(*owner, "db", "grant", pg_roles.app_role)
+    app = ("--database-url", through_pooler(pg_roles.app_url, pgbouncer))
+    email = "pooled-app@example.com"
+    taskcli.ok(*app, "register", "--email", email, "--password-stdin", input=PASSWORD)
+    taskcli.ok(*app, "add", "pooled", "-t", "a")
+    taskcli.ok(*app, "update", "1", "--add-tag", "b")
+    taskcli.ok(*app, "done", "1")
+    exported = tmp_path / "tasks.json"
+    taskcli.ok(*app, "export", "-o", str(exported))
+    assert taskcli.ok(*app, "import", str(exported)).stdout == "created 0, updated 1, skipped 0\n"
+    [task] = taskcli.ok(*app, "list", "--all", "--json").json()
+    assert (task["status"], task["tags"]) == ("completed", ["a", "b"])
+    taskcli.ok(*app, "logout")
+    taskcli.ok(*app, "login", "--email", email, "--password-stdin", input=PASSWORD)
+    refused = taskcli(*app, "db", "rotate-key", "--yes")
+    assert (refused.exit_code, refused.stderr.count("\n")) == (8, 1)
+    assert taskcli.ok(*app, "whoami", "--json").json()["email"] == email

@@ -1,5 +1,6 @@
 """`taskcli import` through the CLI on SQLite and PostgreSQL: format detection, all or
-nothing (rejections, interruption), idempotency, other users' UUIDs, --dry-run, bulk size."""
+nothing (rejections, interruption), idempotency, UUIDs other users hold too, --dry-run, bulk
+size."""
 
 from __future__ import annotations
 
@@ -398,7 +399,7 @@ def test_same_uuid_twice_in_one_file_is_rejected(taskcli, user, tmp_path):
     assert stored_tasks() == []
 
 
-def test_another_users_uuid_gets_a_new_id_and_is_never_touched(taskcli, user, tmp_path):
+def test_another_users_uuid_is_kept_and_their_task_never_touched(taskcli, user, tmp_path):
     taskcli.ok("add", "mine", "-P", "high", "-t", "private")
     exported = tmp_path / "tasks.json"
     taskcli.ok("export", "-o", str(exported))
@@ -408,13 +409,14 @@ def test_another_users_uuid_gets_a_new_id_and_is_never_touched(taskcli, user, tm
     first = ok(taskcli, "import", str(exported), env=other)
     assert (first.stdout, first.stderr) == ("created 1, updated 0, skipped 0\n", "")
     [copy] = listed(taskcli, env=other)
-    assert copy["id"] != str(owned_before["id"])
-    assert (copy["title"], copy["priority"], copy["tags"]) == ("mine", "high", ["private"])
-    # Importing the same file again finds that copy: nothing new.
+    assert copy["id"] == str(owned_before["id"])
+    assert (copy["number"], copy["title"], copy["tags"]) == (1, "mine", ["private"])
+    # Importing the same file again updates that copy: nothing new.
     again = ok(taskcli, "import", str(exported), env=other)
     assert again.stdout == "created 0, updated 1, skipped 0\n"
-    assert [task["id"] for task in listed(taskcli, env=other)] == [copy["id"]]
-    owned_after = [task for task in stored_tasks() if task["id"] == owned_before["id"]]
+    ok(taskcli, "update", copy["id"], "--title", "their copy", env=other)
+    assert [task["title"] for task in listed(taskcli, env=other)] == ["their copy"]
+    owned_after = [task for task in stored_tasks() if task["user_id"] == owned_before["user_id"]]
     assert owned_after == [owned_before]
     assert taskcli.ok("import", str(exported)).stdout == "created 0, updated 1, skipped 0\n"
 

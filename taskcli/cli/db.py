@@ -1,4 +1,5 @@
-"""``taskcli db``: migrate, status, history, downgrade (an administrator's commands)."""
+"""``taskcli db``: migrate, status, history, downgrade, rotate-key, grant (an
+administrator's commands)."""
 
 
 from typing import Annotated
@@ -9,7 +10,9 @@ from taskcli.cli import output
 from taskcli.cli.app import state
 from taskcli.cli.options import Json, Yes, confirm_or_require_yes
 
-db_app = typer.Typer(help="Database schema: migrate, status, history, downgrade, rotate-key.")
+db_app = typer.Typer(
+    help="Database schema and roles: migrate, status, history, downgrade, rotate-key, grant."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -148,3 +151,22 @@ def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = Fal
         output.print_json({"database": _redacted(ctx), "sessions_ended": ended})
     else:
         output.print_line(f"signing key replaced; {ended} session(s) ended")
+
+
+@db_app.command("grant")
+def grant_command(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL login role.")],
+    as_json: Json = False,
+) -> None:
+    """Give ROLE exactly what the ordinary commands need (owner only; safe to repeat)."""
+    from taskcli.core import roles
+
+    with state(ctx).database().connect(migrate_embedded=False) as conn:
+        granted = roles.grant(conn, role)
+    if as_json:
+        document = {"database": _redacted(ctx), "role": role}
+        output.print_json({**document, "granted": [grant.as_dict() for grant in granted]})
+        return
+    for grant in granted:
+        output.print_line(f"granted {', '.join(grant.privileges)} on {grant.on} to {role}")

@@ -15,11 +15,13 @@ from taskcli.core import security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
-from taskcli.core.models import CONTROL, AuthSession, Meta, User
+from taskcli.core.models import CONTROL, AuthSession, Counter, Meta, User
+from taskcli.core.roles import require_owner
 
 users = User.__table__
 sessions = AuthSession.__table__
 meta = Meta.__table__
+counters = Counter.__table__
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 WRONG_CREDENTIALS = "wrong email or password"
@@ -61,6 +63,7 @@ def _start_session(
     key, database_id = _database_secrets(conn)
     now = utc_now()
     session_id = uuid.uuid4()
+    secret = security.new_session_secret()
     expires_at = now + timedelta(days=session_days)
     token = security.issue_token(
         key=key,
@@ -68,6 +71,7 @@ def _start_session(
         user_id=user_id,
         email=email,
         session_id=session_id,
+        secret=secret,
         issued_at=now,
         expires_at=expires_at,
     )
@@ -75,7 +79,7 @@ def _start_session(
         sessions.insert().values(
             id=session_id,
             user_id=user_id,
-            token_hash=security.token_hash(token),
+            secret_hash=security.secret_hash(secret),
             created_at=now,
             expires_at=expires_at,
             client=client[:255],
@@ -102,9 +106,9 @@ def register(
                     password_hash=password_hash,
                     created_at=now,
                     updated_at=now,
-                    next_task_number=1,
                 )
             )
+            conn.execute(counters.insert().values(user_id=user_id, next_task_number=1))
             return _start_session(
                 conn, user_id=user_id, email=email, session_days=session_days, client=client
             )
@@ -157,8 +161,9 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
         .outerjoin(
             sessions,
             sa.and_(
+                sessions.c.user_id == claims.user_id,
                 sessions.c.id == claims.session_id,
-                sessions.c.token_hash == security.token_hash(token),
+                sessions.c.secret_hash == security.secret_hash(claims.secret),
             ),
         )
         .outerjoin(users, users.c.id == sessions.c.user_id)
@@ -195,9 +200,18 @@ def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) ->
 
 def revoke_token(conn: Connection, *, token: str) -> int:
     """End the session a token belongs to (used when a new login replaces it)."""
+    try:
+        claims = security.unverified_claims(token)
+    except AuthError:  # unreadable: it names no session
+        return 0
     result = conn.execute(
         sessions.update()
-        .where(sessions.c.token_hash == security.token_hash(token), sessions.c.revoked_at.is_(None))
+        .where(
+            sessions.c.user_id == claims.user_id,
+            sessions.c.id == claims.session_id,
+            sessions.c.secret_hash == security.secret_hash(claims.secret),
+            sessions.c.revoked_at.is_(None),
+        )
         .values(revoked_at=utc_now())
     )
     return result.rowcount
@@ -205,6 +219,7 @@ def revoke_token(conn: Connection, *, token: str) -> int:
 
 def rotate_key(conn: Connection) -> int:
     """Replace the signing key; every session ends. Returns the number of sessions ended."""
+    require_owner(conn, "db rotate-key")
     with atomic(conn):
         conn.execute(
             meta.update()

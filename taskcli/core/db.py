@@ -32,9 +32,9 @@ from taskcli.core.pgconnect import (
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0003"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
-INSUFFICIENT_PRIVILEGE = "42501"
+INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout: int) -> None:

@@ -20,6 +20,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from taskcli.core.errors import SchemaError, UsageError
+from taskcli.core.roles import require_owner
 
 # Every taskcli migrating a PostgreSQL database takes this advisory lock first.
 ADVISORY_LOCK_KEY = 0x7A5C_C11D
@@ -70,12 +71,14 @@ def upgrade(conn: Connection, revision: str = "head") -> str | None:
 
     Returns the revision the schema was at when this run got the lock.
     """
+    require_owner(conn, "db migrate")
     config = alembic_config(conn)
     _run(command.upgrade, config, revision)
     return config.attributes.get("from_revision")
 
 
 def downgrade(conn: Connection, revision: str) -> None:
+    require_owner(conn, "db downgrade")
     _run(command.downgrade, alembic_config(conn), revision)
 
 

@@ -1,6 +1,8 @@
 """SQLModel tables (the single schema source) and the validated input shapes.
 
-Tables: ``users``, ``sessions``, ``tasks`` and ``meta`` (per-database signing key and id).
+Tables: ``users``, ``counters``, ``sessions``, ``tasks`` and ``meta`` (per-database signing
+key and id). Every per-user table has ``user_id`` first in its primary key and in every
+unique constraint (ids are unique per user; SPEC §4, §17).
 Input shapes (``TaskCreate``, ``TaskUpdate``) carry the data-model rules once.
 """
 
@@ -73,23 +75,39 @@ class User(Model, table=True):
     password_hash: str = Field(sa_column=sa.Column(sa.String(512), nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+
+
+def _id_column() -> sa.Column:
+    """An id unique per user: the table's primary key is (user_id, id)."""
+    return sa.Column(sa.Uuid, nullable=False)
+
+
+def _owner_column(**kwargs) -> sa.Column:
+    return sa.Column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, **kwargs
+    )
+
+
+class Counter(Model, table=True):
+    """A user's next task number. Kept out of ``users`` so that drawing a number writes
+    only the user's own row of a per-user table (users stays unwritten by task work)."""
+
+    __tablename__ = "counters"
+    user_id: uuid.UUID = Field(sa_column=_owner_column(primary_key=True))
     next_task_number: int = Field(
         default=1, sa_column=sa.Column(sa.Integer, nullable=False, server_default="1")
     )
 
 
 class AuthSession(Model, table=True):
-    """A login. The token's ``jti`` is the id; only the token's SHA-256 is stored."""
+    """A login. The token's ``jti`` is the id; of the token only the SHA-256 of its random
+    secret (``sec``) is stored, so no copy of the database rebuilds a token."""
 
     __tablename__ = "sessions"
-    __table_args__ = (sa.Index("ix_sessions_user_id", "user_id"),)
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: uuid.UUID = Field(
-        sa_column=sa.Column(
-            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-        )
-    )
-    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    __table_args__ = (sa.PrimaryKeyConstraint("user_id", "id"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_id_column())
+    user_id: uuid.UUID = Field(sa_column=_owner_column())
+    secret_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     expires_at: datetime = Field(sa_column=_timestamp(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -99,6 +117,7 @@ class AuthSession(Model, table=True):
 class Task(Model, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
+        sa.PrimaryKeyConstraint("user_id", "id"),
         sa.UniqueConstraint("user_id", "number", name="uq_tasks_user_number"),
         sa.Index("ix_tasks_user_status", "user_id", "status"),
         sa.Index("ix_tasks_user_due", "user_id", "due"),
@@ -109,12 +128,8 @@ class Task(Model, table=True):
         _check_in("status", TaskStatus),
         _check_in("priority", TaskPriority),
     )
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: uuid.UUID = Field(
-        sa_column=sa.Column(
-            sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-        )
-    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_id_column())
+    user_id: uuid.UUID = Field(sa_column=_owner_column())
     number: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     title: str = Field(sa_column=sa.Column(sa.String(TITLE_MAX), nullable=False))
     description: str | None = Field(default=None, sa_column=sa.Column(sa.Text))

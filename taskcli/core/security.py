@@ -60,8 +60,15 @@ def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str |
     return True, context.hash(password) if context.needs_update(stored_hash) else None
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def new_session_secret() -> str:
+    """The random part of a token: without it, the signing key and a session's stored
+    facts (all a copy of the database holds) rebuild no working token."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    """What the database keeps of a session secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def new_signing_key() -> str:
@@ -75,6 +82,7 @@ class Claims:
     session_id: uuid.UUID
     audience: str
     expires_at: int
+    secret: str
 
 
 def _jwt():
@@ -101,6 +109,7 @@ def issue_token(
     user_id: uuid.UUID,
     email: str,
     session_id: uuid.UUID,
+    secret: str,
     issued_at: datetime,
     expires_at: datetime,
 ) -> str:
@@ -110,6 +119,7 @@ def issue_token(
         "sub": str(user_id),
         "email": email,
         "jti": str(session_id),
+        "sec": secret,
         "aud": audience,
         "iat": int(issued_at.timestamp()),
         "exp": int(expires_at.timestamp()),
@@ -137,7 +147,7 @@ def verify_token(token: str, *, key: str, audience: str) -> Claims:
             key,
             algorithms=[ALGORITHM],
             audience=audience,
-            options={"require": ["sub", "jti", "exp", "iat", "aud"]},
+            options={"require": ["sub", "jti", "sec", "exp", "iat", "aud"]},
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("your session has expired") from None
@@ -156,4 +166,5 @@ def _claims(payload: dict) -> Claims:
         session_id=uuid.UUID(str(payload["jti"])),
         audience=audience if isinstance(audience, str) else str(audience[0]),
         expires_at=int(payload["exp"]),
+        secret=str(payload.get("sec", "")),
     )

@@ -20,11 +20,11 @@ from sqlalchemy.engine import Connection
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import ConflictError, InvalidInputError, NotFoundError
-from taskcli.core.models import Task, TaskCreate, TaskStatus, TaskUpdate, User, validated
+from taskcli.core.models import Counter, Task, TaskCreate, TaskStatus, TaskUpdate, validated
 from taskcli.core.refs import Ref, parse_refs
 
 tasks = Task.__table__
-users = User.__table__
+counters = Counter.__table__
 RECORD_FIELDS = (
     "id", "number", "title", "description", "status", "priority", "due",
     "project", "tags", "created_at", "updated_at", "completed_at",
@@ -65,12 +65,7 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
         "updated_at": now,
         "completed_at": now if data.status is TaskStatus.completed else None,
     }
-    draw = (
-        users.update()
-        .where(users.c.id == user_id)
-        .values(next_task_number=users.c.next_task_number + 1)
-        .returning((users.c.next_task_number - 1).label("number"))
-    )
+    draw = draw_numbers(user_id, 1)
     if is_postgres(conn):
         drawn = draw.cte("drawn")
         selected = [sa.literal(v, type_=tasks.c[k].type).label(k) for k, v in values.items()]
@@ -82,6 +77,16 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
         number = conn.execute(draw).scalar_one()
         row = conn.execute(tasks.insert().values(number=number, **values).returning(*COLUMNS))
         return to_record(row.one())
+
+
+def draw_numbers(user_id: uuid.UUID, count: int):
+    """UPDATE … RETURNING the first of ``count`` fresh numbers of the user (as ``number``)."""
+    return (
+        counters.update()
+        .where(counters.c.user_id == user_id)
+        .values(next_task_number=counters.c.next_task_number + count)
+        .returning((counters.c.next_task_number - count).label("number"))
+    )
 
 
 # ---- references -------------------------------------------------------------------------

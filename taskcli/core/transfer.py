@@ -1,10 +1,10 @@
 """Import and export between format files and the database.
 
 Import is one transaction: every record is validated (all rejections are reported), new
-tasks are inserted in bulk with their numbers drawn in one step per batch, tasks whose
+tasks are inserted in bulk with their numbers drawn in one step per batch, and tasks whose
 UUID the user already has are updated in the fields the format holds (see
-:mod:`.import_merge`), and a UUID owned by another user gets a new id
-(the same one on every import of it). Nothing is written unless every record is accepted.
+:mod:`.import_merge`). Ids are unique per user, so the source's UUID is always kept,
+whoever else holds it. Nothing is written unless every record is accepted.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, validated
-from taskcli.core.tasks import is_postgres, tasks, users
+from taskcli.core.tasks import counters, draw_numbers, is_postgres, tasks
 
 BATCH = 5000
 _SNIFFED = 8192  # characters of content that detection looks at
@@ -137,27 +137,6 @@ def _id_in(conn: Connection, ids: list[uuid.UUID]):
     return tasks.c.id.in_(ids)
 
 
-def _owners(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    query = sa.select(tasks.c.id, tasks.c.user_id).where(_id_in(conn, ids))
-    return dict(conn.execute(query).all())
-
-
-def _claim_ids(conn: Connection, user_id: uuid.UUID, batch: list[dict]) -> dict:
-    """The owner of each id in the batch, after giving the importer an id of its own for
-    every UUID another user has (that task is never touched). The id is derived from the
-    UUID and the importer, so importing the same file again updates the copy made the
-    first time instead of making another."""
-    owners = _owners(conn, [values["id"] for values in batch])
-    foreign = [v for v in batch if owners.get(v["id"], user_id) != user_id]
-    if foreign:
-        in_batch = {values["id"] for values in batch}
-        for values in foreign:
-            values["id"] = uuid.uuid5(values["id"], str(user_id))
-        owners.update(_owners(conn, [values["id"] for values in foreign]))
-        for values in foreign:  # the derived id taken already: a random one
-            if values["id"] in in_batch or owners.get(values["id"], user_id) != user_id:
-                values["id"] = uuid.uuid4()
-    return owners
 
 
 _ROW_COLUMNS = (
@@ -175,23 +154,17 @@ def _columns(values: dict) -> dict:
 def _write_batch(
     conn: Connection, user_id: uuid.UUID, batch: list[dict], carries: formats.Carries, now
 ) -> tuple[int, int]:
-    owners = _claim_ids(conn, user_id, batch)
-    mine = [v for v in batch if owners.get(v["id"]) == user_id]
-    new = [v for v in batch if owners.get(v["id"]) != user_id]
+    stored = _stored_rows(conn, user_id, [values["id"] for values in batch])
+    mine = [v for v in batch if v["id"] in stored]
+    new = [v for v in batch if v["id"] not in stored]
     if new:
-        first = conn.execute(
-            users.update()
-            .where(users.c.id == user_id)
-            .values(next_task_number=users.c.next_task_number + len(new))
-            .returning(users.c.next_task_number - len(new))
-        ).scalar_one()
+        first = conn.execute(draw_numbers(user_id, len(new))).scalar_one()
         rows = [{**_columns(v), "user_id": user_id, "number": first + i} for i, v in enumerate(new)]
         if is_postgres(conn):
             pgcopy.copy_rows_in(conn, tasks.name, rows)
         else:
             conn.execute(tasks.insert(), rows)
     if mine:
-        stored = _stored_rows(conn, user_id, [values["id"] for values in mine])
         for values in mine:
             merge_into_stored(values, stored[values["id"]], carries=carries, now=now)
         if is_postgres(conn):
@@ -262,7 +235,8 @@ def import_records(
         if is_postgres(conn):
             # One import per user at a time: a second one waits here, then finds the tasks
             # the first created and updates them (SQLite's BEGIN IMMEDIATE already waits).
-            conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
+            mine = counters.c.user_id == user_id
+            conn.execute(sa.select(counters.c.user_id).where(mine).with_for_update())
         for batch in _batches(parsed, report, now):
             if not report.rejected:
                 created, updated = _write_batch(conn, user_id, batch, carries, now)

@@ -1,0 +1,90 @@
+"""The two PostgreSQL roles: the owner of the taskcli tables, and the application role.
+
+The owner migrates, rotates the signing key and grants; ``grant`` gives an existing
+login role exactly the privileges the ordinary commands use. SQLite has one local user
+and no roles: every check passes there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from taskcli.core.db import atomic
+from taskcli.core.errors import InvalidInputError, NotPermittedError
+
+# What the ordinary commands do, table by table (no command deletes a user or a session:
+# logout marks it ended; only the owner changes meta).
+APPLICATION_PRIVILEGES = (
+    ("alembic_version", ("SELECT",)),
+    ("meta", ("SELECT",)),
+    ("users", ("SELECT", "INSERT", "UPDATE")),
+    ("counters", ("SELECT", "INSERT", "UPDATE")),
+    ("sessions", ("SELECT", "INSERT", "UPDATE")),
+    ("tasks", ("SELECT", "INSERT", "UPDATE", "DELETE")),
+)
+
+_OWNERSHIP = """
+SELECT current_user,
+       CASE WHEN c.oid IS NULL THEN has_schema_privilege(n.oid, 'CREATE')
+            ELSE pg_has_role(current_user, c.relowner, 'USAGE') END
+FROM pg_namespace n
+LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'
+WHERE n.nspname = current_schema()
+"""
+
+
+@dataclass(frozen=True)
+class Grant:
+    privileges: tuple[str, ...]
+    on: str  # "schema public", "table tasks"
+
+    def as_dict(self) -> dict:
+        return {"privileges": list(self.privileges), "on": self.on}
+
+
+def require_owner(conn: Connection, action: str) -> None:
+    """NotPermittedError (exit 8) unless this role owns the taskcli tables (or, before the first
+    migration, may create them)."""
+    if conn.dialect.name != "postgresql":
+        return
+    row = conn.exec_driver_sql(_OWNERSHIP).first()
+    if row is None or not row[1]:
+        user = row[0] if row else "this role"
+        raise NotPermittedError(f"{action} needs the owner of the taskcli tables; {user} is not it")
+
+
+def grant(conn: Connection, role: str) -> list[Grant]:
+    """Give the login role ``role`` exactly the application privileges (idempotent: what it
+    held on the taskcli tables before is replaced). Returns what was granted."""
+    if conn.dialect.name != "postgresql":
+        raise InvalidInputError("db grant is for PostgreSQL; SQLite has no roles")
+    require_owner(conn, "db grant")
+    _check_grantee(conn, role)
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+    grants = [Grant(("USAGE",), f"schema {schema}")]
+    grants += [Grant(privileges, f"table {table}") for table, privileges in APPLICATION_PRIVILEGES]
+    with atomic(conn):
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {quote(schema)} TO {quote(role)}")
+        for table, privileges in APPLICATION_PRIVILEGES:
+            target = f"{quote(schema)}.{quote(table)}"
+            conn.exec_driver_sql(f"REVOKE ALL ON {target} FROM {quote(role)}")
+            conn.exec_driver_sql(f"GRANT {', '.join(privileges)} ON {target} TO {quote(role)}")
+    return grants
+
+
+def _check_grantee(conn: Connection, role: str) -> None:
+    row = conn.exec_driver_sql(
+        "SELECT rolcanlogin, rolsuper, rolname = current_user FROM pg_roles WHERE rolname = %s",
+        (role,),
+    ).first()
+    if row is None or not row[0]:
+        raise InvalidInputError(
+            f"no login role {role!r} on this server",
+            hint="create it first: CREATE ROLE name LOGIN PASSWORD '…'",
+        )
+    if row[1] or row[2]:
+        what = "a superuser" if row[1] else "the role you are connected as"
+        raise InvalidInputError(f"{role!r} is {what}: grants would not limit it")

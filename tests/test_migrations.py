@@ -1,0 +1,149 @@
+"""Upgrading a database that holds data: every revision keeps users, tasks and sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from taskcli.core import db, migrate, security
+from taskcli.core.config import resolve_settings
+from tests.conftest import PASSWORD
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+STAMP = sa.DateTime(timezone=True)
+# The 0001 tables, as they were then (users still held the task-number counter).
+USERS_0001 = sa.table(
+    "users", sa.column("id", sa.Uuid), sa.column("email"), sa.column("password_hash"),
+    sa.column("created_at", STAMP), sa.column("updated_at", STAMP),
+    sa.column("next_task_number"),
+)  # fmt: skip
+TASKS_0001 = sa.table(
+    "tasks", sa.column("id", sa.Uuid), sa.column("user_id", sa.Uuid), sa.column("number"),
+    sa.column("title"), sa.column("status"), sa.column("priority"), sa.column("tags", sa.JSON),
+    sa.column("created_at", STAMP), sa.column("updated_at", STAMP),
+)  # fmt: skip
+SESSIONS_0001 = sa.table(
+    "sessions", sa.column("id", sa.Uuid), sa.column("user_id", sa.Uuid),
+    sa.column("token_hash"), sa.column("created_at", STAMP), sa.column("expires_at", STAMP),
+)  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path, monkeypatch) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", url)
+    return url
+
+
+def _connection(url: str):
+    return db.Database(resolve_settings(database_url_option=url)).connect(migrate_embedded=False)
+
+
+def _tags(conn, tags: list[str]):
+    if conn.dialect.name == "postgresql":  # 0001 made tags a text array there
+        return sa.cast(sa.literal(tags, sa.ARRAY(sa.Text)), sa.ARRAY(sa.String(50)))
+    return tags
+
+
+def _fill_0001(conn, emails: list[str]) -> list[uuid.UUID]:
+    """Users with two tasks each (numbers 1 and 3: 2 was deleted) and a session each."""
+    ids = [uuid.uuid4() for _ in emails]
+    password_hash = security.hash_password(PASSWORD)
+    for user_id, email in zip(ids, emails, strict=True):
+        conn.execute(
+            USERS_0001.insert().values(
+                id=user_id, email=email, password_hash=password_hash,
+                created_at=NOW, updated_at=NOW, next_task_number=4,
+            )
+        )  # fmt: skip
+        for number in (1, 3):
+            conn.execute(
+                TASKS_0001.insert().values(
+                    id=uuid.uuid4(), user_id=user_id, number=number, title=f"old {number}",
+                    status="pending", priority="high", tags=_tags(conn, ["kept"]),
+                    created_at=NOW, updated_at=NOW,
+                )
+            )  # fmt: skip
+        conn.execute(
+            SESSIONS_0001.insert().values(
+                id=uuid.uuid4(), user_id=user_id, token_hash="0" * 64,
+                created_at=NOW, expires_at=NOW + timedelta(days=30),
+            )
+        )  # fmt: skip
+    return ids
+
+
+def _counts(conn) -> dict:
+    return {
+        table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+        for table in ("users", "tasks", "sessions")
+    }
+
+
+def test_upgrade_from_0001_keeps_the_data_and_numbers_continue(taskcli, database_url):
+    with _connection(database_url) as conn:
+        migrate.upgrade(conn, "0001")
+        first, second = _fill_0001(conn, ["first@example.com", "second@example.com"])
+        before = _counts(conn)
+        migrate.upgrade(conn, "head")
+        assert migrate.current_revision(conn) == migrate.head_revision()
+        assert _counts(conn) == before == {"users": 2, "tasks": 4, "sessions": 2}
+        from taskcli.core.tasks import counters
+
+        drawn = conn.execute(sa.select(counters.c.user_id, counters.c.next_task_number))
+        assert sorted(drawn.all()) == sorted([(first, 4), (second, 4)])
+        migrate.check(conn)
+        # 0001's tokens could be rebuilt from any copy of the database: they end
+        revoked = conn.exec_driver_sql("SELECT revoked_at FROM sessions").scalars().all()
+        assert len(revoked) == 2 and None not in revoked
+    taskcli.ok("login", "--email", "first@example.com", "--password-stdin", input=PASSWORD)
+    listed = taskcli.ok("list", "--json").json()
+    assert [(t["number"], t["title"], t["tags"]) for t in listed] == [
+        (1, "old 1", ["kept"]), (3, "old 3", ["kept"]),
+    ]  # fmt: skip
+    assert taskcli.ok("add", "after the upgrade").stdout == "4\n"
+    # ids are now unique per user: the second user may hold the first user's task id
+    with _connection(database_url) as conn:
+        from taskcli.core.tasks import tasks
+
+        row = conn.execute(sa.select(tasks).where(tasks.c.user_id == first)).first()
+        copy = {**row._mapping, "user_id": second, "number": 4}
+        conn.execute(tasks.insert().values(**copy))
+        assert conn.execute(sa.select(sa.func.count()).where(tasks.c.id == row.id)).scalar() == 2
+
+
+def test_downgrade_to_0001_gives_the_counter_back_to_users(database_url):
+    with _connection(database_url) as conn:
+        migrate.upgrade(conn, "0001")
+        [user_id] = _fill_0001(conn, ["only@example.com"])
+        migrate.upgrade(conn, "head")
+        conn.exec_driver_sql("UPDATE counters SET next_task_number = 9")
+        migrate.downgrade(conn, "0001")
+        number = conn.execute(
+            sa.select(USERS_0001.c.next_task_number).where(USERS_0001.c.id == user_id)
+        ).scalar()
+        assert number == 9
+        assert _counts(conn) == {"users": 1, "tasks": 2, "sessions": 1}
+
+
+def test_every_per_user_table_leads_its_keys_with_user_id():
+    """SPEC §17: a per-user table can be distributed by user_id only when its primary key
+    and every unique constraint include it."""
+    from sqlmodel import SQLModel
+
+    import taskcli.core.models  # noqa: F401  (registers the tables)
+
+    per_user = [t for t in SQLModel.metadata.tables.values() if "user_id" in t.c]
+    assert {t.name for t in per_user} >= {"tasks", "sessions", "counters"}
+    for table in per_user:
+        assert table.primary_key.columns.keys()[0] == "user_id", table.name
+        uniques = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+        uniques += [index for index in table.indexes if index.unique]
+        for unique in uniques:
+            assert "user_id" in unique.columns.keys(), (table.name, unique.name)

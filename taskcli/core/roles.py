@@ -52,7 +52,10 @@ def require_owner(conn: Connection, action: str) -> None:
     row = conn.exec_driver_sql(_OWNERSHIP).first()
     if row is None or not row[1]:
         user = row[0] if row else "this role"
-        raise NotPermittedError(f"{action} needs the owner of the taskcli tables; {user} is not it")
+        raise NotPermittedError(
+            f"{action} needs the owner of the taskcli tables; {user} is not it",
+            hint="ask the database administrator (the owner role) to do it",
+        )
 
 
 def grant(conn: Connection, role: str) -> list[Grant]:

@@ -114,7 +114,7 @@ def _report(error: Exception, *, as_json: bool, verbose: bool) -> int:
     """The one place an error becomes a line on stderr and an exit code."""
     if isinstance(error, TaskcliError):
         code, message, hint, exit_code = error.code, error.message, error.hint, error.exit_code
-    elif isinstance(error, typer._click.exceptions.ClickException):
+    elif isinstance(error, typer.TyperException):  # click's usage errors, vendored by typer
         code, message, hint = "usage", error.format_message(), _usage_hint(error)
         exit_code = error.exit_code
     elif isinstance(error, typer.Abort):
@@ -123,7 +123,7 @@ def _report(error: Exception, *, as_json: bool, verbose: bool) -> int:
         first_line = (str(error).strip().splitlines() or [""])[0]
         code, message = "unexpected", f"unexpected error: {type(error).__name__}: {first_line}"
         hint, exit_code = "run again with --verbose for details", 1
-    if verbose and not isinstance(error, typer._click.exceptions.ClickException):
+    if verbose and not isinstance(error, typer.TyperException):
         traceback.print_exception(error)
     output.render_error(code=code, message_text=message, hint=hint, as_json=as_json)
     return exit_code
@@ -178,7 +178,8 @@ app = typer.Typer(
     cls=TaskcliGroup,
     name="taskcli",
     help="Tasks in SQL: a command-line task manager on SQLite or PostgreSQL.",
-    no_args_is_help=True,
+    invoke_without_command=True,
+    no_args_is_help=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -210,6 +211,14 @@ def root(
 ) -> None:
     """Global options are accepted before or after the command."""
     ctx.obj = AppState(profile=profile, database_url=database_url, verbose=verbose)
+    help_without_command(ctx)
+
+
+def help_without_command(ctx: typer.Context) -> None:
+    """A group called without a command prints its help on stdout and succeeds, as git does."""
+    if ctx.invoked_subcommand is None:
+        output.print_line(ctx.get_help())
+        raise typer.Exit(0)
 
 
 def _register() -> None:

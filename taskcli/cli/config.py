@@ -7,11 +7,19 @@ from typing import Annotated, Any
 import typer
 
 from taskcli.cli import output
-from taskcli.cli.app import state
+from taskcli.cli.app import help_without_command, state
 from taskcli.cli.options import Json
 
-config_app = typer.Typer(help="Read and change configuration (config.toml).")
-profile_app = typer.Typer(help="List profiles and choose the default one.")
+config_app = typer.Typer(
+    help="Read and change configuration (config.toml).",
+    invoke_without_command=True,
+    callback=help_without_command,
+)
+profile_app = typer.Typer(
+    help="List profiles and choose the default one.",
+    invoke_without_command=True,
+    callback=help_without_command,
+)
 
 Key = Annotated[
     str,

@@ -6,10 +6,14 @@ from typing import Annotated
 import typer
 
 from taskcli.cli import output
-from taskcli.cli.app import state
+from taskcli.cli.app import help_without_command, state
 from taskcli.cli.options import Json, Yes, confirm_or_require_yes
 
-db_app = typer.Typer(help="Database schema: migrate, status, history, downgrade, rotate-key.")
+db_app = typer.Typer(
+    help="Database schema: migrate, status, history, downgrade, rotate-key.",
+    invoke_without_command=True,
+    callback=help_without_command,
+)
 
 
 def register(app: typer.Typer) -> None:

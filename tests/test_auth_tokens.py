@@ -199,9 +199,10 @@ def test_rotate_key_ends_every_session(taskcli, user, backend, tmp_path):
     assert len(after["signing_key"]) == 64
     assert after["database_id"] == before["database_id"]
     assert all(row["revoked_at"] is not None for row in rows(backend, sessions))
-    assert_one_line_error(taskcli("whoami"), 3)
-    assert_one_line_error(taskcli("whoami", env=other), 3)
-    assert_one_line_error(taskcli("add", "x"), 3)
+    rotated_away = "your session ended (the signing key was rotated)"
+    assert_one_line_error(taskcli("whoami"), 3, rotated_away)
+    assert_one_line_error(taskcli("whoami", env=other), 3, rotated_away)
+    assert_one_line_error(taskcli("add", "x"), 3, rotated_away)
 
     assert login(taskcli, user).exit_code == 0
     assert taskcli.ok("whoami", "--json").json()["email"] == user

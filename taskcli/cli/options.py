@@ -1,6 +1,7 @@
 """Option aliases shared by many commands (declared once, used everywhere)."""
 
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -11,8 +12,12 @@ Yes = Annotated[
 ]
 
 
-def confirm_or_require_yes(question: str, yes: bool) -> None:
-    """Ask on a TTY; without one, refuse unless --yes was given (exit 2)."""
+def confirm_or_require_yes(question: str | Callable[[], str], yes: bool) -> None:
+    """Ask on a TTY; without one, refuse unless --yes was given (exit 2).
+
+    ``question`` may be a function, called only when there is someone to ask (it may need
+    the database to describe what is at stake).
+    """
     import sys
 
     from taskcli.core.errors import UsageError
@@ -21,6 +26,8 @@ def confirm_or_require_yes(question: str, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
+    if callable(question):
+        question = question()
     if not typer.confirm(question, default=False, err=True):
         sys.stderr.write("cancelled: nothing changed\n")  # like `rm -i`: declining is no error
         raise typer.Exit(0)

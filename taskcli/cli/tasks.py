@@ -196,7 +196,18 @@ def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Js
     from taskcli.core.refs import parse_refs
 
     parse_refs(refs)
-    confirm_or_require_yes(f"Delete {len(refs)} task(s): {', '.join(refs)}?", yes)
+    confirm_or_require_yes(lambda: _deletion_question(ctx, refs), yes)
     with logged_in(ctx) as session:
         records = tasks.delete_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
     render.task_changes(records, verb="deleted", as_json=as_json, many=True)
+
+
+def _deletion_question(ctx: typer.Context, refs: list[str]) -> str:
+    """Number and title of each task the REFs name (an unknown REF fails before asking)."""
+    from taskcli.core import tasks
+
+    with logged_in(ctx) as session:
+        records = [tasks.get_task(session.conn, user_id=session.identity.user_id, ref=ref)
+                   for ref in refs]  # fmt: skip
+    lines = [f"  {record['number']}  {record['title']}" for record in records]
+    return "\n".join([*lines, f"Delete {len(records)} task(s)?"])

@@ -221,3 +221,8 @@ def rotate_key(conn: Connection) -> int:
             sessions.update().where(sessions.c.revoked_at.is_(None)).values(revoked_at=utc_now())
         )
     return result.rowcount
+
+
+def any_account(conn: Connection) -> bool:
+    """Whether the database holds any account (the embedded one tells a new user to register)."""
+    return conn.execute(sa.select(users.c.id).limit(1)).first() is not None

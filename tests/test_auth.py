@@ -83,13 +83,15 @@ def assert_one_line_error(result, exit_code: int, text: str | None = None) -> No
         assert text in result.stderr
 
 
-def not_logged_in(url: str, *, accounts_exist: bool = True) -> str:
-    """The line for a missing login; only the embedded database tells which step is first."""
+def first_step_hint(url: str, *, accounts_exist: bool = True) -> str:
+    """The hint for a missing login; only the embedded database tells which step is first."""
     if not url.startswith("sqlite"):
-        step = "taskcli register (or taskcli login)"
-    else:
-        step = "taskcli login" if accounts_exist else "taskcli register"
-    return f"error: not logged in (hint: run: {step})\n"
+        return "run: taskcli register (or taskcli login)"
+    return "run: taskcli login" if accounts_exist else "run: taskcli register"
+
+
+def not_logged_in(url: str, *, accounts_exist: bool = True) -> str:
+    return f"error: not logged in (hint: {first_step_hint(url, accounts_exist=accounts_exist)})\n"
 
 
 def register(taskcli, email: str, password: str = PASSWORD, *args: str):

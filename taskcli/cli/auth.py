@@ -55,7 +55,21 @@ def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
         return password.removesuffix("\r")
     if not sys.stdin.isatty():
         raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not confirm:
+        return typer.prompt("Password", hide_input=True, err=True)
+    return _ask_new_password()
+
+
+def _ask_new_password() -> str:
+    """Asked twice, hidden; a password the rules refuse is refused before the second time."""
+    from taskcli.core.security import check_password_rules
+
+    while True:
+        password = typer.prompt("Password", hide_input=True, err=True)
+        check_password_rules(password)
+        if typer.prompt("Repeat for confirmation", hide_input=True, err=True) == password:
+            return password
+        output.message("error: the two passwords do not match; again")
 
 
 def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:

@@ -46,7 +46,11 @@ Priority = Annotated[
     TaskPriority | None,
     typer.Option("--priority", "-P", help="Only this priority.", case_sensitive=False),
 ]
-Project = Annotated[str | None, typer.Option("--project", help="Only this project.")]
+ProjectFilter = Annotated[
+    str | None,
+    typer.Option("--project", metavar="NAME", help="Only tasks of this project (exact name)."),
+]
+NoProject = Annotated[bool, typer.Option("--no-project", help="Only tasks without a project.")]
 FilterTags = Annotated[
     list[str] | None, typer.Option("--tag", "-t", help="Only tasks with this tag (repeatable).")
 ]
@@ -77,6 +81,7 @@ def task_filter(
     include_all: bool,
     priority: TaskPriority | None,
     project: str | None,
+    no_project: bool,
     tag: list[str] | None,
     due_before: str | None,
     overdue: bool,
@@ -88,13 +93,20 @@ def task_filter(
 ):
     """The core TaskFilter for the options above (one place for list and export)."""
     from taskcli.core.dates import parse_when
+    from taskcli.core.errors import UsageError
     from taskcli.core.listing import TaskFilter
+
+    if project == "":
+        raise UsageError("--project needs a name", hint="--no-project selects tasks without one")
+    if project is not None and no_project:
+        raise UsageError("--project and --no-project exclude each other")
 
     return TaskFilter(
         statuses=list(status or []),
         include_completed=include_all,
         priority=priority.value if priority else None,
         project=project,
+        without_project=no_project,
         tags=list(tag or []),
         due_before=None if due_before is None else parse_when(due_before),
         overdue=overdue,

@@ -12,10 +12,11 @@ from taskcli.cli.options import (
     FilterTags,
     Json,
     Limit,
+    NoProject,
     Offset,
     Overdue,
     Priority,
-    Project,
+    ProjectFilter,
     Reverse,
     Search,
     Sort,
@@ -32,6 +33,7 @@ Ref = Annotated[str, typer.Argument(help="Task number or UUID prefix (≥ 6 hex)
 Description = Annotated[str | None, typer.Option("--description", "-d", help="Longer text.")]
 Due = Annotated[str | None, typer.Option("--due", metavar="WHEN", help="Due date/time.")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag (repeatable).")]
+Project = Annotated[str | None, typer.Option("--project", metavar="NAME", help="Project.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +80,8 @@ def list_command(
     status: Statuses = None,
     include_all: All = False,
     priority: Priority = None,
-    project: Project = None,
+    project: ProjectFilter = None,
+    no_project: NoProject = False,
     tag: FilterTags = None,
     due_before: DueBefore = None,
     overdue: Overdue = False,
@@ -99,7 +102,8 @@ def list_command(
         raise UsageError("--json and --jsonl exclude each other")
 
     flt = task_filter(
-        status=status, include_all=include_all, priority=priority, project=project, tag=tag,
+        status=status, include_all=include_all, priority=priority, project=project,
+        no_project=no_project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=limit, offset=offset,
     )  # fmt: skip

@@ -13,9 +13,10 @@ from taskcli.cli.options import (
     DueBefore,
     FilterTags,
     Json,
+    NoProject,
     Overdue,
     Priority,
-    Project,
+    ProjectFilter,
     Reverse,
     Search,
     Sort,
@@ -123,7 +124,8 @@ def export_command(
     ] = None,
     status: Statuses = None,
     priority: Priority = None,
-    project: Project = None,
+    project: ProjectFilter = None,
+    no_project: NoProject = False,
     tag: FilterTags = None,
     due_before: DueBefore = None,
     overdue: Overdue = False,
@@ -142,7 +144,8 @@ def export_command(
 
     _checked_format(fmt)
     flt = task_filter(
-        status=status, include_all=True, priority=priority, project=project, tag=tag,
+        status=status, include_all=True, priority=priority, project=project,
+        no_project=no_project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=0, offset=0,
     )  # fmt: skip

@@ -15,7 +15,8 @@ from taskcli.cli import output
 from taskcli.core.errors import TaskcliError
 
 GLOBAL_VALUE_OPTIONS = ("--profile", "-p", "--database-url")
-GLOBAL_FLAGS = ("--verbose", "-v")
+VERBOSE_FLAGS = ("--verbose", "-v")
+GLOBAL_FLAGS = (*VERBOSE_FLAGS, "--no-pager")
 JSON_FLAGS = ("--json", "--jsonl")
 
 
@@ -77,7 +78,7 @@ class TaskcliGroup(TyperGroup):
         argv = hoist_global_options(sys.argv[1:] if args is None else args, self)
         flags = _before_separator(argv)
         as_json = any(flag in flags for flag in JSON_FLAGS)
-        verbose = any(flag in flags for flag in GLOBAL_FLAGS)
+        verbose = any(flag in flags for flag in VERBOSE_FLAGS)
         extra.pop("standalone_mode", None)
         try:
             result = super().main(
@@ -142,6 +143,7 @@ class AppState:
     profile: str | None = None
     database_url: str | None = None
     verbose: bool = False
+    no_pager: bool = False
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def settings(self):
@@ -204,13 +206,19 @@ def root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show details and tracebacks.")
     ] = False,
+    no_pager: Annotated[
+        bool,
+        typer.Option("--no-pager", help="Print long output directly, not through the pager."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Global options are accepted before or after the command."""
-    ctx.obj = AppState(profile=profile, database_url=database_url, verbose=verbose)
+    ctx.obj = AppState(
+        profile=profile, database_url=database_url, verbose=verbose, no_pager=no_pager
+    )
     help_without_command(ctx)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from taskcli.cli import output, render
+from taskcli.cli.app import state
 from taskcli.cli.options import (
     All,
     DueBefore,
@@ -108,18 +109,21 @@ def list_command(
         limit=limit, offset=offset,
     )  # fmt: skip
     as_table = output.stdout_is_tty() and not (as_json or jsonl)
+    shown = {"as_json": as_json, "jsonl": jsonl, "no_pager": state(ctx).no_pager}
     with logged_in(ctx) as session:
         user_id = session.identity.user_id
-        if listing.is_bounded(flt) or as_table:
+        if listing.is_bounded(flt):
             records = listing.list_tasks(session.conn, user_id=user_id, flt=flt)
-            page_full = flt.limit and len(records) == flt.limit
             total = None
-            if page_full and as_table:
+            if as_table and len(records) == flt.limit:
                 total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
-            render.task_list(records, as_json=as_json, jsonl=jsonl, total=total)
+            render.task_list(records, total=total, **shown)
             return
+        total = None
+        if as_table and flt.limit:  # a long page: the note says if it was cut
+            total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
         with contextlib.closing(listing.iter_tasks(session.conn, user_id=user_id, flt=flt)) as rows:
-            render.task_list(rows, as_json=as_json, jsonl=jsonl, total=None)
+            render.task_list(rows, total=total, **shown)
 
 
 def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:

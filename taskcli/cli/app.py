@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from taskcli import __version__
 from taskcli.cli import output
+from taskcli.cli.helptext import HelpfulGroup, examples
 from taskcli.core.errors import TaskcliError
 
 GLOBAL_VALUE_OPTIONS = ("--profile", "-p", "--database-url")
@@ -71,7 +71,7 @@ def _before_separator(args: Sequence[str]) -> list[str]:
     return items[: items.index("--")] if "--" in items else items
 
 
-class TaskcliGroup(TyperGroup):
+class TaskcliGroup(HelpfulGroup):
     """Root command: hoists global options and turns every failure into one line + exit code."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra):
@@ -180,6 +180,10 @@ app = typer.Typer(
     cls=TaskcliGroup,
     name="taskcli",
     help="Tasks in SQL: a command-line task manager on SQLite or PostgreSQL.",
+    epilog=examples(
+        "taskcli add Buy milk --due tomorrow", "taskcli list", "taskcli done 1",
+        "taskcli --profile work list --overdue", "taskcli add --help",
+    ),
     invoke_without_command=True,
     no_args_is_help=False,
     pretty_exceptions_enable=False,
@@ -193,12 +197,16 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", envvar="TASKCLI_PROFILE", help="Configuration profile."),
+        typer.Option(
+            "--profile", "-p", metavar="NAME", envvar="TASKCLI_PROFILE",
+            help="Configuration profile.",
+        ),
     ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
             "--database-url",
+            metavar="URL",
             help="Database URL (overrides TASKCLI_DATABASE_URL and the profile).",
             show_envvar=False,
         ),

@@ -9,11 +9,13 @@ import typer
 from taskcli import __version__
 from taskcli.cli import output
 from taskcli.cli.app import state
+from taskcli.cli.helptext import command
 from taskcli.cli.options import Json
 from taskcli.cli.session import logged_in, token_store
 
 Email = Annotated[
-    str | None, typer.Option("--email", "-e", help="Account email (asked for when omitted).")
+    str | None,
+    typer.Option("--email", "-e", metavar="EMAIL", help="Account email (asked when omitted)."),
 ]
 PasswordStdin = Annotated[
     bool,
@@ -22,10 +24,14 @@ PasswordStdin = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.command("register")(register_command)
-    app.command("login")(login_command)
-    app.command("logout")(logout_command)
-    app.command("whoami")(whoami_command)
+    command(app, "register", "taskcli register",
+            "pass show taskcli | taskcli register -e me@example.com --password-stdin",
+            )(register_command)  # fmt: skip
+    command(app, "login", "taskcli login -e me@example.com",
+            "pass show taskcli | taskcli login -e me@example.com --password-stdin",
+            )(login_command)  # fmt: skip
+    command(app, "logout", "taskcli logout", "taskcli logout --all")(logout_command)
+    command(app, "whoami", "taskcli whoami", "taskcli whoami --json")(whoami_command)
 
 
 def _client() -> str:

@@ -7,9 +7,12 @@ import typer
 
 from taskcli.cli import output
 from taskcli.cli.app import help_without_command, state
+from taskcli.cli.helptext import HelpfulGroup, command, examples
 from taskcli.cli.options import Json, Yes, confirm_or_require_yes
 
 db_app = typer.Typer(
+    cls=HelpfulGroup,
+    epilog=examples("taskcli db status", "taskcli db migrate --database-url URL"),
     help="Database schema: migrate, status, history, downgrade, rotate-key.",
     invoke_without_command=True,
     callback=help_without_command,
@@ -26,11 +29,16 @@ def _redacted(ctx: typer.Context) -> str:
     return redact_url(state(ctx).settings().database_url)
 
 
-@db_app.command("migrate")
+@command(
+    db_app,
+    "migrate",
+    "taskcli db migrate",
+    "taskcli db migrate --sql > upgrade.sql",
+)
 def migrate_command(
     ctx: typer.Context,
     revision: Annotated[
-        str, typer.Option("--revision", help="Target revision (default: head).")
+        str, typer.Option("--revision", metavar="REVISION", help="Target revision (default: head).")
     ] = "head",
     sql: Annotated[
         bool, typer.Option("--sql", help="Print the SQL instead of running it; touch nothing.")
@@ -67,7 +75,12 @@ def _spinner(text: str):
     return output.console(stderr=True).status(text)
 
 
-@db_app.command("status")
+@command(
+    db_app,
+    "status",
+    "taskcli db status",
+    "taskcli db status --json",
+)
 def status_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the current and head revisions; exit 7 when the schema is behind."""
     from taskcli.core import migrate
@@ -92,7 +105,12 @@ def status_command(ctx: typer.Context, as_json: Json = False) -> None:
         raise SchemaError(f"schema is at {current or 'nothing'}, this taskcli needs {head}")
 
 
-@db_app.command("history")
+@command(
+    db_app,
+    "history",
+    "taskcli db history",
+    "taskcli db history --json",
+)
 def history_command(as_json: Json = False) -> None:
     """List the schema revisions, newest first."""
     from dataclasses import asdict
@@ -110,10 +128,17 @@ def history_command(as_json: Json = False) -> None:
         )
 
 
-@db_app.command("downgrade")
+@command(
+    db_app,
+    "downgrade",
+    "taskcli db downgrade -1",
+    "taskcli db downgrade base --yes",
+)
 def downgrade_command(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")],
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="Target revision, e.g. base or -1.")
+    ],
     yes: Yes = False,
     as_json: Json = False,
 ) -> None:
@@ -136,7 +161,12 @@ def downgrade_command(
         )
 
 
-@db_app.command("rotate-key")
+@command(
+    db_app,
+    "rotate-key",
+    "taskcli db rotate-key",
+    "taskcli db rotate-key --yes --json",
+)
 def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = False) -> None:
     """Replace the token signing key: every session of every user ends."""
     from taskcli.core import accounts

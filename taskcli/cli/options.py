@@ -39,12 +39,18 @@ from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus  # noqa: E402 
 
 Statuses = Annotated[
     list[TaskStatus] | None,
-    typer.Option("--status", "-s", help="Only this status (repeatable).", case_sensitive=False),
+    typer.Option(
+        "--status", "-s", metavar="STATUS", case_sensitive=False,
+        help="Only tasks with this status: pending, in_progress or completed (repeatable).",
+    ),
 ]
 All = Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")]
 Priority = Annotated[
     TaskPriority | None,
-    typer.Option("--priority", "-P", help="Only this priority.", case_sensitive=False),
+    typer.Option(
+        "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+        help="Only tasks with this priority: low, medium or high.",
+    ),
 ]
 ProjectFilter = Annotated[
     str | None,
@@ -52,26 +58,35 @@ ProjectFilter = Annotated[
 ]
 NoProject = Annotated[bool, typer.Option("--no-project", help="Only tasks without a project.")]
 FilterTags = Annotated[
-    list[str] | None, typer.Option("--tag", "-t", help="Only tasks with this tag (repeatable).")
+    list[str] | None,
+    typer.Option("--tag", "-t", metavar="TAG", help="Only tasks with this tag (repeatable)."),
 ]
 DueBefore = Annotated[
     str | None, typer.Option("--due-before", metavar="WHEN", help="Due at or before WHEN.")
 ]
 Overdue = Annotated[bool, typer.Option("--overdue", help="Only open tasks past their due time.")]
 Search = Annotated[
-    str | None, typer.Option("--search", help="Text in title or description (any case).")
+    str | None,
+    typer.Option("--search", metavar="TEXT", help="Text in title or description (any case)."),
 ]
 Sort = Annotated[
     TaskSort,
-    typer.Option("--sort", help="Sort key (no due date sorts last).", case_sensitive=False),
+    typer.Option(
+        "--sort", metavar="KEY", case_sensitive=False,
+        help="Sort by number, due, priority, created or updated (no due date sorts last).",
+    ),
 ]
 Reverse = Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")]
 MAX_COUNT = 2**31 - 1
 Limit = Annotated[
-    int, typer.Option("--limit", "-n", help="At most N tasks (0 = all).", min=0, max=MAX_COUNT)
+    int,
+    typer.Option(
+        "--limit", "-n", metavar="N", help="At most N tasks (0 = all).", min=0, max=MAX_COUNT
+    ),
 ]
 Offset = Annotated[
-    int, typer.Option("--offset", help="Skip the first N tasks.", min=0, max=MAX_COUNT)
+    int,
+    typer.Option("--offset", metavar="N", help="Skip the first N tasks.", min=0, max=MAX_COUNT),
 ]
 
 

@@ -7,6 +7,7 @@ import typer
 
 from taskcli.cli import output, render
 from taskcli.cli.app import state
+from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     All,
     DueBefore,
@@ -27,14 +28,46 @@ from taskcli.cli.options import (
     task_filter,
 )  # fmt: skip
 from taskcli.cli.session import logged_in
-from taskcli.core.enums import TaskSort, TaskStatus
+from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
 
-Refs = Annotated[list[str], typer.Argument(help="Task numbers or UUID prefixes (≥ 6 hex).")]
-Ref = Annotated[str, typer.Argument(help="Task number or UUID prefix (≥ 6 hex).")]
-Description = Annotated[str | None, typer.Option("--description", "-d", help="Longer text.")]
-Due = Annotated[str | None, typer.Option("--due", metavar="WHEN", help="Due date/time.")]
-Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag (repeatable).")]
-Project = Annotated[str | None, typer.Option("--project", metavar="NAME", help="Project.")]
+Refs = Annotated[
+    list[str], typer.Argument(metavar="REF", help="Task numbers or UUID prefixes (≥ 6 hex).")
+]
+Ref = Annotated[str, typer.Argument(metavar="REF", help="Task number or UUID prefix (≥ 6 hex).")]
+
+
+def _field(*names: str, metavar: str, help: str, **extra):
+    """An option that sets a field of the task (add, update), not a filter."""
+    return typer.Option(*names, metavar=metavar, help=help, **extra)
+
+
+PRIORITIES = "low, medium or high"
+NewDescription = Annotated[str | None, _field("--description", "-d", metavar="TEXT",
+                           help="Description of the new task (longer text).")]  # fmt: skip
+NewPriority = Annotated[TaskPriority | None, _field("--priority", "-P", metavar="PRIORITY",
+                        help=f"Priority of the new task: {PRIORITIES} (default: medium).",
+                        case_sensitive=False)]  # fmt: skip
+NewDue = Annotated[str | None, _field("--due", metavar="WHEN",
+                   help="When the new task is due (WHEN below).")]  # fmt: skip
+NewProject = Annotated[str | None, _field("--project", metavar="NAME",
+                       help="Project of the new task.")]  # fmt: skip
+NewTags = Annotated[list[str] | None, _field("--tag", "-t", metavar="TAG",
+                    help="Tag of the new task (repeatable).")]  # fmt: skip
+
+
+EXAMPLES = {
+    "add": ("taskcli add Buy milk -P high --due tomorrow -t shop",
+            'taskcli add "Write the report" --project work --due fri -d "Q4 numbers"'),
+    "list": ("taskcli list --overdue", "taskcli list -t work --sort due --reverse",
+             "taskcli list --no-project --all --json"),
+    "show": ("taskcli show 3", "taskcli show 3f2a9c --json"),
+    "update": ("taskcli update 3 --due +2w --add-tag waiting",
+               "taskcli update 3 -P low --no-project"),
+    "start": ("taskcli start 3", "taskcli start 3 4"),
+    "done": ("taskcli done 3", "taskcli done 3 4 --json"),
+    "reopen": ("taskcli reopen 3",),
+    "delete": ("taskcli delete 4 7", "taskcli delete 4 --yes"),
+}  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +76,7 @@ def register(app: typer.Typer) -> None:
         ("update", update_command), ("start", start_command), ("done", done_command),
         ("reopen", reopen_command), ("delete", delete_command),
     ):  # fmt: skip
-        app.command(name)(function)
+        command(app, name, *EXAMPLES[name])(function)
 
 
 def _when(text: str | None):
@@ -54,12 +87,14 @@ def _when(text: str | None):
 
 def add_command(
     ctx: typer.Context,
-    title: Annotated[list[str], typer.Argument(help="Title words (joined by spaces).")],
-    description: Description = None,
-    priority: Priority = None,
-    due: Due = None,
-    project: Project = None,
-    tag: Tags = None,
+    title: Annotated[
+        list[str], typer.Argument(metavar="TITLE", help="Title words (joined by spaces).")
+    ],
+    description: NewDescription = None,
+    priority: NewPriority = None,
+    due: NewDue = None,
+    project: NewProject = None,
+    tag: NewTags = None,
     as_json: Json = False,
 ) -> None:
     """Create a task; prints its number (the whole task with --json)."""
@@ -92,7 +127,7 @@ def list_command(
     limit: Limit = 100,
     offset: Offset = 0,
     as_json: Json = False,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")] = False,
 ) -> None:
     """List tasks (completed ones hidden unless --all or --status)."""
     from taskcli.core import listing
@@ -138,19 +173,34 @@ def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
 def update_command(
     ctx: typer.Context,
     ref: Ref,
-    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
-    description: Description = None,
-    priority: Priority = None,
-    due: Due = None,
+    title: Annotated[str | None, _field("--title", metavar="TEXT", help="New title.")] = None,
+    description: Annotated[
+        str | None, _field("--description", "-d", metavar="TEXT", help="New description.")
+    ] = None,
+    priority: Annotated[
+        TaskPriority | None,
+        _field("--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+               help=f"New priority: {PRIORITIES}."),
+    ] = None,  # fmt: skip
+    due: Annotated[
+        str | None, _field("--due", metavar="WHEN", help="New due date (WHEN below).")
+    ] = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
-    project: Project = None,
+    project: Annotated[
+        str | None, _field("--project", metavar="NAME", help="Move the task to this project.")
+    ] = None,
     no_project: Annotated[bool, typer.Option("--no-project", help="Remove the project.")] = False,
     status: Annotated[
-        TaskStatus | None, typer.Option("--status", help="New status.", case_sensitive=False)
+        TaskStatus | None,
+        _field("--status", metavar="STATUS", case_sensitive=False,
+               help="New status: pending, in_progress or completed."),
+    ] = None,  # fmt: skip
+    add_tag: Annotated[
+        list[str] | None, _field("--add-tag", metavar="TAG", help="Add this tag (repeatable).")
     ] = None,
-    add_tag: Annotated[list[str] | None, typer.Option("--add-tag", help="Add a tag.")] = None,
     remove_tag: Annotated[
-        list[str] | None, typer.Option("--remove-tag", help="Remove a tag.")
+        list[str] | None,
+        _field("--remove-tag", metavar="TAG", help="Remove this tag (repeatable)."),
     ] = None,
     as_json: Json = False,
 ) -> None:

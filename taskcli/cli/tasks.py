@@ -36,23 +36,29 @@ Refs = Annotated[
 Ref = Annotated[str, typer.Argument(metavar="REF", help="Task number or UUID prefix (≥ 6 hex).")]
 
 
-def _field(*names: str, metavar: str, help: str, **extra):
-    """An option that sets a field of the task (add, update), not a filter."""
-    return typer.Option(*names, metavar=metavar, help=help, **extra)
-
-
+# add and update set the task's fields: their options say so (the filters say "Only ...").
 PRIORITIES = "low, medium or high"
-NewDescription = Annotated[str | None, _field("--description", "-d", metavar="TEXT",
-                           help="Description of the new task (longer text).")]  # fmt: skip
-NewPriority = Annotated[TaskPriority | None, _field("--priority", "-P", metavar="PRIORITY",
-                        help=f"Priority of the new task: {PRIORITIES} (default: medium).",
-                        case_sensitive=False)]  # fmt: skip
-NewDue = Annotated[str | None, _field("--due", metavar="WHEN",
-                   help="When the new task is due (WHEN below).")]  # fmt: skip
-NewProject = Annotated[str | None, _field("--project", metavar="NAME",
-                       help="Project of the new task.")]  # fmt: skip
-NewTags = Annotated[list[str] | None, _field("--tag", "-t", metavar="TAG",
-                    help="Tag of the new task (repeatable).")]  # fmt: skip
+NewDescription = Annotated[
+    str | None,
+    typer.Option("--description", "-d", metavar="TEXT", help="Description of the new task."),
+]
+NewPriority = Annotated[
+    TaskPriority | None,
+    typer.Option(
+        "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+        help=f"Priority of the new task: {PRIORITIES} (default: medium).",
+    ),
+]  # fmt: skip
+NewDue = Annotated[
+    str | None, typer.Option("--due", metavar="WHEN", help="When the new task is due (WHEN below).")
+]
+NewProject = Annotated[
+    str | None, typer.Option("--project", metavar="NAME", help="Project of the new task.")
+]
+NewTags = Annotated[
+    list[str] | None,
+    typer.Option("--tag", "-t", metavar="TAG", help="Tag of the new task (repeatable)."),
+]
 
 
 EXAMPLES = {
@@ -173,34 +179,39 @@ def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
 def update_command(
     ctx: typer.Context,
     ref: Ref,
-    title: Annotated[str | None, _field("--title", metavar="TEXT", help="New title.")] = None,
+    title: Annotated[str | None, typer.Option("--title", metavar="TEXT", help="New title.")] = None,
     description: Annotated[
-        str | None, _field("--description", "-d", metavar="TEXT", help="New description.")
+        str | None, typer.Option("--description", "-d", metavar="TEXT", help="New description.")
     ] = None,
     priority: Annotated[
         TaskPriority | None,
-        _field("--priority", "-P", metavar="PRIORITY", case_sensitive=False,
-               help=f"New priority: {PRIORITIES}."),
+        typer.Option(
+            "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+            help=f"New priority: {PRIORITIES}.",
+        ),
     ] = None,  # fmt: skip
     due: Annotated[
-        str | None, _field("--due", metavar="WHEN", help="New due date (WHEN below).")
+        str | None, typer.Option("--due", metavar="WHEN", help="New due date (WHEN below).")
     ] = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
     project: Annotated[
-        str | None, _field("--project", metavar="NAME", help="Move the task to this project.")
+        str | None, typer.Option("--project", metavar="NAME", help="Move the task to this project.")
     ] = None,
     no_project: Annotated[bool, typer.Option("--no-project", help="Remove the project.")] = False,
     status: Annotated[
         TaskStatus | None,
-        _field("--status", metavar="STATUS", case_sensitive=False,
-               help="New status: pending, in_progress or completed."),
+        typer.Option(
+            "--status", metavar="STATUS", case_sensitive=False,
+            help="New status: pending, in_progress or completed.",
+        ),
     ] = None,  # fmt: skip
     add_tag: Annotated[
-        list[str] | None, _field("--add-tag", metavar="TAG", help="Add this tag (repeatable).")
+        list[str] | None,
+        typer.Option("--add-tag", metavar="TAG", help="Add this tag (repeatable)."),
     ] = None,
     remove_tag: Annotated[
         list[str] | None,
-        _field("--remove-tag", metavar="TAG", help="Remove this tag (repeatable)."),
+        typer.Option("--remove-tag", metavar="TAG", help="Remove this tag (repeatable)."),
     ] = None,
     as_json: Json = False,
 ) -> None:

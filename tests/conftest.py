@@ -1,7 +1,7 @@
 """Fixtures: an isolated environment for every test, both databases, and ways to run taskcli.
 
 Every test gets its own config dir, data dir and a keyring that is unusable unless a test
-asks for the real Secret Service, so nothing touches the real ones. ``backend`` runs a
+asks for the real Secret Service, so nothing touches the real ones, and no pager. ``backend`` runs a
 test on the embedded SQLite database and on a real PostgreSQL server (started by the
 suite, or TASKCLI_TEST_DATABASE_URL); without a server the PostgreSQL half skips, except
 under CI=true where it fails.
@@ -26,6 +26,7 @@ PASSWORD = "correct horse battery"
 ISOLATED_VARIABLES = (
     "TASKCLI_DATABASE_URL", "TASKCLI_PROFILE", "TASKCLI_TOKEN", "NO_COLOR",
     "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "DBUS_SESSION_BUS_ADDRESS",
+    "PAGER",
 )  # fmt: skip
 
 
@@ -37,6 +38,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKCLI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("TASKCLI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv("TASKCLI_PAGER", "")  # no pager on a test's terminal unless it asks
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     if "keyring" in sys.modules:  # python-keyring caches its backend per process
         import keyring

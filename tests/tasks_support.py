@@ -26,6 +26,7 @@ TASK_KEYS = [
 ]  # fmt: skip
 UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
+PTY_ROWS = 50  # the height of the terminal run_in_pty gives
 
 
 @contextmanager
@@ -111,15 +112,40 @@ def run_in_pty(
 
     ``input`` is typed ahead on the terminal (echoed into the returned stdout).
     """
+    return _run_on_pty(["-m", "taskcli", *args], env=env, input=input, columns=columns)
+
+
+# Forks taskcli from a small process and reports its peak memory: a child forked from the
+# test process itself would inherit the test process's high-water mark on Linux.
+_MEASURING_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_in_pty_measured(*args: str, report, columns: int = 160) -> tuple[int, str, str, int]:
+    """:func:`run_in_pty`, and taskcli's peak resident memory (``ru_maxrss``, KiB)."""
+    launcher = ["-c", _MEASURING_LAUNCHER, str(report), "-m", "taskcli", *args]
+    code, stdout, stderr = _run_on_pty(launcher, env=None, input=None, columns=columns)
+    return code, stdout, stderr, int(report.read_text())
+
+
+def _run_on_pty(python_args: list[str], *, env, input, columns) -> tuple[int, str, str]:
     import fcntl
     import pty
     import struct
     import termios
 
     controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", PTY_ROWS, columns, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "taskcli", *args],
+        [sys.executable, *python_args],
         stdin=terminal,
         stdout=terminal,
         stderr=subprocess.PIPE,

@@ -34,7 +34,6 @@ meta = Meta.__table__
 tasks = Task.__table__
 
 WHOAMI_KEYS = {"email", "user_id", "profile", "database", "expires_at", "token_storage"}
-NOT_LOGGED_IN = "error: not logged in (hint: run: taskcli login)\n"
 WRONG_CREDENTIALS = "error: wrong email or password (hint: check the email and password)\n"
 
 
@@ -82,6 +81,17 @@ def assert_one_line_error(result, exit_code: int, text: str | None = None) -> No
     assert "Traceback" not in result.stderr
     if text is not None:
         assert text in result.stderr
+
+
+def first_step_hint(url: str, *, accounts_exist: bool = True) -> str:
+    """The hint for a missing login; only the embedded database tells which step is first."""
+    if not url.startswith("sqlite"):
+        return "run: taskcli register (or taskcli login)"
+    return "run: taskcli login" if accounts_exist else "run: taskcli register"
+
+
+def not_logged_in(url: str, *, accounts_exist: bool = True) -> str:
+    return f"error: not logged in (hint: {first_step_hint(url, accounts_exist=accounts_exist)})\n"
 
 
 def register(taskcli, email: str, password: str = PASSWORD, *args: str):
@@ -144,12 +154,25 @@ def test_register_whoami_logout_login(taskcli, backend, isolated):
     for args in (("whoami",), ("list",), ("logout",)):
         result = taskcli(*args)
         assert result.exit_code == 3
-        assert (result.stdout, result.stderr) == ("", NOT_LOGGED_IN)
+        assert (result.stdout, result.stderr) == ("", not_logged_in(backend))
 
     again = login(taskcli, email)
     assert (again.exit_code, again.stdout) == (0, f"logged in as {email}\n")
     assert taskcli.ok("whoami", "--json").json()["email"] == email
     assert len(rows(backend, sessions, sessions.c.revoked_at.is_(None))) == 1
+
+
+def test_without_a_login_the_hint_names_the_first_step(taskcli, backend):
+    for args in (("list",), ("add", "x"), ("whoami",)):
+        result = taskcli(*args)
+        assert result.exit_code == 3
+        assert (result.stdout, result.stderr) == ("", not_logged_in(backend, accounts_exist=False))
+    assert "taskcli register" in not_logged_in(backend, accounts_exist=False)
+    register(taskcli, new_email())
+    taskcli.ok("logout")
+    result = taskcli("list")
+    assert (result.stdout, result.stderr) == ("", not_logged_in(backend))
+    assert "taskcli login" in result.stderr
 
 
 def test_login_json_is_the_whoami_document(taskcli, user):

@@ -19,6 +19,7 @@ from taskcli.core.token_store import TokenStore
 from taskcli.core.urls import database_key
 from tests.conftest import PASSWORD, Result, run_process
 from tests.test_auth import (
+    first_step_hint,
     login,
     meta_values,
     new_email,
@@ -96,8 +97,13 @@ def test_file_fallback_is_private_and_announced_once(taskcli, backend, isolated)
     assert taskcli.ok("logout").stderr == ""
     assert not path.exists()
     relogged = login(taskcli, email)
-    assert relogged.stderr.count("warning:") == 1
+    assert (relogged.exit_code, relogged.stderr) == (0, "")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    elsewhere = {"TASKCLI_DATA_DIR": str(isolated / "elsewhere")}
+    result = taskcli("login", "--email", email, "--password-stdin",
+                     input=PASSWORD + "\n", env=elsewhere)  # fmt: skip
+    assert result.stderr.startswith("warning: OS keyring not usable")
 
 
 def _live_sessions(url: str) -> list[dict]:
@@ -237,4 +243,4 @@ def test_json_errors_go_to_stderr_as_one_document(taskcli, backend):
         assert set(document["error"]) == {"code", "message", "hint"}, args
         assert document["error"]["code"] == code, args
         assert document["error"]["message"], args
-    assert taskcli("whoami", "--json").error["hint"] == "run: taskcli login"
+    assert taskcli("whoami", "--json").error["hint"] == first_step_hint(backend)

@@ -72,6 +72,16 @@ def test_register_asks_for_email_and_hidden_password_twice(backend):
     assert [row["email"] for row in rows(backend, users)] == ["typed@example.com"]
 
 
+def test_register_refuses_a_short_password_before_asking_it_again(backend):
+    terminal = Terminal("register", "--email", new_email())
+    terminal.expect("Password: ")
+    terminal.type("short")
+    terminal.expect("error: password: must be 8 to 1024 characters")
+    assert terminal.finish() == 5, terminal.transcript
+    assert "Repeat" not in terminal.transcript
+    assert rows(backend, users) == []
+
+
 def test_login_asks_for_the_hidden_password(taskcli, user, backend):
     taskcli.ok("logout")
     terminal = Terminal("login", "--email", user)

@@ -603,4 +603,5 @@ def test_without_a_login_an_unreachable_server_is_still_exit_6(taskcli, pg_url):
     taskcli.ok("db", "migrate", "--database-url", pg_url)
     result = taskcli("list", "--database-url", pg_url)  # reachable: then the login is missing
     assert result.exit_code == 3
-    assert result.stderr == "error: not logged in (hint: run: taskcli login)\n"
+    hint = "run: taskcli register (or taskcli login)"
+    assert result.stderr == f"error: not logged in (hint: {hint})\n"

@@ -1,13 +1,14 @@
 """Start-up stays light, and the entry points work."""
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
 from taskcli import __version__
-from tests.conftest import run_process
+from tests.conftest import REPO, run_process
 
 # pydantic is left out: Typer itself uses it to convert option values.
 HEAVY = ["sqlalchemy", "sqlmodel", "keyring", "jwt", "psycopg2", "alembic", "passlib", "rich"]
@@ -43,9 +44,25 @@ def test_version_and_module_entry_point():
     assert result.stderr == ""
 
 
-def test_no_arguments_shows_help():
-    result = run_process()
-    assert "Usage:" in result.stdout + result.stderr
+@pytest.mark.parametrize("args", [[], ["-v"], ["db"], ["config"], ["profile"]])
+def test_a_group_without_a_command_prints_its_help_and_succeeds(args):
+    result = run_process(*args)
+    assert (result.exit_code, result.stderr) == (0, "")
+    group = " ".join(arg for arg in args if not arg.startswith("-"))
+    assert result.stdout.startswith(f"Usage: taskcli {group}".rstrip() + " [OPTIONS] COMMAND")
+    assert "Commands:" in result.stdout
+
+
+def test_taskcli_imports_no_private_typer_module():
+    """pyproject pins typer by its public API; a private module may go in any release."""
+    private = re.compile(r"\btyper\.(_\w+)|from typer(?:\.\w+)*\._\w+ import")
+    offenders = [
+        f"{path.relative_to(REPO)}: {line.strip()}"
+        for path in sorted((REPO / "taskcli").rglob("*.py"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if private.search(line)
+    ]
+    assert offenders == []
 
 
 def test_unknown_command_is_one_line_usage_error():

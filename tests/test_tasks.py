@@ -285,13 +285,16 @@ def test_delete_asks_on_a_terminal(taskcli, user):
     taskcli.ok("add", "two")
     code, stdout, stderr = run_in_pty("delete", "1", "2", input="n\n")
     assert code == 0
-    assert "Delete 2 task(s): 1, 2?" in stderr
+    assert "  1  one\n  2  two\nDelete 2 task(s)? [y/N]" in stderr
     assert "cancelled: nothing changed" in stderr
     assert "deleted" not in stdout
     assert [t["number"] for t in stored_tasks()] == [1, 2]
     code, stdout, stderr = run_in_pty("delete", "2", input="y\n")
     assert code == 0
     assert "deleted 2: two" in stdout
+    assert [t["number"] for t in stored_tasks()] == [1]
+    code, stdout, stderr = run_in_pty("delete", "1", "9", input="y\n")
+    assert code == 4 and "Delete" not in stderr, stderr
     assert [t["number"] for t in stored_tasks()] == [1]
 
 

@@ -49,6 +49,8 @@ def varied(taskcli, user):
         (["--project", "work"], [2, 4]),
         (["--project", "home", "--all"], [1, 5]),
         (["--project", "wor"], []),
+        (["--no-project"], [3, 6]),
+        (["--no-project", "-P", "high"], [6]),
         (["-t", "urgent"], [2, 3]),
         (["-t", "office", "-t", "urgent"], [2]),
         (["-t", "errand", "--all"], [1, 5]),
@@ -100,6 +102,16 @@ def test_sort_by_created_and_updated(taskcli, varied):
     assert numbers(taskcli, "--sort", "created") == [2, 4, 3, 6, 1]
     assert numbers(taskcli, "--sort", "created", "--reverse") == [1, 6, 3, 4, 2]
     assert numbers(taskcli, "--sort", "updated") == [1, 6, 3, 4, 2]
+
+
+@pytest.mark.parametrize("command", ["list", "export"])
+def test_an_empty_project_is_a_usage_error_and_no_project_selects_none(taskcli, varied, command):
+    for args in (["--project", ""], ["--project="], ["--project", "x", "--no-project"]):
+        result = taskcli(command, *args)
+        assert (result.exit_code, result.stdout) == (2, ""), (args, result.stderr)
+        assert result.stderr.startswith("error: --project"), result.stderr
+    exported = taskcli.ok("export", "--no-project").json()
+    assert [task["title"] for task in exported] == ["Call Alice", "snakeXcase lookalike"]
 
 
 def test_unknown_sort_is_rejected(taskcli, varied):

@@ -16,7 +16,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import SecretService, fail, null
 
 from taskcli.core.errors import TokenStoreError
-from taskcli.core.token_store import SERVICE, TokenStore
+from taskcli.core.token_store import FALLBACK_NOTED_NAME, SERVICE, TokenStore
 from tests.secret_service import require_secret_service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,14 +164,22 @@ def test_without_keyring_the_token_goes_to_a_private_file(
     assert len(warnings) == 1, "loading must not warn"
 
 
-def test_the_fallback_warning_comes_once_per_save(use_keyring, make_store, warnings):
+def test_the_fallback_warning_comes_once_per_data_directory(
+    use_keyring, make_store, warnings, tmp_path
+):
     use_keyring(fail.Keyring())
     store = make_store()
     store.save(TOKEN)
     store.save(TOKEN + "2")
+    make_store(profile="work").save(TOKEN + "3")
     store.load()
-    assert len(warnings) == 2
+    assert len(warnings) == 1
     assert store.load().token == TOKEN + "2"
+
+    other = TokenStore(data_dir=tmp_path / "other", profile="default", database_key=DB,
+                       warn=warnings.append, environ={})  # fmt: skip
+    other.save(TOKEN)
+    assert len(warnings) == 2
 
 
 def test_token_file_is_rewritten_private_and_leaves_no_temporary_files(
@@ -186,7 +194,9 @@ def test_token_file_is_rewritten_private_and_leaves_no_temporary_files(
     make_store().save(TOKEN)
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in data_dir.iterdir()) == ["tokens.json", "tokens.json.lock"]
+    assert sorted(p.name for p in data_dir.iterdir()) == [
+        FALLBACK_NOTED_NAME, "tokens.json", "tokens.json.lock",
+    ]
     assert stat.S_IMODE((data_dir / "tokens.json.lock").stat().st_mode) == 0o600
     assert file_entries(data_dir)["old:entry"] == "old"
 

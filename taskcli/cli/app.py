@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from taskcli import __version__
 from taskcli.cli import output
+from taskcli.cli.helptext import HelpfulGroup, examples
 from taskcli.core.errors import TaskcliError
 
 GLOBAL_VALUE_OPTIONS = ("--profile", "-p", "--database-url")
-GLOBAL_FLAGS = ("--verbose", "-v")
+VERBOSE_FLAGS = ("--verbose", "-v")
+GLOBAL_FLAGS = (*VERBOSE_FLAGS, "--no-pager")
 JSON_FLAGS = ("--json", "--jsonl")
 
 
@@ -70,14 +71,14 @@ def _before_separator(args: Sequence[str]) -> list[str]:
     return items[: items.index("--")] if "--" in items else items
 
 
-class TaskcliGroup(TyperGroup):
+class TaskcliGroup(HelpfulGroup):
     """Root command: hoists global options and turns every failure into one line + exit code."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra):
         argv = hoist_global_options(sys.argv[1:] if args is None else args, self)
         flags = _before_separator(argv)
         as_json = any(flag in flags for flag in JSON_FLAGS)
-        verbose = any(flag in flags for flag in GLOBAL_FLAGS)
+        verbose = any(flag in flags for flag in VERBOSE_FLAGS)
         extra.pop("standalone_mode", None)
         try:
             result = super().main(
@@ -114,7 +115,7 @@ def _report(error: Exception, *, as_json: bool, verbose: bool) -> int:
     """The one place an error becomes a line on stderr and an exit code."""
     if isinstance(error, TaskcliError):
         code, message, hint, exit_code = error.code, error.message, error.hint, error.exit_code
-    elif isinstance(error, typer._click.exceptions.ClickException):
+    elif isinstance(error, typer.TyperException):  # click's usage errors, vendored by typer
         code, message, hint = "usage", error.format_message(), _usage_hint(error)
         exit_code = error.exit_code
     elif isinstance(error, typer.Abort):
@@ -123,7 +124,7 @@ def _report(error: Exception, *, as_json: bool, verbose: bool) -> int:
         first_line = (str(error).strip().splitlines() or [""])[0]
         code, message = "unexpected", f"unexpected error: {type(error).__name__}: {first_line}"
         hint, exit_code = "run again with --verbose for details", 1
-    if verbose and not isinstance(error, typer._click.exceptions.ClickException):
+    if verbose and not isinstance(error, typer.TyperException):
         traceback.print_exception(error)
     output.render_error(code=code, message_text=message, hint=hint, as_json=as_json)
     return exit_code
@@ -142,6 +143,7 @@ class AppState:
     profile: str | None = None
     database_url: str | None = None
     verbose: bool = False
+    no_pager: bool = False
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def settings(self):
@@ -178,7 +180,12 @@ app = typer.Typer(
     cls=TaskcliGroup,
     name="taskcli",
     help="Tasks in SQL: a command-line task manager on SQLite or PostgreSQL.",
-    no_args_is_help=True,
+    epilog=examples(
+        "taskcli add Buy milk --due tomorrow", "taskcli list", "taskcli done 1",
+        "taskcli --profile work list --overdue", "taskcli add --help",
+    ),
+    invoke_without_command=True,
+    no_args_is_help=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -190,12 +197,16 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", envvar="TASKCLI_PROFILE", help="Configuration profile."),
+        typer.Option(
+            "--profile", "-p", metavar="NAME", envvar="TASKCLI_PROFILE",
+            help="Configuration profile.",
+        ),
     ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
             "--database-url",
+            metavar="URL",
             help="Database URL (overrides TASKCLI_DATABASE_URL and the profile).",
             show_envvar=False,
         ),
@@ -203,13 +214,27 @@ def root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show details and tracebacks.")
     ] = False,
+    no_pager: Annotated[
+        bool,
+        typer.Option("--no-pager", help="Print long output directly, not through the pager."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Global options are accepted before or after the command."""
-    ctx.obj = AppState(profile=profile, database_url=database_url, verbose=verbose)
+    ctx.obj = AppState(
+        profile=profile, database_url=database_url, verbose=verbose, no_pager=no_pager
+    )
+    help_without_command(ctx)
+
+
+def help_without_command(ctx: typer.Context) -> None:
+    """A group called without a command prints its help on stdout and succeeds, as git does."""
+    if ctx.invoked_subcommand is None:
+        output.print_line(ctx.get_help())
+        raise typer.Exit(0)
 
 
 def _register() -> None:

@@ -9,11 +9,13 @@ import typer
 from taskcli import __version__
 from taskcli.cli import output
 from taskcli.cli.app import state
+from taskcli.cli.helptext import command
 from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.session import logged_in, token_store
 
 Email = Annotated[
-    str | None, typer.Option("--email", "-e", help="Account email (asked for when omitted).")
+    str | None,
+    typer.Option("--email", "-e", metavar="EMAIL", help="Account email (asked when omitted)."),
 ]
 PasswordStdin = Annotated[
     bool,
@@ -22,10 +24,14 @@ PasswordStdin = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.command("register")(register_command)
-    app.command("login")(login_command)
-    app.command("logout")(logout_command)
-    app.command("whoami")(whoami_command)
+    command(app, "register", "taskcli register",
+            "pass show taskcli | taskcli register -e me@example.com --password-stdin",
+            )(register_command)  # fmt: skip
+    command(app, "login", "taskcli login -e me@example.com",
+            "pass show taskcli | taskcli login -e me@example.com --password-stdin",
+            )(login_command)  # fmt: skip
+    command(app, "logout", "taskcli logout", "taskcli logout --all")(logout_command)
+    command(app, "whoami", "taskcli whoami", "taskcli whoami --json")(whoami_command)
 
 
 def _client() -> str:
@@ -51,7 +57,21 @@ def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
         return first_stdin_line("password")
     if not sys.stdin.isatty():
         raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not confirm:
+        return typer.prompt("Password", hide_input=True, err=True)
+    return _ask_new_password()
+
+
+def _ask_new_password() -> str:
+    """Asked twice, hidden; a password the rules refuse is refused before the second time."""
+    from taskcli.core.security import check_password_rules
+
+    while True:
+        password = typer.prompt("Password", hide_input=True, err=True)
+        check_password_rules(password)
+        if typer.prompt("Repeat for confirmation", hide_input=True, err=True) == password:
+            return password
+        output.message("error: the two passwords do not match; again")
 
 
 def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:

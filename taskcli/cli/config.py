@@ -7,15 +7,30 @@ from typing import Annotated, Any
 import typer
 
 from taskcli.cli import output
-from taskcli.cli.app import state
+from taskcli.cli.app import help_without_command, state
+from taskcli.cli.helptext import HelpfulGroup, command, examples
 from taskcli.cli.options import Json, first_stdin_line
 
-config_app = typer.Typer(help="Read and change configuration (config.toml).")
-profile_app = typer.Typer(help="List profiles and choose the default one.")
+config_app = typer.Typer(
+    cls=HelpfulGroup,
+    epilog=examples("taskcli config list", "taskcli config set session_days 7 --profile work"),
+    help="Read and change configuration (config.toml).",
+    invoke_without_command=True,
+    callback=help_without_command,
+)
+profile_app = typer.Typer(
+    cls=HelpfulGroup,
+    epilog=examples("taskcli profile list", "taskcli profile use work"),
+    help="List profiles and choose the default one.",
+    invoke_without_command=True,
+    callback=help_without_command,
+)
 
 Key = Annotated[
     str,
-    typer.Argument(help="database_url, session_days, connect_timeout or default_profile."),
+    typer.Argument(
+        metavar="KEY", help="database_url, session_days, connect_timeout or default_profile."
+    ),
 ]
 
 
@@ -44,7 +59,12 @@ def _entries(file) -> list[tuple[str, Any]]:
     return entries
 
 
-@config_app.command("list")
+@command(
+    config_app,
+    "list",
+    "taskcli config list",
+    "taskcli config list --json",
+)
 def list_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show every setting in the config file (passwords redacted)."""
     file, _ = _open(ctx)
@@ -65,7 +85,12 @@ def list_command(ctx: typer.Context, as_json: Json = False) -> None:
         output.print_line(f"{key} = {value}")
 
 
-@config_app.command("get")
+@command(
+    config_app,
+    "get",
+    "taskcli config get database_url",
+    "taskcli config get session_days --profile work",
+)
 def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
     """Print one setting of the active profile (or of --profile)."""
     from taskcli.core import config
@@ -87,13 +112,19 @@ def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
         output.print_line(str(shown))
 
 
-@config_app.command("set")
+@command(
+    config_app,
+    "set",
+    "taskcli config set database_url postgresql://me@db.example.com/tasks --profile work",
+    "taskcli config set connect_timeout 5",
+)
 def set_command(
     ctx: typer.Context,
     key: Key,
     value: Annotated[
         str | None,
         typer.Argument(
+            metavar="[VALUE|-]",
             help="The new value; - (or nothing, on a terminal) reads it from stdin or a"
             " hidden prompt, out of the process arguments."
         ),
@@ -123,7 +154,12 @@ def _value_kept_out_of_argv(key: str, value: str | None) -> str:
     return first_stdin_line(key)
 
 
-@config_app.command("unset")
+@command(
+    config_app,
+    "unset",
+    "taskcli config unset session_days",
+    "taskcli config unset database_url --profile work",
+)
 def unset_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
     """Remove a setting from the active profile (or --profile)."""
     file, profile = _open(ctx)
@@ -144,7 +180,12 @@ def _report_change(key: str, profile: str, value: Any, as_json: bool) -> None:
         output.print_line(f"{where} = {value}")
 
 
-@profile_app.command("list")
+@command(
+    profile_app,
+    "list",
+    "taskcli profile list",
+    "taskcli profile list --json",
+)
 def profile_list_command(ctx: typer.Context, as_json: Json = False) -> None:
     """List profiles; the active one is marked with *."""
     from taskcli.core.config import DEFAULT_PROFILE
@@ -168,10 +209,15 @@ def profile_list_command(ctx: typer.Context, as_json: Json = False) -> None:
         output.print_line(f"{mark} {row['name']}\t{row['database_url'] or '(embedded SQLite)'}")
 
 
-@profile_app.command("use")
+@command(
+    profile_app,
+    "use",
+    "taskcli profile use work",
+    "taskcli profile use default",
+)
 def profile_use_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile to make the default.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Profile to make the default.")],
     as_json: Json = False,
 ) -> None:
     """Make NAME the default profile (it must exist)."""

@@ -7,11 +7,16 @@ from typing import Annotated
 import typer
 
 from taskcli.cli import output
-from taskcli.cli.app import state
+from taskcli.cli.app import help_without_command, state
+from taskcli.cli.helptext import HelpfulGroup, command, examples
 from taskcli.cli.options import Json, Yes, confirm_or_require_yes
 
 db_app = typer.Typer(
-    help="Database schema and roles: migrate, status, history, downgrade, rotate-key, grant."
+    cls=HelpfulGroup,
+    epilog=examples("taskcli db status", "taskcli db migrate --database-url URL"),
+    help="Database schema and roles: migrate, status, history, downgrade, rotate-key, grant.",
+    invoke_without_command=True,
+    callback=help_without_command,
 )
 
 
@@ -25,11 +30,16 @@ def _redacted(ctx: typer.Context) -> str:
     return redact_url(state(ctx).settings().database_url)
 
 
-@db_app.command("migrate")
+@command(
+    db_app,
+    "migrate",
+    "taskcli db migrate",
+    "taskcli db migrate --sql > upgrade.sql",
+)
 def migrate_command(
     ctx: typer.Context,
     revision: Annotated[
-        str, typer.Option("--revision", help="Target revision (default: head).")
+        str, typer.Option("--revision", metavar="REVISION", help="Target revision (default: head).")
     ] = "head",
     sql: Annotated[
         bool, typer.Option("--sql", help="Print the SQL instead of running it; touch nothing.")
@@ -66,7 +76,12 @@ def _spinner(text: str):
     return output.console(stderr=True).status(text)
 
 
-@db_app.command("status")
+@command(
+    db_app,
+    "status",
+    "taskcli db status",
+    "taskcli db status --json",
+)
 def status_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the current and head revisions; exit 7 when the schema is behind.
 
@@ -93,7 +108,12 @@ def status_command(ctx: typer.Context, as_json: Json = False) -> None:
         raise SchemaError(f"schema is at {current or 'nothing'}, this taskcli needs {head}")
 
 
-@db_app.command("history")
+@command(
+    db_app,
+    "history",
+    "taskcli db history",
+    "taskcli db history --json",
+)
 def history_command(as_json: Json = False) -> None:
     """List the schema revisions, newest first."""
     from dataclasses import asdict
@@ -111,10 +131,17 @@ def history_command(as_json: Json = False) -> None:
         )
 
 
-@db_app.command("downgrade")
+@command(
+    db_app,
+    "downgrade",
+    "taskcli db downgrade -1",
+    "taskcli db downgrade base --yes",
+)
 def downgrade_command(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")],
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="Target revision, e.g. base or -1.")
+    ],
     yes: Yes = False,
     as_json: Json = False,
 ) -> None:
@@ -137,7 +164,12 @@ def downgrade_command(
         )
 
 
-@db_app.command("rotate-key")
+@command(
+    db_app,
+    "rotate-key",
+    "taskcli db rotate-key",
+    "taskcli db rotate-key --yes --json",
+)
 def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = False) -> None:
     """Replace the token signing key: every session of every user ends."""
     from taskcli.core import accounts
@@ -153,10 +185,17 @@ def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = Fal
         output.print_line(f"signing key replaced; {ended} session(s) ended")
 
 
-@db_app.command("grant")
+@command(
+    db_app,
+    "grant",
+    "taskcli db grant taskcli_app --database-url OWNER_URL",
+    "taskcli db grant taskcli_app --json",
+)
 def grant_command(
     ctx: typer.Context,
-    role: Annotated[str, typer.Argument(help="An existing PostgreSQL login role.")],
+    role: Annotated[
+        str, typer.Argument(metavar="ROLE", help="An existing PostgreSQL login role.")
+    ],
     as_json: Json = False,
 ) -> None:
     """Give ROLE exactly what the ordinary commands need (owner only; safe to repeat)."""

@@ -1,6 +1,7 @@
 """Option aliases shared by many commands (declared once, used everywhere)."""
 
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -11,8 +12,12 @@ Yes = Annotated[
 ]
 
 
-def confirm_or_require_yes(question: str, yes: bool) -> None:
-    """Ask on a TTY; without one, refuse unless --yes was given (exit 2)."""
+def confirm_or_require_yes(question: str | Callable[[], str], yes: bool) -> None:
+    """Ask on a TTY; without one, refuse unless --yes was given (exit 2).
+
+    ``question`` may be a function, called only when there is someone to ask (it may need
+    the database to describe what is at stake).
+    """
     import sys
 
     from taskcli.cli.output import visible
@@ -22,6 +27,8 @@ def confirm_or_require_yes(question: str, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
+    if callable(question):
+        question = question()
     if not typer.confirm(visible(question), default=False, err=True):
         sys.stderr.write("cancelled: nothing changed\n")  # like `rm -i`: declining is no error
         raise typer.Exit(0)
@@ -46,35 +53,54 @@ from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus  # noqa: E402 
 
 Statuses = Annotated[
     list[TaskStatus] | None,
-    typer.Option("--status", "-s", help="Only this status (repeatable).", case_sensitive=False),
+    typer.Option(
+        "--status", "-s", metavar="STATUS", case_sensitive=False,
+        help="Only tasks with this status: pending, in_progress or completed (repeatable).",
+    ),
 ]
 All = Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")]
 Priority = Annotated[
     TaskPriority | None,
-    typer.Option("--priority", "-P", help="Only this priority.", case_sensitive=False),
+    typer.Option(
+        "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+        help="Only tasks with this priority: low, medium or high.",
+    ),
 ]
-Project = Annotated[str | None, typer.Option("--project", help="Only this project.")]
+ProjectFilter = Annotated[
+    str | None,
+    typer.Option("--project", metavar="NAME", help="Only tasks of this project (exact name)."),
+]
+NoProject = Annotated[bool, typer.Option("--no-project", help="Only tasks without a project.")]
 FilterTags = Annotated[
-    list[str] | None, typer.Option("--tag", "-t", help="Only tasks with this tag (repeatable).")
+    list[str] | None,
+    typer.Option("--tag", "-t", metavar="TAG", help="Only tasks with this tag (repeatable)."),
 ]
 DueBefore = Annotated[
     str | None, typer.Option("--due-before", metavar="WHEN", help="Due at or before WHEN.")
 ]
 Overdue = Annotated[bool, typer.Option("--overdue", help="Only open tasks past their due time.")]
 Search = Annotated[
-    str | None, typer.Option("--search", help="Text in title or description (any case).")
+    str | None,
+    typer.Option("--search", metavar="TEXT", help="Text in title or description (any case)."),
 ]
 Sort = Annotated[
     TaskSort,
-    typer.Option("--sort", help="Sort key (no due date sorts last).", case_sensitive=False),
+    typer.Option(
+        "--sort", metavar="KEY", case_sensitive=False,
+        help="Sort by number, due, priority, created or updated (no due date sorts last).",
+    ),
 ]
 Reverse = Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")]
 MAX_COUNT = 2**31 - 1
 Limit = Annotated[
-    int, typer.Option("--limit", "-n", help="At most N tasks (0 = all).", min=0, max=MAX_COUNT)
+    int,
+    typer.Option(
+        "--limit", "-n", metavar="N", help="At most N tasks (0 = all).", min=0, max=MAX_COUNT
+    ),
 ]
 Offset = Annotated[
-    int, typer.Option("--offset", help="Skip the first N tasks.", min=0, max=MAX_COUNT)
+    int,
+    typer.Option("--offset", metavar="N", help="Skip the first N tasks.", min=0, max=MAX_COUNT),
 ]
 
 
@@ -84,6 +110,7 @@ def task_filter(
     include_all: bool,
     priority: TaskPriority | None,
     project: str | None,
+    no_project: bool,
     tag: list[str] | None,
     due_before: str | None,
     overdue: bool,
@@ -95,13 +122,20 @@ def task_filter(
 ):
     """The core TaskFilter for the options above (one place for list and export)."""
     from taskcli.core.dates import parse_when
+    from taskcli.core.errors import UsageError
     from taskcli.core.listing import TaskFilter
+
+    if project == "":
+        raise UsageError("--project needs a name", hint="--no-project selects tasks without one")
+    if project is not None and no_project:
+        raise UsageError("--project and --no-project exclude each other")
 
     return TaskFilter(
         statuses=list(status or []),
         include_completed=include_all,
         priority=priority.value if priority else None,
         project=project,
+        without_project=no_project,
         tags=list(tag or []),
         due_before=None if due_before is None else parse_when(due_before),
         overdue=overdue,

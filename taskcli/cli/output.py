@@ -8,7 +8,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # C0 and C1 control characters. Input refuses them, but older rows, a direct database
@@ -152,3 +153,105 @@ class _RichProgress(_NoProgress):
 
     def advance(self, amount: int = 1) -> None:
         self.bar.advance(self.task_id, amount)
+
+
+# ---- the pager ------------------------------------------------------------------------------
+
+DEFAULT_PAGER = "less -FRX"
+
+
+def pager_command() -> list[str] | None:
+    """TASKCLI_PAGER, else PAGER, else ``less -FRX``; an empty value or ``cat`` means none."""
+    import shlex
+
+    text = os.environ.get("TASKCLI_PAGER")
+    if text is None:
+        text = os.environ.get("PAGER", DEFAULT_PAGER)
+    words = shlex.split(text)
+    return None if words in ([], ["cat"]) else words
+
+
+class PagerClosed(Exception):
+    """The user quit the pager before the end of the output (not an error)."""
+
+
+class PagedOutput:
+    """stdout, until the output is taller than the terminal: then the pager gets it all.
+
+    Lines are held back only until one screen is full, so memory stays bounded however
+    long the output is, and a short output never starts the pager at all.
+    """
+
+    def __init__(self, command: list[str] | None, height: int) -> None:
+        self._command = command
+        self._height = height
+        self._held: list[str] = []
+        self._lines = 0
+        self._pager = None
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._pager is not None:
+            try:
+                self._pager.stdin.write(text)
+            except BrokenPipeError:
+                raise PagerClosed from None
+        elif self._command is None:
+            sys.stdout.write(text)
+        else:
+            self._held.append(text)
+            self._lines += text.count("\n")
+            if self._lines >= self._height:
+                self._start_pager()
+        return len(text)
+
+    def flush(self) -> None:
+        (self._pager.stdin if self._pager is not None else sys.stdout).flush()
+
+    def _start_pager(self) -> None:
+        import subprocess
+
+        try:
+            self._pager = subprocess.Popen(
+                self._command, stdin=subprocess.PIPE, text=True,
+                encoding=sys.stdout.encoding or "utf-8", errors="replace",
+            )  # fmt: skip
+        except OSError as error:  # no such program: the output still reaches the terminal
+            warn(f"pager {self._command[0]!r} not started ({error.strerror}); printing directly")
+            self._command = None
+        self.write("".join(self._held))
+        self._held = []
+
+    def close(self) -> None:
+        """Write what was held back, or let the pager finish (the user quits it)."""
+        if self._pager is None:
+            sys.stdout.write("".join(self._held))
+            sys.stdout.flush()
+            return
+        try:
+            self._pager.stdin.close()
+        except BrokenPipeError:  # the user quit the pager before the end: that is fine
+            pass
+        self._pager.wait()
+
+
+@contextmanager
+def paging(*, no_pager: bool) -> Iterator[Any]:
+    """A rich Console for stdout on a terminal that pages output taller than the screen."""
+    import shutil
+
+    from rich.console import Console
+
+    size = shutil.get_terminal_size()
+    sink = PagedOutput(None if no_pager else pager_command(), size.lines)
+    try:
+        yield Console(
+            file=sink, force_terminal=True, width=size.columns, height=size.lines,
+            no_color=not color_allowed(), highlight=False, soft_wrap=False,
+        )  # fmt: skip
+    except PagerClosed:
+        pass
+    finally:
+        sink.close()

@@ -43,70 +43,60 @@ def _cell(text: str, *, keep: str = "") -> str:
     return escape(output.visible(text, keep=keep))
 
 
-def _due_cell(record: dict, now: datetime) -> str:
-    from rich.markup import escape
+TABLE_HEADER = ("#", "Status", "Pri", "Due", "Project", "Tags", "Title")
 
+
+def _due_text(record: dict, now: datetime) -> str:
+    """The local date (and time, unless it is the end of the day) and how far it is."""
     from taskcli.core.dates import describe_relative
 
     due = record["due"]
     if due is None:
         return ""
-    text = escape(describe_relative(due, now=now))
-    if due < now and record["status"] != "completed":
-        return f"[bold red]{text}[/]"
-    return text
+    local = due.astimezone()
+    shown = local.strftime("%Y-%m-%d" if local.strftime("%H:%M:%S") == "23:59:59" else
+                           "%Y-%m-%d %H:%M")  # fmt: skip
+    return f"{shown} ({describe_relative(due, now=now)})"
 
 
-def task_table(records: list[dict]):
-    from rich.table import Table
+def table_row(record: dict, now: datetime) -> tuple:
+    """The cells of one task in the terminal table (rich Text: never read as markup)."""
+    from rich.text import Text
 
-    from taskcli.core.dates import utc_now
-
-    now = utc_now()
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name, justify in (
-        ("#", "right"),
-        ("Status", "left"),
-        ("Pri", "left"),
-        ("Due", "left"),
-        ("Project", "left"),
-        ("Tags", "left"),
-        ("Title", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold" if name == "Title" else "ellipsis")
-    for record in records:
-        table.add_row(
-            str(record["number"]),
-            record["status"].replace("_", " "),
-            f"[{PRIORITY_STYLE[record['priority']]}]{record['priority']}[/]"
-            if PRIORITY_STYLE[record["priority"]]
-            else record["priority"],
-            _due_cell(record, now),
-            _cell(record["project"] or ""),
-            _cell(",".join(record["tags"])),
-            _cell(record["title"]),
-            style=STATUS_STYLE[record["status"]] or None,
-        )
-    return table
+    row_style = STATUS_STYLE[record["status"]]
+    overdue = record["due"] is not None and record["due"] < now
+    due_style = "bold red" if overdue and record["status"] != "completed" else ""
+    return (
+        Text(str(record["number"]), style=row_style),
+        Text(record["status"].replace("_", " "), style=row_style),
+        Text(record["priority"], style=PRIORITY_STYLE[record["priority"]] or row_style),
+        Text(_due_text(record, now), style=due_style or row_style),
+        Text(output.visible(record["project"] or ""), style=row_style),
+        Text(output.visible(",".join(record["tags"])), style=row_style),
+        Text(output.visible(record["title"]), style=row_style),
+    )
 
 
-def task_list(records: Iterable[dict], *, as_json: bool, jsonl: bool, total: int | None) -> None:
-    """``list``: JSON array, JSON lines, a table on a TTY, or TSV when piped.
-
-    ``records`` may be a stream: everything but the table is written as it comes.
-    """
+def task_list(
+    records: Iterable[dict], *, as_json: bool, jsonl: bool, total: int | None, no_pager: bool
+) -> None:
+    """``list``: JSON array, JSON lines, a table on a TTY (paged when taller than the
+    screen), or TSV when piped. ``records`` may be a stream: it is written as it comes."""
     if as_json:
         output.print_json_array(_json(record) for record in records)
     elif jsonl:
         output.print_json_lines(_json(record) for record in records)
     elif output.stdout_is_tty():
-        records = list(records)
-        if records:
-            output.console().print(task_table(records))
-        else:
+        from taskcli.cli.table import print_rows
+        from taskcli.core.dates import utc_now
+
+        now, shown = utc_now(), None  # None: the user quit the pager before the end
+        with output.paging(no_pager=no_pager) as console:
+            shown = print_rows(console, TABLE_HEADER, (table_row(r, now) for r in records))
+        if shown == 0:
             output.message("no tasks")
-        if total is not None and total > len(records):
-            output.message(f"showing {len(records):,} of {total:,} (use --limit 0 for all)")
+        if shown is not None and total is not None and total > shown:
+            output.message(f"showing {shown:,} of {total:,} (use --limit 0 for all)")
     else:
         for record in records:
             output.print_line(tsv_row(record))

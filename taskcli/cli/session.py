@@ -41,11 +41,19 @@ def logged_in(ctx: typer.Context) -> Iterator[LoggedIn]:
     stored = token_store(ctx).load()
     database = state(ctx).database()
     if stored is None:
-        if not database.is_sqlite:
-            # A server that cannot be reached is the problem to report (exit 6), not the
-            # missing login: logging in would only meet the same failure.
-            with database.connect():
-                pass
-        raise AuthError("not logged in")
+        raise AuthError("not logged in", hint=_first_step(database))
     with database.connect() as conn:
         yield LoggedIn(conn, accounts.authenticate(conn, token=stored.token), stored.storage)
+
+
+def _first_step(database) -> str:
+    """The command to run without a login: register while the embedded database has no
+    account; on a server, whether accounts exist is nobody's business, so both."""
+    from taskcli.core import accounts
+
+    # Connecting first: a server that cannot be reached is the problem to report (exit 6),
+    # not the missing login, since logging in would only meet the same failure.
+    with database.connect() as conn:
+        if not database.is_sqlite:
+            return "run: taskcli register (or taskcli login)"
+        return "run: taskcli login" if accounts.any_account(conn) else "run: taskcli register"

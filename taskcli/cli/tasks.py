@@ -6,16 +6,19 @@ from typing import Annotated
 import typer
 
 from taskcli.cli import output, render
+from taskcli.cli.app import state
+from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     All,
     DueBefore,
     FilterTags,
     Json,
     Limit,
+    NoProject,
     Offset,
     Overdue,
     Priority,
-    Project,
+    ProjectFilter,
     Reverse,
     Search,
     Sort,
@@ -25,13 +28,52 @@ from taskcli.cli.options import (
     task_filter,
 )  # fmt: skip
 from taskcli.cli.session import logged_in
-from taskcli.core.enums import TaskSort, TaskStatus
+from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
 
-Refs = Annotated[list[str], typer.Argument(help="Task numbers or UUID prefixes (≥ 6 hex).")]
-Ref = Annotated[str, typer.Argument(help="Task number or UUID prefix (≥ 6 hex).")]
-Description = Annotated[str | None, typer.Option("--description", "-d", help="Longer text.")]
-Due = Annotated[str | None, typer.Option("--due", metavar="WHEN", help="Due date/time.")]
-Tags = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag (repeatable).")]
+Refs = Annotated[
+    list[str], typer.Argument(metavar="REF", help="Task numbers or UUID prefixes (≥ 6 hex).")
+]
+Ref = Annotated[str, typer.Argument(metavar="REF", help="Task number or UUID prefix (≥ 6 hex).")]
+
+
+# add and update set the task's fields: their options say so (the filters say "Only ...").
+PRIORITIES = "low, medium or high"
+NewDescription = Annotated[
+    str | None,
+    typer.Option("--description", "-d", metavar="TEXT", help="Description of the new task."),
+]
+NewPriority = Annotated[
+    TaskPriority | None,
+    typer.Option(
+        "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+        help=f"Priority of the new task: {PRIORITIES} (default: medium).",
+    ),
+]  # fmt: skip
+NewDue = Annotated[
+    str | None, typer.Option("--due", metavar="WHEN", help="When the new task is due (WHEN below).")
+]
+NewProject = Annotated[
+    str | None, typer.Option("--project", metavar="NAME", help="Project of the new task.")
+]
+NewTags = Annotated[
+    list[str] | None,
+    typer.Option("--tag", "-t", metavar="TAG", help="Tag of the new task (repeatable)."),
+]
+
+
+EXAMPLES = {
+    "add": ("taskcli add Buy milk -P high --due tomorrow -t shop",
+            'taskcli add "Write the report" --project work --due fri -d "Q4 numbers"'),
+    "list": ("taskcli list --overdue", "taskcli list -t work --sort due --reverse",
+             "taskcli list --no-project --all --json"),
+    "show": ("taskcli show 3", "taskcli show 3f2a9c --json"),
+    "update": ("taskcli update 3 --due +2w --add-tag waiting",
+               "taskcli update 3 -P low --no-project"),
+    "start": ("taskcli start 3", "taskcli start 3 4"),
+    "done": ("taskcli done 3", "taskcli done 3 4 --json"),
+    "reopen": ("taskcli reopen 3",),
+    "delete": ("taskcli delete 4 7", "taskcli delete 4 --yes"),
+}  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +82,7 @@ def register(app: typer.Typer) -> None:
         ("update", update_command), ("start", start_command), ("done", done_command),
         ("reopen", reopen_command), ("delete", delete_command),
     ):  # fmt: skip
-        app.command(name)(function)
+        command(app, name, *EXAMPLES[name])(function)
 
 
 def _when(text: str | None):
@@ -51,12 +93,14 @@ def _when(text: str | None):
 
 def add_command(
     ctx: typer.Context,
-    title: Annotated[list[str], typer.Argument(help="Title words (joined by spaces).")],
-    description: Description = None,
-    priority: Priority = None,
-    due: Due = None,
-    project: Project = None,
-    tag: Tags = None,
+    title: Annotated[
+        list[str], typer.Argument(metavar="TITLE", help="Title words (joined by spaces).")
+    ],
+    description: NewDescription = None,
+    priority: NewPriority = None,
+    due: NewDue = None,
+    project: NewProject = None,
+    tag: NewTags = None,
     as_json: Json = False,
 ) -> None:
     """Create a task; prints its number (the whole task with --json)."""
@@ -78,7 +122,8 @@ def list_command(
     status: Statuses = None,
     include_all: All = False,
     priority: Priority = None,
-    project: Project = None,
+    project: ProjectFilter = None,
+    no_project: NoProject = False,
     tag: FilterTags = None,
     due_before: DueBefore = None,
     overdue: Overdue = False,
@@ -88,7 +133,7 @@ def list_command(
     limit: Limit = 100,
     offset: Offset = 0,
     as_json: Json = False,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")] = False,
 ) -> None:
     """List tasks (completed ones hidden unless --all or --status)."""
     from taskcli.core import listing
@@ -99,23 +144,27 @@ def list_command(
         raise UsageError("--json and --jsonl exclude each other")
 
     flt = task_filter(
-        status=status, include_all=include_all, priority=priority, project=project, tag=tag,
+        status=status, include_all=include_all, priority=priority, project=project,
+        no_project=no_project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=limit, offset=offset,
     )  # fmt: skip
     as_table = output.stdout_is_tty() and not (as_json or jsonl)
+    shown = {"as_json": as_json, "jsonl": jsonl, "no_pager": state(ctx).no_pager}
     with logged_in(ctx) as session:
         user_id = session.identity.user_id
-        if listing.is_bounded(flt) or as_table:
+        if listing.is_bounded(flt):
             records = listing.list_tasks(session.conn, user_id=user_id, flt=flt)
-            page_full = flt.limit and len(records) == flt.limit
             total = None
-            if page_full and as_table:
+            if as_table and len(records) == flt.limit:
                 total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
-            render.task_list(records, as_json=as_json, jsonl=jsonl, total=total)
+            render.task_list(records, total=total, **shown)
             return
+        total = None
+        if as_table and flt.limit:  # a long page: the note says if it was cut
+            total = listing.count_tasks(session.conn, user_id=user_id, flt=flt)
         with contextlib.closing(listing.iter_tasks(session.conn, user_id=user_id, flt=flt)) as rows:
-            render.task_list(rows, as_json=as_json, jsonl=jsonl, total=None)
+            render.task_list(rows, total=total, **shown)
 
 
 def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
@@ -130,19 +179,39 @@ def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
 def update_command(
     ctx: typer.Context,
     ref: Ref,
-    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
-    description: Description = None,
-    priority: Priority = None,
-    due: Due = None,
+    title: Annotated[str | None, typer.Option("--title", metavar="TEXT", help="New title.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", metavar="TEXT", help="New description.")
+    ] = None,
+    priority: Annotated[
+        TaskPriority | None,
+        typer.Option(
+            "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+            help=f"New priority: {PRIORITIES}.",
+        ),
+    ] = None,  # fmt: skip
+    due: Annotated[
+        str | None, typer.Option("--due", metavar="WHEN", help="New due date (WHEN below).")
+    ] = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
-    project: Project = None,
+    project: Annotated[
+        str | None, typer.Option("--project", metavar="NAME", help="Move the task to this project.")
+    ] = None,
     no_project: Annotated[bool, typer.Option("--no-project", help="Remove the project.")] = False,
     status: Annotated[
-        TaskStatus | None, typer.Option("--status", help="New status.", case_sensitive=False)
+        TaskStatus | None,
+        typer.Option(
+            "--status", metavar="STATUS", case_sensitive=False,
+            help="New status: pending, in_progress or completed.",
+        ),
+    ] = None,  # fmt: skip
+    add_tag: Annotated[
+        list[str] | None,
+        typer.Option("--add-tag", metavar="TAG", help="Add this tag (repeatable)."),
     ] = None,
-    add_tag: Annotated[list[str] | None, typer.Option("--add-tag", help="Add a tag.")] = None,
     remove_tag: Annotated[
-        list[str] | None, typer.Option("--remove-tag", help="Remove a tag.")
+        list[str] | None,
+        typer.Option("--remove-tag", metavar="TAG", help="Remove this tag (repeatable)."),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -196,7 +265,18 @@ def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Js
     from taskcli.core.refs import parse_refs
 
     parse_refs(refs)
-    confirm_or_require_yes(f"Delete {len(refs)} task(s): {', '.join(refs)}?", yes)
+    confirm_or_require_yes(lambda: _deletion_question(ctx, refs), yes)
     with logged_in(ctx) as session:
         records = tasks.delete_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
     render.task_changes(records, verb="deleted", as_json=as_json, many=True)
+
+
+def _deletion_question(ctx: typer.Context, refs: list[str]) -> str:
+    """Number and title of each task the REFs name (an unknown REF fails before asking)."""
+    from taskcli.core import tasks
+
+    with logged_in(ctx) as session:
+        records = [tasks.get_task(session.conn, user_id=session.identity.user_id, ref=ref)
+                   for ref in refs]  # fmt: skip
+    lines = [f"  {record['number']}  {record['title']}" for record in records]
+    return "\n".join([*lines, f"Delete {len(records)} task(s)?"])

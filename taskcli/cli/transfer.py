@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 
 from taskcli.cli import output
+from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     DueBefore,
     FilterTags,
     Json,
+    NoProject,
     Overdue,
     Priority,
-    Project,
+    ProjectFilter,
     Reverse,
     Search,
     Sort,
@@ -28,13 +30,17 @@ from taskcli.core.enums import TaskSort
 FORMAT_NAMES = "json, jsonl, csv, taskwarrior or todotxt"
 Format = Annotated[
     str | None,
-    typer.Option("--format", "-f", help=f"{FORMAT_NAMES} (import: detected when omitted)."),
+    typer.Option(
+        "--format", "-f", metavar="FORMAT", help=f"{FORMAT_NAMES} (detected when omitted)."
+    ),
 ]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("import")(import_command)
-    app.command("export")(export_command)
+    command(app, "import", "taskcli import tasks.json --dry-run",
+            "task export | taskcli import - --format taskwarrior")(import_command)  # fmt: skip
+    command(app, "export", "taskcli export --format csv -o tasks.csv",
+            "taskcli export --project work --format todotxt")(export_command)  # fmt: skip
 
 
 def _checked_format(fmt: str) -> str:
@@ -117,14 +123,22 @@ def _print_report(report, as_json: bool, dry_run: bool, rejected: bool = False) 
 
 def export_command(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_NAMES)] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_NAMES)
+    ] = "json",
     out: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to FILE (complete or not at all); - is stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to FILE (complete or not at all); - is stdout.",
+        ),
     ] = None,
     status: Statuses = None,
     priority: Priority = None,
-    project: Project = None,
+    project: ProjectFilter = None,
+    no_project: NoProject = False,
     tag: FilterTags = None,
     due_before: DueBefore = None,
     overdue: Overdue = False,
@@ -143,7 +157,8 @@ def export_command(
 
     _checked_format(fmt)
     flt = task_filter(
-        status=status, include_all=True, priority=priority, project=project, tag=tag,
+        status=status, include_all=True, priority=priority, project=project,
+        no_project=no_project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=0, offset=0,
     )  # fmt: skip

@@ -172,7 +172,13 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
     row = conn.execute(query).first()
     if row is None:
         raise SchemaError("the database has no signing key (schema incomplete)")
-    security.verify_token(token, key=row.key, audience=row.database_id)
+    try:
+        security.verify_token(token, key=row.key, audience=row.database_id)
+    except security.SignatureMismatchError:
+        if row.user_id is None:
+            raise
+        # This database issued the token (its hash is stored): only a new key fails it.
+        raise AuthError("your session ended (the signing key was rotated)") from None
     if row.user_id is None or row.user_id != claims.user_id or row.email is None:
         raise AuthError("your session has ended")
     if row.revoked_at is not None:
@@ -230,3 +236,8 @@ def rotate_key(conn: Connection) -> int:
             sessions.update().where(sessions.c.revoked_at.is_(None)).values(revoked_at=utc_now())
         )
     return result.rowcount
+
+
+def any_account(conn: Connection) -> bool:
+    """Whether the database holds any account (the embedded one tells a new user to register)."""
+    return conn.execute(sa.select(users.c.id).limit(1)).first() is not None

@@ -29,6 +29,7 @@ class TaskFilter:
     include_completed: bool = False
     priority: str | None = None
     project: str | None = None
+    without_project: bool = False
     tags: list[str] = field(default_factory=list)
     due_before: datetime | None = None
     overdue: bool = False
@@ -71,8 +72,10 @@ def _conditions(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list:
         conditions.append(tasks.c.status != TaskStatus.completed.value)
     if flt.priority:
         conditions.append(tasks.c.priority == flt.priority)
-    if flt.project:
+    if flt.project is not None:
         conditions.append(tasks.c.project == flt.project)
+    if flt.without_project:
+        conditions.append(tasks.c.project.is_(None))
     if flt.due_before is not None:
         conditions.append(tasks.c.due <= flt.due_before)
     if flt.overdue:

@@ -138,6 +138,11 @@ def unverified_claims(token: str) -> Claims:
         raise AuthError("the stored session token is not valid") from None
 
 
+class SignatureMismatchError(AuthError):
+    """Not signed with this database's key: forged, from another database, or signed with
+    a key that ``db rotate-key`` has since replaced."""
+
+
 def verify_token(token: str, *, key: str, audience: str) -> Claims:
     jwt = _jwt()
 
@@ -153,6 +158,8 @@ def verify_token(token: str, *, key: str, audience: str) -> Claims:
         raise AuthError("your session has expired") from None
     except jwt.InvalidAudienceError:
         raise AuthError("the session token belongs to another database") from None
+    except jwt.InvalidSignatureError:
+        raise SignatureMismatchError("the session token is not valid for this database") from None
     except jwt.InvalidTokenError:
         raise AuthError("the session token is not valid for this database") from None
     return _claims(payload)

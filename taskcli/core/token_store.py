@@ -4,10 +4,11 @@ One token per profile and database. ``save`` puts it in the OS keyring (service
 ``taskcli``) and falls back to ``tokens.json`` in the data directory when no keyring is
 usable: no backend, the fail or null backend, a locked or missing Secret Service, any
 keyring error, or a call that does not answer within :data:`KEYRING_TIMEOUT` seconds.
-The fallback is reported through the ``warn`` callback, once per save. Every
-read-modify-write of the file holds an exclusive lock on ``tokens.json.lock`` beside it,
-so logins on several profiles at once keep every entry; a file that cannot be read,
-written or locked is a :class:`~taskcli.core.errors.TokenStoreError`.
+The fallback is reported through the ``warn`` callback once per data directory (a marker
+file there remembers it), not at every login. Every read-modify-write of the file holds
+an exclusive lock on ``tokens.json.lock`` beside it, so logins on several profiles at
+once keep every entry; a file that cannot be read, written or locked is a
+:class:`~taskcli.core.errors.TokenStoreError`.
 
 ``load`` reads the environment first, then the file, then the keyring. The file comes
 before the keyring because it only ever holds the newest token (a successful keyring save
@@ -40,6 +41,7 @@ SERVICE = "taskcli"
 TOKEN_ENV = "TASKCLI_TOKEN"
 TOKEN_FILE_NAME = "tokens.json"
 LOCK_FILE_NAME = "tokens.json.lock"
+FALLBACK_NOTED_NAME = "keyring-fallback-noted"
 KEYRING_TIMEOUT = 3.0
 _FILE_VERSION = 1
 
@@ -108,13 +110,23 @@ class TokenStore:
                 tokens = self._read_file() or {}
                 tokens[self.entry] = token
                 self._write_file(tokens)
-            self._warn(
+            self._note_fallback_once(
                 f"OS keyring not usable ({exc}); "
                 f"the session token is stored in {self.path} (readable only by you)"
             )
             return f"file {self.path}"
         self._forget_in_file()
         return f"keyring ({backend_name})"
+
+    def _note_fallback_once(self, text: str) -> None:
+        marker = self.path.with_name(FALLBACK_NOTED_NAME)
+        if marker.exists():
+            return
+        self._warn(text)
+        try:
+            marker.touch()
+        except OSError:  # not remembered: the warning comes again, which is harmless
+            pass
 
     def delete(self) -> None:
         """Remove the token from the file and the keyring; a missing entry is fine.

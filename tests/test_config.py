@@ -87,6 +87,30 @@ def test_an_unknown_profile_cannot_become_the_default(taskcli, isolated, args):
     taskcli.ok(*args[:-1], "default")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["config", "get", "session_days"], ["config", "get", "default_profile"],
+     ["config", "unset", "session_days"]],
+)  # fmt: skip
+def test_config_get_and_unset_refuse_a_profile_that_does_not_exist(taskcli, isolated, args):
+    result = taskcli(*args, "--profile", "nope")
+    assert (result.exit_code, result.stdout) == (5, "")
+    assert result.stderr.startswith("error: no profile named 'nope'")
+    assert not (isolated / "config" / "config.toml").exists()
+
+
+def test_unsetting_the_last_key_of_the_default_profile_keeps_the_profile(taskcli, isolated):
+    """The default profile is always one the file defines, so every command keeps working."""
+    taskcli.ok("config", "set", "session_days", "5", "--profile", "work")
+    taskcli.ok("profile", "use", "work")
+    taskcli.ok("config", "unset", "session_days")
+    assert "work" in taskcli.ok("profile", "list").stdout
+    taskcli.ok("db", "status")
+    taskcli.ok("config", "set", "session_days", "5", "--profile", "other")
+    taskcli.ok("config", "unset", "session_days", "--profile", "other")
+    assert "other" not in taskcli.ok("profile", "list").stdout  # not the default: removed
+
+
 def test_config_set_get_unset_list(taskcli, isolated):
     assert taskcli.ok("config", "get", "session_days").stdout == "30\n"
     assert taskcli.ok("config", "get", "connect_timeout").stdout == "10\n"

@@ -188,6 +188,23 @@ def test_stored_controls_never_reach_a_pipe(hostile_row, args):
     assert no_raw_controls(result.stderr), repr(result.stderr)
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "taskwarrior", "todotxt"])
+def test_export_to_a_terminal_escapes_stored_controls_and_piped_stays_exact(hostile_row, fmt):
+    code, stdout, stderr = run_in_pty("export", "--format", fmt)
+    assert code == 0, stderr
+    assert no_raw_controls(stdout.replace("\r\n", "\n")), repr(stdout)
+    piped = run_process("export", "--format", fmt)
+    assert piped.exit_code == 0, piped.stderr
+    if fmt in ("json", "jsonl", "taskwarrior"):  # the same JSON values either way
+
+        def parsed(text: str):
+            return json.loads(text.split("\n")[0] if fmt == "jsonl" else text)
+
+        assert parsed(stdout) == parsed(piped.stdout)
+    else:  # a file or a pipe gets the data exactly
+        assert "\x1b]52" in piped.stdout
+
+
 def test_piped_list_escapes_controls_within_its_fields(hostile_row):
     line = run_process("list").stdout
     fields = line.removesuffix("\n").split("\t")

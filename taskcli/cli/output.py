@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
 # C0 and C1 control characters. Input refuses them, but older rows, a direct database
 # write or a command-line argument can still bring them here.
@@ -41,6 +41,25 @@ def _escaped(match: re.Match) -> str:
     return NAMED_ESCAPES.get(match[0]) or f"\\x{ord(match[0]):02x}"
 
 
+class TerminalSafeWriter:
+    """A text stream for a terminal. Data bound for a file or a pipe stays exact, but a
+    person reading it on a terminal must not have stored escape sequences acted upon: JSON
+    text gets ``\\u`` escapes for what json leaves raw (the same JSON value), other text
+    the visible escapes of :func:`visible` (line breaks and tabs kept)."""
+
+    def __init__(self, stream: TextIO, *, is_json: bool) -> None:
+        self.stream = stream
+        self.is_json = is_json
+
+    def write(self, text: str) -> int:
+        if self.is_json:
+            return self.stream.write(_json_escaped(text))
+        return self.stream.write(visible(text, keep="\n\t"))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
@@ -68,7 +87,10 @@ def console(*, stderr: bool = False):
 def json_text(document: Any, *, indent: int | None = None) -> str:
     """``json.dumps`` text (UTF-8, not ASCII-escaped) with DEL and the C1 controls written
     as ``\\u`` escapes too: the same JSON value, nothing a terminal acts on."""
-    text = json.dumps(document, ensure_ascii=False, indent=indent)
+    return _json_escaped(json.dumps(document, ensure_ascii=False, indent=indent))
+
+
+def _json_escaped(text: str) -> str:
     return RAW_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 

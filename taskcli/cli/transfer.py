@@ -165,7 +165,11 @@ def export_command(
     with logged_in(ctx) as session:
         arguments = {"user_id": session.identity.user_id, "flt": flt, "fmt": fmt}
         if out is None or str(out) == "-":
-            transfer.export_tasks(session.conn, out=sys.stdout, **arguments)
+            stream = sys.stdout
+            if output.stdout_is_tty():
+                is_json = fmt in ("json", "jsonl", "taskwarrior")
+                stream = output.TerminalSafeWriter(sys.stdout, is_json=is_json)
+            transfer.export_tasks(session.conn, out=stream, **arguments)
             return
         count = _export_to_file(session.conn, out, arguments)
     if as_json:

@@ -139,6 +139,7 @@ class ConfigFile:
 
     def get(self, key: str, profile: str) -> Any:
         validate_key(key)
+        self.require_profile(profile)
         if key in TOP_LEVEL_KEYS:
             return self.data.get(key)
         return self.profiles.get(profile, {}).get(key)
@@ -161,12 +162,15 @@ class ConfigFile:
         return parsed
 
     def unset(self, key: str, profile: str) -> bool:
+        """Remove a setting; a profile left empty goes too, unless it is the default (the
+        default profile is always one the file defines)."""
         validate_key(key)
+        self.require_profile(profile)
         if key in TOP_LEVEL_KEYS:
             return self.data.pop(key, None) is not None
         table = self.profiles.get(profile, {})
         removed = table.pop(key, None) is not None
-        if not table:
+        if not table and profile != self.data.get("default_profile"):
             self.profiles.pop(profile, None)
         return removed
 

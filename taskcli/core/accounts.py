@@ -175,9 +175,10 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
     try:
         security.verify_token(token, key=row.key, audience=row.database_id)
     except security.SignatureMismatchError:
-        if row.user_id is None:
+        if row.user_id is None or row.revoked_at is None:
             raise
-        # This database issued the token (its hash is stored): only a new key fails it.
+        # This database issued the token (its secret's hash is stored) and rotate-key
+        # ended its session: the key was replaced under it.
         raise AuthError("your session ended (the signing key was rotated)") from None
     if row.user_id is None or row.user_id != claims.user_id or row.email is None:
         raise AuthError("your session has ended")

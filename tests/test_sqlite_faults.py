@@ -44,7 +44,7 @@ def test_a_file_locked_by_another_process_is_one_line_naming_it(taskcli, user, b
             result = taskcli(*args)
             assert (result.exit_code, result.stdout) == (6, ""), result.stderr
             assert result.stderr == (
-                f"error: SQLite database {path} is locked by another process (waited 1 s)"
+                f"error: SQLite database {path} is locked by another process (waited 3 s)"
                 " (hint: try again when the other program is done; connect_timeout sets the"
                 " wait)\n"
             )

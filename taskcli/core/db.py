@@ -34,6 +34,7 @@ from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
 SCHEMA_HEAD = "0003"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
+SQLITE_LOCK_WAIT_FACTOR = 3
 INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 
 
@@ -90,9 +91,13 @@ class Database:
 
     @cached_property
     def connect_timeout(self) -> int:
-        """Seconds to wait for the database: a SQLite lock, or a PostgreSQL connection."""
+        """Seconds to wait for the database: a SQLite lock, or a PostgreSQL connection.
+
+        Several local processes writing one SQLite file queue for its lock, each briefly;
+        a busy machine stretches that queue, so the lock wait is a multiple of the
+        setting (30 s at the default 10 s)."""
         if self.is_sqlite:
-            return self.settings.connect_timeout
+            return SQLITE_LOCK_WAIT_FACTOR * self.settings.connect_timeout
         return connect_budget(sa.make_url(self.url), self.settings.connect_timeout)
 
     @cached_property

@@ -84,7 +84,7 @@ def copy_lines_out(conn: Connection, query: Select, emit: Callable[[str], None])
 def _driver_params(compiled) -> dict:
     """The statement's parameters as the driver receives them (after SQLAlchemy's bind
     processing, e.g. a UUID as its text)."""
-    processors = compiled._bind_processors  # noqa: SLF001 - no public accessor
+    processors = compiled._bind_processors  # no public accessor
     params = compiled.construct_params()
     return {
         name: processors[name](value) if name in processors else value

@@ -53,4 +53,4 @@ def _same_local_date(new: datetime | None, old: datetime | None) -> bool:
 def _differs(new: Any, old: Any) -> bool:
     if isinstance(new, datetime) and isinstance(old, datetime):
         return as_utc(new) != as_utc(old)  # SQLite hands back naive UTC
-    return new != old
+    return bool(new != old)

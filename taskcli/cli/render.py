@@ -58,13 +58,14 @@ def _due_cell(record: dict, now: datetime) -> str:
 
 
 def task_table(records: list[dict]):
+    from rich.console import JustifyMethod
     from rich.table import Table
 
     from taskcli.core.dates import utc_now
 
     now = utc_now()
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("#", "right"),
         ("Status", "left"),
         ("Pri", "left"),
@@ -72,7 +73,8 @@ def task_table(records: list[dict]):
         ("Project", "left"),
         ("Tags", "left"),
         ("Title", "left"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold" if name == "Title" else "ellipsis")
     for record in records:
         table.add_row(

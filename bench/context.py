@@ -95,7 +95,7 @@ class Run:
             return None
 
     def log(self, text: str) -> None:
-        print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+        print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)  # noqa: T201 - the bench's progress log
 
     def start_postgres(self) -> None:
         from tests.servers import PostgresCluster, find_pg_bindir

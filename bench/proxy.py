@@ -143,11 +143,11 @@ class _Decoder:
         if kind == "C":
             return "C(" + body.rstrip(b"\0").decode("utf-8", "replace") + ")"
         if kind == "E":
-            fields = dict(
-                (part[:1].decode(), part[1:].decode("utf-8", "replace"))
+            fields = {
+                part[:1].decode(): part[1:].decode("utf-8", "replace")
                 for part in body.split(b"\0")
                 if part
-            )
+            }
             return f"Error({fields.get('C', '?')}: {fields.get('M', '')[:80]})"
         if kind == "Z":
             return f"Z({body[:1].decode()})"

@@ -60,7 +60,7 @@ def _stored_numbers(taskcli) -> list[int]:
 
 def _report(what: str, clients: int, tasks: int, errors: int, seconds: float, **extra) -> None:
     details = "".join(f" {key}={value}" for key, value in extra.items())
-    print(
+    print(  # noqa: T201 - the load figures, shown under pytest -s
         f"\n[load] {what}: clients={clients} tasks={tasks} errors={errors}"
         f" seconds={seconds:.1f}{details}"
     )

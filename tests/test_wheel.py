@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -20,6 +21,7 @@ def test_wheel_migrates_a_fresh_database_from_another_directory(tmp_path, pg_url
     wheels = tmp_path / "wheels"
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO))
     (wheel,) = wheels.glob("taskcli-*.whl")
+    assert "taskcli/py.typed" in zipfile.ZipFile(wheel).namelist()  # typed for its importers
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", str(venv))
     _run(str(venv / "bin" / "pip"), "install", "-q", str(wheel))

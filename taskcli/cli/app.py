@@ -74,15 +74,27 @@ def _before_separator(args: Sequence[str]) -> list[str]:
 class TaskcliGroup(HelpfulGroup):
     """Root command: hoists global options and turns every failure into one line + exit code."""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra):
+    def main(  # click's parameters; standalone_mode is ignored: failures are always reported
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ):
         argv = hoist_global_options(sys.argv[1:] if args is None else args, self)
         flags = _before_separator(argv)
         as_json = any(flag in flags for flag in JSON_FLAGS)
         verbose = any(flag in flags for flag in VERBOSE_FLAGS)
-        extra.pop("standalone_mode", None)
         try:
             result = super().main(
-                args=argv, prog_name=prog_name or "taskcli", standalone_mode=False, **extra
+                args=argv,
+                prog_name=prog_name or "taskcli",
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
             )
             code = result if isinstance(result, int) else 0
             if code == 130:  # Typer turns Ctrl-C into Exit(130)

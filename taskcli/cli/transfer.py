@@ -62,12 +62,12 @@ def _open_source(source: str):
     from taskcli.core.errors import InvalidInputError
 
     try:
-        raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+        raw = sys.stdin.buffer if source == "-" else open(source, "rb")
         if not raw.seekable():
             import shutil
             import tempfile
 
-            spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
+            spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")
             with raw if source != "-" else contextlib.nullcontext():
                 shutil.copyfileobj(raw, spool)
             spool.seek(0)

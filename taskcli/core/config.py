@@ -124,7 +124,8 @@ class ConfigFile:
 
     @property
     def profiles(self) -> dict[str, dict[str, Any]]:
-        return self.data.setdefault("profiles", {})
+        profiles: dict[str, dict[str, Any]] = self.data.setdefault("profiles", {})
+        return profiles
 
     def profile(self, name: str) -> dict[str, Any]:
         return dict(self.profiles.get(name, {}))

@@ -18,7 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from taskcli.core.config import Settings
 from taskcli.core.errors import DatabaseUnavailableError, NotPermittedError, SchemaError
@@ -40,7 +41,7 @@ INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {busy_timeout * 1000}")
@@ -50,7 +51,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: int) -> None:
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
-def _lower(value):
+def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 

@@ -18,7 +18,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
+from typing import NoReturn, TextIO
 
 from taskcli.core.errors import Terminated
 
@@ -104,7 +105,7 @@ def _sigterm_raises() -> Iterator[None]:
         yield
         return
 
-    def terminate(_signum, _frame):
+    def terminate(_signum: int, _frame: FrameType | None) -> NoReturn:
         raise Terminated("terminated (SIGTERM)")
 
     previous = signal.signal(signal.SIGTERM, terminate)

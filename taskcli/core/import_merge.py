@@ -10,9 +10,8 @@ export changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from taskcli.core.dates import as_utc, local_date
 from taskcli.core.formats import Carries
@@ -24,8 +23,14 @@ CONTENT_COLUMNS = (
 )  # fmt: skip
 
 
+class ByColumnName(Protocol):
+    """Values looked up by column name: a dict, a stored row's mapping, a table's columns."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
 def merge_into_stored(
-    values: dict[str, Any], stored: Mapping[str, Any], *, carries: Carries, now: datetime
+    values: dict[str, Any], stored: ByColumnName, *, carries: Carries, now: datetime
 ) -> None:
     """Make ``values`` (a source record's row values, with ``unknown``: the times the
     source did not give) the row that updating ``stored`` should leave."""
@@ -53,4 +58,4 @@ def _same_local_date(new: datetime | None, old: datetime | None) -> bool:
 def _differs(new: Any, old: Any) -> bool:
     if isinstance(new, datetime) and isinstance(old, datetime):
         return as_utc(new) != as_utc(old)  # SQLite hands back naive UTC
-    return new != old
+    return bool(new != old)

@@ -11,6 +11,7 @@ them, timestamps in whole seconds UTC with ``Z``. The tests compare both on ever
 from __future__ import annotations
 
 from functools import reduce
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,41 +20,43 @@ from taskcli.core.formats.records import TASK_FIELDS, TIMESTAMP_FIELDS
 from taskcli.core.tasks import is_postgres, tasks
 
 TEXT = sa.Text()
+TextExpr: TypeAlias = sa.ColumnElement[str]  # a text-valued SQL expression
+ColumnExpr: TypeAlias = sa.ColumnElement[Any]
 
 
-def _lit(text: str):
+def _lit(text: str) -> TextExpr:
     return sa.literal(text, TEXT)
 
 
-def _join(*parts):
+def _join(*parts: TextExpr) -> TextExpr:
     return reduce(lambda left, right: left.concat(right), parts)
 
 
-def _or_null(expr):
+def _or_null(expr: TextExpr) -> TextExpr:
     """``expr`` as text, or ``null`` when the column is NULL."""
     return sa.func.coalesce(expr, _lit("null"), type_=TEXT)
 
 
-def _text(column, postgres: bool):
+def _text(column: ColumnExpr, postgres: bool) -> TextExpr:
     if postgres:
         return _or_null(sa.cast(sa.func.to_json(column), TEXT))
     return sa.func.json_quote(column, type_=TEXT)  # NULL gives null
 
 
-def _uuid(column, postgres: bool):
+def _uuid(column: ColumnExpr, postgres: bool) -> TextExpr:
     if postgres:
         return _join(_lit('"'), sa.cast(column, TEXT), _lit('"'))
     # stored as 32 hex digits without dashes
     hexed = sa.type_coerce(column, TEXT)
     pieces = [sa.func.substr(hexed, start, length, type_=TEXT)
               for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]  # fmt: skip
-    dashed = [pieces[0]]
+    dashed: list[TextExpr] = [pieces[0]]
     for piece in pieces[1:]:
         dashed += [_lit("-"), piece]
     return _join(_lit('"'), *dashed, _lit('"'))
 
 
-def _timestamp(column, postgres: bool):
+def _timestamp(column: ColumnExpr, postgres: bool) -> TextExpr:
     if postgres:
         utc = sa.func.timezone("UTC", column)
         text = sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS"Z"', type_=TEXT)
@@ -65,11 +68,11 @@ def _timestamp(column, postgres: bool):
     return _or_null(_join(_lit('"'), date, _lit("T"), time, _lit('Z"')))
 
 
-def _tags(column, postgres: bool):
+def _tags(column: ColumnExpr, postgres: bool) -> TextExpr:
     return _pg_tags(column) if postgres else _sqlite_tags(column)
 
 
-def _pg_tags(column):
+def _pg_tags(column: ColumnExpr) -> TextExpr:
     from sqlalchemy.dialects.postgresql import aggregate_order_by
 
     quoted = sa.cast(sa.func.to_json(sa.column("tag", TEXT)), TEXT)
@@ -80,7 +83,7 @@ def _pg_tags(column):
     return _bracketed(items)
 
 
-def _sqlite_tags(column):
+def _sqlite_tags(column: ColumnExpr) -> TextExpr:
     # SQLite keeps the list as json.dumps wrote it: `["a", "b"]`. Without escapes (ASCII
     # only) and without compact separators that is already the text; tags hold no commas.
     items = sa.select(sa.func.group_concat(sa.func.json_quote(sa.column("value")), ", "))
@@ -90,13 +93,13 @@ def _sqlite_tags(column):
     return sa.case((plain, stored), else_=_bracketed(items))
 
 
-def _bracketed(items):
+def _bracketed(items: sa.Select[Any]) -> TextExpr:
     """``[`` + the comma-joined elements the scalar query ``items`` gives + ``]``."""
     joined = sa.func.coalesce(items.scalar_subquery(), _lit(""), type_=TEXT)
     return _join(_lit("["), joined, _lit("]"))
 
 
-def _value(name: str, postgres: bool):
+def _value(name: str, postgres: bool) -> TextExpr:
     column = tasks.c[name]
     if name == "id":
         return _uuid(column, postgres)
@@ -109,7 +112,7 @@ def _value(name: str, postgres: bool):
     return _text(column, postgres)
 
 
-def task_json_column(conn: Connection):
+def task_json_column(conn: Connection) -> sa.Label[str]:
     """A column expression giving each task's JSON object as one line of text."""
     postgres = is_postgres(conn)
     parts = []

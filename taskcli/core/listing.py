@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
+from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
-from taskcli.core.models import TaskStatus
 from taskcli.core.tasks import COLUMNS, is_postgres, tasks, to_record
 
 SORTS = ("number", "due", "priority", "created", "updated")
@@ -46,7 +47,7 @@ class TaskFilter:
             raise InvalidInputError("limit and offset must be 0 or more")
 
 
-def _tag_conditions(conn: Connection, tags: list[str]) -> list:
+def _tag_conditions(conn: Connection, tags: list[str]) -> list[sa.ColumnElement[bool]]:
     if not tags:
         return []
     if is_postgres(conn):
@@ -64,7 +65,9 @@ def _tag_conditions(conn: Connection, tags: list[str]) -> list:
     ]
 
 
-def _conditions(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list:
+def _conditions(
+    conn: Connection, user_id: uuid.UUID, flt: TaskFilter
+) -> list[sa.ColumnElement[bool]]:
     conditions = [tasks.c.user_id == user_id]
     if flt.statuses:
         conditions.append(tasks.c.status.in_([status.value for status in flt.statuses]))
@@ -91,8 +94,8 @@ def _conditions(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list:
     return conditions + _tag_conditions(conn, flt.tags)
 
 
-def _order(flt: TaskFilter) -> list:
-    def direction(column):
+def _order(flt: TaskFilter) -> list[sa.ColumnElement[Any]]:
+    def direction(column: sa.ColumnElement[Any]) -> sa.UnaryExpression[Any]:
         return column.desc() if flt.reverse else column.asc()
 
     number = direction(tasks.c.number)
@@ -106,7 +109,13 @@ def _order(flt: TaskFilter) -> list:
     return [direction(keys[flt.sort]), number] if flt.sort in keys else [number]
 
 
-def select_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, columns=COLUMNS):
+def select_tasks(
+    conn: Connection,
+    *,
+    user_id: uuid.UUID,
+    flt: TaskFilter,
+    columns: Sequence[sa.ColumnElement[Any]] = COLUMNS,
+) -> sa.Select[Any]:
     query = (
         sa.select(*columns)
         .where(*_conditions(conn, user_id, flt))
@@ -121,7 +130,7 @@ def is_bounded(flt: TaskFilter) -> bool:
     return 0 < flt.limit <= STREAM_CHUNK
 
 
-def list_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict]:
+def list_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict[str, Any]]:
     return [to_record(row) for row in conn.execute(select_tasks(conn, user_id=user_id, flt=flt))]
 
 
@@ -132,7 +141,7 @@ def count_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> int
 
 def iter_tasks(
     conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, chunk: int = STREAM_CHUNK
-) -> Iterator[dict]:
+) -> Generator[dict[str, Any]]:
     """Stream matching tasks (server-side cursor on PostgreSQL) with flat memory."""
     query = select_tasks(conn, user_id=user_id, flt=flt)
     with contextlib.closing(_stream(conn, query, chunk)) as rows:
@@ -158,7 +167,7 @@ def each_task_json(
             emit(row[0])
 
 
-def _stream(conn: Connection, query, chunk: int) -> Iterator:
+def _stream(conn: Connection, query: sa.Select[Any], chunk: int) -> Generator[sa.Row[Any]]:
     options = {"stream_results": True, "yield_per": chunk}
     if not is_postgres(conn):
         yield from conn.execute(query, execution_options=options)

@@ -7,10 +7,11 @@ as the ``taskcli.migrations`` package; Alembic is pointed at whichever copy is i
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -51,7 +52,7 @@ def _script() -> ScriptDirectory:
     return ScriptDirectory(script_location())
 
 
-def head_revision() -> str:
+def head_revision() -> str | None:
     return _script().get_current_head()
 
 
@@ -59,7 +60,7 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def _run(action, config: Config, revision: str, **kwargs) -> None:
+def _run(action: Callable[..., None], config: Config, revision: str, **kwargs: Any) -> None:
     try:
         action(config, revision, **kwargs)
     except CommandError as error:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, ValidationError
@@ -39,7 +40,7 @@ PROJECT_MAX = 100
 TAG_MAX = 50
 
 
-def _timestamp(**kwargs) -> sa.Column:
+def _timestamp(**kwargs: Any) -> sa.Column[datetime]:
     return sa.Column(sa.DateTime(timezone=True), **kwargs)
 
 
@@ -53,6 +54,8 @@ class Model(SQLModel):
     (commands use the tables through SQLAlchemy Core; only add/update/import validate)."""
 
     model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
+    # Set by SQLModel on each table=True class, which it does not declare for type checkers.
+    __table__: ClassVar[sa.Table]
 
 
 # Tags: a native text array on PostgreSQL (GIN-indexed, filtered with @>), JSON elsewhere.
@@ -77,12 +80,12 @@ class User(Model, table=True):
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
 
 
-def _id_column() -> sa.Column:
+def _id_column() -> sa.Column[uuid.UUID]:
     """An id unique per user: the table's primary key is (user_id, id)."""
     return sa.Column(sa.Uuid, nullable=False)
 
 
-def _owner_column(**kwargs) -> sa.Column:
+def _owner_column(**kwargs: Any) -> sa.Column[uuid.UUID]:
     return sa.Column(
         sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, **kwargs
     )
@@ -181,30 +184,31 @@ def _description(value: str | None) -> str | None:
     return _plain_text(value, multiline=True) if value else None
 
 
-def _no_space_word(limit: int, what: str):
+def _no_space_word(limit: int, what: str) -> Callable[[str | None], str | None]:
     def check(value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not value or len(value) > limit:
-            raise ValueError(f"{what} must be 1 to {limit} characters")
-        if WHITESPACE.search(value) or (what == "tag" and "," in value):
-            banned = "whitespace or commas" if what == "tag" else "whitespace"
-            raise ValueError(f"{what} {value!r} must not contain {banned}")
-        return _plain_text(value)
+        return None if value is None else _checked_word(value, limit, what)
 
     return check
 
 
+def _checked_word(value: str, limit: int, what: str) -> str:
+    value = value.strip()
+    if not value or len(value) > limit:
+        raise ValueError(f"{what} must be 1 to {limit} characters")
+    if WHITESPACE.search(value) or (what == "tag" and "," in value):
+        banned = "whitespace or commas" if what == "tag" else "whitespace"
+        raise ValueError(f"{what} {value!r} must not contain {banned}")
+    return _plain_text(value)
+
+
 def _tag_set(values: list[str] | None) -> list[str]:
-    check = _no_space_word(TAG_MAX, "tag")
     unique: dict[str, None] = {}
     for value in values or []:
-        unique[check(value)] = None
+        unique[_checked_word(value, TAG_MAX, "tag")] = None
     return list(unique)
 
 
-def _text(value):
+def _text(value: object) -> object:
     if value is not None and not isinstance(value, str):
         raise ValueError("must be text")
     return value
@@ -243,7 +247,7 @@ class TaskUpdate(Model):
     project: Project = None
 
 
-def validated(model: type[M], data: dict) -> M:
+def validated(model: type[M], data: dict[str, Any]) -> M:
     """Build ``model`` from ``data`` or raise InvalidInputError naming the field and rule."""
     try:
         return model.model_validate(data)

@@ -12,9 +12,12 @@ import math
 import random
 import re
 import time
+from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from taskcli.core.errors import ConfigError, DatabaseUnavailableError, TaskcliError
 
@@ -102,7 +105,7 @@ def is_retried(error: BaseException) -> bool:
     return any(marker in lowered for marker in RETRIED_MARKERS)
 
 
-def connect_budget(url, default: int) -> int:
+def connect_budget(url: URL, default: int) -> int:
     """The connect timeout: the URL's own ``connect_timeout`` when it has one."""
     given = url.query.get("connect_timeout")
     if given is None:
@@ -118,13 +121,16 @@ def install_connect_budget(engine: Engine, timeout: int) -> None:
     """Connect within ``timeout`` seconds in all, retrying quick transient failures."""
 
     @event.listens_for(engine, "do_connect")
-    def _connect(dialect, _record, cargs, cparams):
+    def _connect(
+        dialect: Dialect, _record: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
+    ) -> DBAPIConnection:
         deadline = time.monotonic() + timeout
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             # libpq takes whole seconds; each try gets what is left of the budget
             cparams["connect_timeout"] = max(1, math.ceil(deadline - time.monotonic()))
             try:
-                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+                connection: DBAPIConnection = dialect.loaded_dbapi.connect(*cargs, **cparams)
+                return connection
             except dialect.loaded_dbapi.OperationalError as error:
                 pause = 0.4 * 2**attempt * random.uniform(0.8, 1.2)
                 room = deadline - time.monotonic() - pause

@@ -11,15 +11,19 @@ import io
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from taskcli.core.pgdialect import driver_connection
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_value(value) -> str:
+def _copy_value(value: object) -> str:
     """One column in COPY's text format."""
     if value is None:
         return "\\N"
@@ -33,13 +37,13 @@ def _copy_value(value) -> str:
     return str(value)  # uuid, int
 
 
-def copy_rows_in(conn: Connection, table: str, rows: list[dict]) -> None:
+def copy_rows_in(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys, in the same order) into ``table``."""
     from psycopg2.extensions import encodings
 
     names = list(rows[0])
     text = "".join("\t".join(map(_copy_value, row.values())) + "\n" for row in rows)
-    encoding = encodings[conn.connection.dbapi_connection.encoding]
+    encoding = encodings[driver_connection(conn).encoding]
     _copy(conn, f"COPY {table} ({', '.join(names)}) FROM STDIN", io.BytesIO(text.encode(encoding)))
 
 
@@ -64,7 +68,7 @@ class _Lines(io.TextIOBase):
         return len(data)
 
 
-def copy_lines_out(conn: Connection, query: Select, emit: Callable[[str], None]) -> None:
+def copy_lines_out(conn: Connection, query: Select[Any], emit: Callable[[str], None]) -> None:
     """Run ``query`` (one text column whose values hold no control characters, such as
     JSON texts) and hand each value to ``emit``, in order, as it arrives.
 
@@ -72,7 +76,8 @@ def copy_lines_out(conn: Connection, query: Select, emit: Callable[[str], None])
     no escaping, no quoting.
     """
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    cursor = conn.connection.dbapi_connection.cursor()
+    assert isinstance(compiled, SQLCompiler), "a SELECT compiles to SQL"
+    cursor = driver_connection(conn).cursor()
     try:
         sql = cursor.mogrify(compiled.string, _driver_params(compiled)).decode()
     finally:
@@ -81,19 +86,20 @@ def copy_lines_out(conn: Connection, query: Select, emit: Callable[[str], None])
     _copy(conn, f"COPY ({sql}) TO STDOUT WITH ({options})", _Lines(emit))
 
 
-def _driver_params(compiled) -> dict:
+def _driver_params(compiled: SQLCompiler) -> dict[str, Any]:
     """The statement's parameters as the driver receives them (after SQLAlchemy's bind
-    processing, e.g. a UUID as its text)."""
-    processors = compiled._bind_processors  # noqa: SLF001 - no public accessor
+    processing, e.g. a UUID as its text). These queries bind no tuple-typed values, whose
+    processor would be a sequence of processors."""
+    processors = compiled._bind_processors  # no public accessor
     params = compiled.construct_params()
     return {
-        name: processors[name](value) if name in processors else value
+        name: processor(value) if callable(processor := processors.get(name)) else value
         for name, value in params.items()
     }
 
 
 def _copy(conn: Connection, statement: str, file: io.IOBase) -> None:
-    dbapi_connection = conn.connection.dbapi_connection
+    dbapi_connection = driver_connection(conn)
     cursor = dbapi_connection.cursor()
     # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its
     # own through sys.excepthook before raising; the error raised is the one to report.

@@ -8,6 +8,7 @@ and no roles: every check passes there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -40,7 +41,7 @@ class Grant:
     privileges: tuple[str, ...]
     on: str  # "schema public", "table tasks"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"privileges": list(self.privileges), "on": self.on}
 
 
@@ -66,7 +67,7 @@ def grant(conn: Connection, role: str) -> list[Grant]:
     require_owner(conn, "db grant")
     _check_grantee(conn, role)
     quote = conn.dialect.identifier_preparer.quote_identifier
-    schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+    schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
     grants = [Grant(("USAGE",), f"schema {schema}")]
     grants += [Grant(privileges, f"table {table}") for table, privileges in APPLICATION_PRIVILEGES]
     with atomic(conn):

@@ -9,8 +9,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from taskcli.core.errors import AuthError, InvalidInputError
+
+if TYPE_CHECKING:
+    from passlib.context import CryptContext
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
@@ -24,7 +29,7 @@ DUMMY_HASH = (
 
 
 @cache
-def password_context():
+def password_context() -> CryptContext:
     from passlib.context import CryptContext
 
     # argon2 for new hashes; bcrypt still verifies and is rehashed on the next login.
@@ -85,7 +90,7 @@ class Claims:
     secret: str
 
 
-def _jwt():
+def _jwt() -> ModuleType:
     """PyJWT without its RSA/EC support: only HS256 is used here, and PyJWT loads
     ``cryptography`` for the others when it can, ~35 ms on every command. Hidden while
     PyJWT is first imported (it then offers HMAC only); anything later imports it as usual."""
@@ -124,7 +129,8 @@ def issue_token(
         "iat": int(issued_at.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
-    return jwt.encode(payload, key, algorithm=ALGORITHM)
+    token: str = jwt.encode(payload, key, algorithm=ALGORITHM)
+    return token
 
 
 def unverified_claims(token: str) -> Claims:
@@ -165,7 +171,7 @@ def verify_token(token: str, *, key: str, audience: str) -> Claims:
     return _claims(payload)
 
 
-def _claims(payload: dict) -> Claims:
+def _claims(payload: dict[str, Any]) -> Claims:
     audience = payload["aud"]
     return Claims(
         user_id=uuid.UUID(str(payload["sub"])),

@@ -10,17 +10,19 @@ through a count guard in the same UPDATE/DELETE), so commands stay at the round-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
+from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import ConflictError, InvalidInputError, NotFoundError
-from taskcli.core.models import Counter, Task, TaskCreate, TaskStatus, TaskUpdate, validated
+from taskcli.core.models import Counter, Task, TaskCreate, TaskUpdate, validated
 from taskcli.core.refs import Ref, parse_refs
 
 tasks = Task.__table__
@@ -30,9 +32,11 @@ RECORD_FIELDS = (
     "project", "tags", "created_at", "updated_at", "completed_at",
 )  # fmt: skip
 COLUMNS = [tasks.c[name] for name in RECORD_FIELDS]
+# Builds the UPDATE or DELETE … RETURNING of the tasks that a WHERE clause selects.
+StatementFor = Callable[[sa.ColumnElement[bool]], sa.Executable]
 
 
-def to_record(row) -> dict:
+def to_record(row: Iterable[Any]) -> dict[str, Any]:
     record = dict(zip(RECORD_FIELDS, row, strict=True))
     for key in ("due", "created_at", "updated_at", "completed_at"):
         if record[key] is not None:
@@ -48,7 +52,7 @@ def is_postgres(conn: Connection) -> bool:
 # ---- create -----------------------------------------------------------------------------
 
 
-def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> dict:
+def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> dict[str, Any]:
     """Insert a task with the user's next number (never reused, safe under concurrency)."""
     now = utc_now()
     values = {
@@ -79,7 +83,7 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
         return to_record(row.one())
 
 
-def draw_numbers(user_id: uuid.UUID, count: int):
+def draw_numbers(user_id: uuid.UUID, count: int) -> sa.Update:
     """UPDATE … RETURNING the first of ``count`` fresh numbers of the user (as ``number``)."""
     return (
         counters.update()
@@ -92,10 +96,12 @@ def draw_numbers(user_id: uuid.UUID, count: int):
 # ---- references -------------------------------------------------------------------------
 
 
-def _ref_condition(table, user_id: uuid.UUID, refs: Sequence[Ref]):
+def _ref_condition(
+    table: sa.FromClause, user_id: uuid.UUID, refs: Sequence[Ref]
+) -> sa.ColumnElement[bool]:
     """Rows of ``table`` that the references name (``table`` is already scoped to the user)."""
-    numbers = sorted({ref.number for ref in refs if ref.is_number_only})
-    conditions = [table.c.number.in_(numbers)] if numbers else []
+    numbers = _plain_numbers(refs)
+    conditions: list[sa.ColumnElement[bool]] = [table.c.number.in_(numbers)] if numbers else []
     for ref in refs:
         if ref.number is None:
             conditions.append(_id_condition(table, ref))
@@ -106,23 +112,28 @@ def _ref_condition(table, user_id: uuid.UUID, refs: Sequence[Ref]):
     return sa.or_(*conditions)
 
 
-def _numbered(user_id: uuid.UUID, number: int):
+def _plain_numbers(refs: Sequence[Ref]) -> list[int]:
+    """The numbers of the references that can only be numbers, sorted, each once."""
+    return sorted({ref.number for ref in refs if ref.is_number_only and ref.number is not None})
+
+
+def _numbered(user_id: uuid.UUID, number: int) -> sa.ColumnElement[bool]:
     numbered = tasks.alias("numbered")
     return sa.and_(numbered.c.user_id == user_id, numbered.c.number == number)
 
 
-def _id_condition(table, ref: Ref):
+def _id_condition(table: sa.FromClause, ref: Ref) -> sa.ColumnElement[bool]:
     return table.c.id == ref.low if ref.is_full_uuid else table.c.id.between(ref.low, ref.high)
 
 
-def _hits(ref: Ref, found: list[dict]) -> list[dict]:
+def _hits(ref: Ref, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     numbered = [record for record in found if record["number"] == ref.number]
     if ref.is_number_only or numbered:
         return numbered
     return [record for record in found if ref.low <= record["id"] <= ref.high]
 
 
-def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> list[dict]:
+def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> list[dict[str, Any]]:
     """The tasks the references name, in order; NotFound / ambiguous prefix → errors."""
     rows = conn.execute(
         sa.select(*COLUMNS).where(
@@ -130,7 +141,7 @@ def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> lis
         )
     )
     found = [to_record(row) for row in rows]
-    resolved: dict[uuid.UUID, dict] = {}
+    resolved: dict[uuid.UUID, dict[str, Any]] = {}
     for ref in refs:
         hits = _hits(ref, found)
         if not hits:
@@ -142,11 +153,13 @@ def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> lis
     return list(resolved.values())
 
 
-def get_task(conn: Connection, *, user_id: uuid.UUID, ref: str) -> dict:
+def get_task(conn: Connection, *, user_id: uuid.UUID, ref: str) -> dict[str, Any]:
     return resolve(conn, user_id=user_id, refs=parse_refs([ref]))[0]
 
 
-def _all_or_nothing(conn: Connection, *, user_id, refs: Sequence[Ref], statement_for) -> list:
+def _all_or_nothing(
+    conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref], statement_for: StatementFor
+) -> Sequence[sa.Row[Any]]:
     """Run ``statement_for(where)`` guarded so it touches the tasks of all refs or none.
 
     The guard travels in the same statement; when it touches nothing, resolving the
@@ -166,18 +179,18 @@ def _all_or_nothing(conn: Connection, *, user_id, refs: Sequence[Ref], statement
     return rows
 
 
-def _guard(user_id: uuid.UUID, refs: Sequence[Ref]):
+def _guard(user_id: uuid.UUID, refs: Sequence[Ref]) -> sa.ColumnElement[bool]:
     """True when every reference names exactly one of the user's tasks.
 
     A total count is not enough: an ambiguous prefix can make up for a missing number.
     """
     counted = tasks.alias("counted")
 
-    def count(condition):
+    def count(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
         query = sa.select(sa.func.count()).select_from(counted)
         return query.where(counted.c.user_id == user_id, condition).scalar_subquery()
 
-    numbers = sorted({ref.number for ref in refs if ref.is_number_only})
+    numbers = _plain_numbers(refs)
     checks = [count(counted.c.number.in_(numbers)) == len(numbers)] if numbers else []
     for ref in refs:
         unique_prefix = count(_id_condition(counted, ref)) == 1
@@ -191,7 +204,7 @@ def _guard(user_id: uuid.UUID, refs: Sequence[Ref]):
 # ---- change -----------------------------------------------------------------------------
 
 
-def _status_values(status: TaskStatus, now: datetime) -> dict:
+def _status_values(status: TaskStatus, now: datetime) -> dict[str, Any]:
     completed = sa.func.coalesce(tasks.c.completed_at, now)
     return {
         "status": status.value,
@@ -202,22 +215,24 @@ def _status_values(status: TaskStatus, now: datetime) -> dict:
 
 def set_status(
     conn: Connection, *, user_id: uuid.UUID, refs: list[str], status: TaskStatus
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """start / done / reopen: all named tasks or none."""
     values = _status_values(status, utc_now())
     parsed = parse_refs(refs)
 
-    def statement(where):
+    def statement(where: sa.ColumnElement[bool]) -> sa.Executable:
         return tasks.update().where(where).values(**values).returning(*COLUMNS)
 
     rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
     return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
 
 
-def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict]:
+def delete_tasks(
+    conn: Connection, *, user_id: uuid.UUID, refs: list[str]
+) -> list[dict[str, Any]]:
     parsed = parse_refs(refs)
 
-    def statement(where):
+    def statement(where: sa.ColumnElement[bool]) -> sa.Executable:
         return tasks.delete().where(where).returning(*COLUMNS)
 
     rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
@@ -228,7 +243,7 @@ def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> li
 class TaskChanges:
     """What ``update`` was asked to change; ``fields`` holds only the given fields."""
 
-    fields: dict = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
 
@@ -236,14 +251,16 @@ class TaskChanges:
         return not (self.fields or self.add_tags or self.remove_tags)
 
 
-def update_task(conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges) -> dict:
+def update_task(
+    conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
+) -> dict[str, Any]:
     if changes.is_empty():
         raise InvalidInputError("nothing to update: give at least one field to change")
     checked = validated(TaskUpdate, changes.fields)
     add = validated(TaskCreate, {"title": "-", "tags": changes.add_tags}).tags
     remove = [tag.strip() for tag in changes.remove_tags]
     now = utc_now()
-    values: dict = {name: getattr(checked, name) for name in changes.fields}
+    values: dict[str, Any] = {name: getattr(checked, name) for name in changes.fields}
     for name in ("status", "priority"):
         if values.get(name) is not None:
             values[name] = values[name].value
@@ -263,15 +280,17 @@ def update_task(conn: Connection, *, user_id: uuid.UUID, ref: str, changes: Task
         return _update_one(conn, user_id=user_id, refs=parsed, values=values)
 
 
-def _update_one(conn: Connection, *, user_id, refs: Sequence[Ref], values: dict) -> dict:
-    def statement(where):
+def _update_one(
+    conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref], values: dict[str, Any]
+) -> dict[str, Any]:
+    def statement(where: sa.ColumnElement[bool]) -> sa.Executable:
         return tasks.update().where(where).values(**values).returning(*COLUMNS)
 
     rows = _all_or_nothing(conn, user_id=user_id, refs=refs, statement_for=statement)
     return to_record(rows[0])
 
 
-def _pg_tags_expression(add: list[str], remove: list[str]):
+def _pg_tags_expression(add: list[str], remove: list[str]) -> sa.ColumnElement[Any]:
     """Existing tags plus ``add`` minus ``remove``, first-seen order, in one expression."""
     from sqlalchemy.dialects import postgresql
 

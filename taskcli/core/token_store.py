@@ -248,7 +248,8 @@ def _with_keyring(
         raise error
     if error is not None:
         raise _KeyringUnusable(_describe(error, secret)) from None
-    return outcome["result"]
+    result: tuple[T, str] = outcome["result"]
+    return result
 
 
 def _unusable_reason(backend: KeyringBackend) -> str | None:

@@ -14,10 +14,11 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from datetime import datetime
+from typing import Any, TextIO
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from taskcli.core import formats, pgcopy
 from taskcli.core.dates import utc_now
@@ -25,7 +26,7 @@ from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import InvalidInputError
 from taskcli.core.formats.records import EVERY_FIELD
-from taskcli.core.import_merge import merge_into_stored
+from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, validated
 from taskcli.core.tasks import counters, draw_numbers, is_postgres, tasks
@@ -40,9 +41,9 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     skipped: int = 0
-    rejected: list[dict] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "created": self.created,
             "updated": self.updated,
@@ -64,7 +65,7 @@ class ImportRejected(InvalidInputError):
         self.report = report
 
 
-def row_values(record: dict, now) -> dict:
+def row_values(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Validated column values for one source record (raises InvalidInputError)."""
     checked = validated(
         TaskCreate,
@@ -101,8 +102,10 @@ def row_values(record: dict, now) -> dict:
     }
 
 
-def _batches(parsed: Iterable, report: ImportReport, now) -> Iterator[list[dict]]:
-    batch: list[dict] = []
+def _batches(
+    parsed: Iterable[formats.ParsedRecord], report: ImportReport, now: datetime
+) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
     seen: set[uuid.UUID] = set()
     for item in parsed:
         if item.skipped:
@@ -111,6 +114,7 @@ def _batches(parsed: Iterable, report: ImportReport, now) -> Iterator[list[dict]
         try:
             if item.error:
                 raise InvalidInputError(item.error)
+            assert item.record is not None, "neither skipped nor rejected: a record"
             values = row_values(item.record, now)
         except InvalidInputError as error:
             report.rejected.append({"record": item.location, "error": error.message})
@@ -127,7 +131,7 @@ def _batches(parsed: Iterable, report: ImportReport, now) -> Iterator[list[dict]
         yield batch
 
 
-def _id_in(conn: Connection, ids: list[uuid.UUID]):
+def _id_in(conn: Connection, ids: list[uuid.UUID]) -> sa.ColumnElement[bool]:
     """The condition ``tasks.id IN ids``."""
     if is_postgres(conn):  # one array parameter instead of thousands
         from sqlalchemy.dialects.postgresql import ARRAY
@@ -147,12 +151,16 @@ _ROW_COLUMNS = (
 _ROW_TYPES = {name: tasks.c[name].type for name in _ROW_COLUMNS}
 
 
-def _columns(values: dict) -> dict:
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if name != "unknown"}
 
 
 def _write_batch(
-    conn: Connection, user_id: uuid.UUID, batch: list[dict], carries: formats.Carries, now
+    conn: Connection,
+    user_id: uuid.UUID,
+    batch: list[dict[str, Any]],
+    carries: formats.Carries,
+    now: datetime,
 ) -> tuple[int, int]:
     stored = _stored_rows(conn, user_id, [values["id"] for values in batch])
     mine = [v for v in batch if v["id"] in stored]
@@ -174,19 +182,21 @@ def _write_batch(
     return len(new), len(mine)
 
 
-def _stored_rows(conn: Connection, user_id: uuid.UUID, ids: list[uuid.UUID]) -> dict:
+def _stored_rows(
+    conn: Connection, user_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, RowMapping]:
     """The stored columns of the user's tasks with these ids, by id."""
     columns = [tasks.c[name] for name in _ROW_COLUMNS]
     query = sa.select(*columns).where(tasks.c.user_id == user_id, _id_in(conn, ids))
     return {row.id: row._mapping for row in conn.execute(query)}
 
 
-def _changed_columns(source) -> dict:
+def _changed_columns(source: ByColumnName) -> dict[str, Any]:
     """SET values from ``source`` (columns named like the row values)."""
     return {name: source[name] for name in _ROW_COLUMNS if name != "id"}
 
 
-def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
+def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
     params = {name: sa.bindparam(f"b_{name}", type_=type_) for name, type_ in _ROW_TYPES.items()}
     statement = (
         tasks.update()
@@ -198,7 +208,7 @@ def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None
     )
 
 
-def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict]) -> None:
+def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
     """One UPDATE … FROM json_to_recordset(one parameter) for the batch, not one per row."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -257,7 +267,7 @@ class _DryRun(Exception):
 
 
 def import_file(
-    conn: Connection, *, user_id, stream: TextIO, fmt: str, dry_run: bool = False,
+    conn: Connection, *, user_id: uuid.UUID, stream: TextIO, fmt: str, dry_run: bool = False,
     on_progress: Callable[[int], None] = lambda _count: None,
 ) -> ImportReport:  # fmt: skip
     try:
@@ -309,7 +319,7 @@ def export_tasks(
         return writer.close()
     records = iter_tasks(conn, user_id=user_id, flt=flt)
 
-    def counted():
+    def counted() -> Iterator[dict[str, Any]]:
         for record in records:
             yield record
             on_progress(1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from taskcli.core.errors import ConfigError
 
@@ -10,7 +10,7 @@ POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg2"}
 SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 
 
-def _split(url: str):
+def _split(url: str) -> SplitResult:
     try:
         return urlsplit(url.strip())
     except ValueError as exc:
@@ -35,7 +35,7 @@ def normalize_url(url: str) -> str:
     )
 
 
-def _postgres_url(parts) -> str:
+def _postgres_url(parts: SplitResult) -> str:
     """``postgresql+psycopg2://…`` with everything libpq accepts kept: an empty host
     (``postgresql:///db?host=/run/pg``) and a percent-encoded socket directory as host
     (``postgresql://%2Frun%2Fpg:5433/db``), which becomes the ``host`` parameter."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from taskcli.core.dates import format_utc, parse_timestamp
 
@@ -214,7 +214,13 @@ def parse_time(value: object, field: str) -> datetime | None:
         raise RecordError(f"{field}: not a timestamp: {shown(value)}") from None
 
 
-def numbered_lines(stream: TextIO, first: int = 1) -> Iterator[tuple[int, str]]:
+class LineStream(Protocol):
+    """What reading by lines needs: a text stream, or the rest of one after its head."""
+
+    def readline(self, size: int = -1, /) -> str: ...
+
+
+def numbered_lines(stream: LineStream, first: int = 1) -> Iterator[tuple[int, str]]:
     """The lines of a text stream numbered from ``first``, a leading BOM removed. A line
     longer than MAX_RECORD_CHARS raises RecordTooLong once that much of it is read."""
     number = first
@@ -226,7 +232,7 @@ def numbered_lines(stream: TextIO, first: int = 1) -> Iterator[tuple[int, str]]:
 
 
 def line_records(
-    stream: TextIO, parse: Callable[[str, str], ParsedRecord | None], *, first: int = 1
+    stream: LineStream, parse: Callable[[str, str], ParsedRecord | None], *, first: int = 1
 ) -> Iterator[ParsedRecord]:
     """``parse(location, line)`` of each non-blank line (None skips it); a line too long
     for a record ends the input with its rejection."""

@@ -8,10 +8,10 @@ import typer
 
 from taskcli import __version__
 from taskcli.cli import output
-from taskcli.cli.app import state
 from taskcli.cli.helptext import command
 from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.session import logged_in, token_store
+from taskcli.cli.state import state
 
 Email = Annotated[
     str | None,
@@ -23,15 +23,7 @@ PasswordStdin = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "register", "taskcli register",
-            "pass show taskcli | taskcli register -e me@example.com --password-stdin",
-            )(register_command)  # fmt: skip
-    command(app, "login", "taskcli login -e me@example.com",
-            "pass show taskcli | taskcli login -e me@example.com --password-stdin",
-            )(login_command)  # fmt: skip
-    command(app, "logout", "taskcli logout", "taskcli logout --all")(logout_command)
-    command(app, "whoami", "taskcli whoami", "taskcli whoami --json")(whoami_command)
+app = typer.Typer()
 
 
 def _client() -> str:
@@ -107,6 +99,12 @@ def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb
         output.print_line(f"{verb} as {login.identity.email}")
 
 
+@command(
+    app,
+    "register",
+    "taskcli register",
+    "pass show taskcli | taskcli register -e me@example.com --password-stdin",
+)
 def register_command(
     ctx: typer.Context,
     email: Email = None,
@@ -122,6 +120,12 @@ def register_command(
                    as_json=as_json, verb="registered and logged in")  # fmt: skip
 
 
+@command(
+    app,
+    "login",
+    "taskcli login -e me@example.com",
+    "pass show taskcli | taskcli login -e me@example.com --password-stdin",
+)
 def login_command(
     ctx: typer.Context,
     email: Email = None,
@@ -137,6 +141,12 @@ def login_command(
                    as_json=as_json, verb="logged in")  # fmt: skip
 
 
+@command(
+    app,
+    "logout",
+    "taskcli logout",
+    "taskcli logout --all",
+)
 def logout_command(
     ctx: typer.Context,
     everywhere: Annotated[
@@ -188,6 +198,12 @@ def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:
     }
 
 
+@command(
+    app,
+    "whoami",
+    "taskcli whoami",
+    "taskcli whoami --json",
+)
 def whoami_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the logged-in account, database, session expiry and token storage."""
     with logged_in(ctx) as session:

@@ -36,11 +36,7 @@ Format = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "import", "taskcli import tasks.json --dry-run",
-            "task export | taskcli import - --format taskwarrior")(import_command)  # fmt: skip
-    command(app, "export", "taskcli export --format csv -o tasks.csv",
-            "taskcli export --project work --format todotxt")(export_command)  # fmt: skip
+app = typer.Typer()
 
 
 def _checked_format(fmt: str) -> str:
@@ -77,6 +73,12 @@ def _open_source(source: str):
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
+@command(
+    app,
+    "import",
+    "taskcli import tasks.json --dry-run",
+    "task export | taskcli import - --format taskwarrior",
+)
 def import_command(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FILE|-", help="File to import, - for stdin.")],
@@ -121,6 +123,12 @@ def _print_report(report, as_json: bool, dry_run: bool, rejected: bool = False) 
     )
 
 
+@command(
+    app,
+    "export",
+    "taskcli export --format csv -o tasks.csv",
+    "taskcli export --project work --format todotxt",
+)
 def export_command(
     ctx: typer.Context,
     fmt: Annotated[

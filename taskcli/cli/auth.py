@@ -1,13 +1,12 @@
 """register, login, logout, whoami."""
 
 
-import sys
 from typing import Annotated
 
 import typer
 
 from taskcli import __version__
-from taskcli.cli import output
+from taskcli.cli import output, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.session import logged_in, token_store
@@ -37,9 +36,9 @@ def _ask_email(email: str | None) -> str:
 
     if email is not None:
         return email
-    if not sys.stdin.isatty():
+    if not terminal.current().stdin_is_tty():
         raise UsageError("no email given and stdin is not a terminal", hint="add --email")
-    return typer.prompt("Email", err=True)
+    return terminal.current().prompt("Email")
 
 
 def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
@@ -47,10 +46,10 @@ def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
 
     if password_stdin:
         return first_stdin_line("password")
-    if not sys.stdin.isatty():
+    if not terminal.current().stdin_is_tty():
         raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
     if not confirm:
-        return typer.prompt("Password", hide_input=True, err=True)
+        return terminal.current().prompt("Password", hidden=True)
     return _ask_new_password()
 
 
@@ -58,10 +57,11 @@ def _ask_new_password() -> str:
     """Asked twice, hidden; a password the rules refuse is refused before the second time."""
     from taskcli.core.security import check_password_rules
 
+    ask = terminal.current().prompt
     while True:
-        password = typer.prompt("Password", hide_input=True, err=True)
+        password = ask("Password", hidden=True)
         check_password_rules(password)
-        if typer.prompt("Repeat for confirmation", hide_input=True, err=True) == password:
+        if ask("Repeat for confirmation", hidden=True) == password:
             return password
         output.message("error: the two passwords do not match; again")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from taskcli.cli import output
+from taskcli.cli import output, terminal
 from taskcli.cli.helptext import command, group
 from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.state import state
@@ -132,14 +132,12 @@ def set_command(
 def _value_kept_out_of_argv(key: str, value: str | None) -> str:
     """VALUE as given, or, for ``-`` or no VALUE, what the terminal's prompt (hidden for
     database_url, which may hold a password) or the first line of stdin says."""
-    import sys
-
     from taskcli.core.errors import UsageError
 
     if value not in (None, "-"):
         return value
-    if sys.stdin.isatty():
-        return typer.prompt(key, hide_input=key == "database_url", err=True)
+    if terminal.current().stdin_is_tty():
+        return terminal.current().prompt(key, hidden=key == "database_url")
     if value is None:
         raise UsageError(f"no value given for {key}", hint="give VALUE, or - to read it from stdin")
     return first_stdin_line(key)

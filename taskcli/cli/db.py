@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output
+from taskcli.cli import output, terminal
 from taskcli.cli.helptext import command, group
 from taskcli.cli.options import Json, Yes, confirm_or_require_yes
 from taskcli.cli.state import state
@@ -63,7 +63,7 @@ def migrate_command(
 
 
 def _spinner(text: str):
-    if not output.stderr_is_tty():
+    if not terminal.current().stderr_is_tty():
         from contextlib import nullcontext
 
         return nullcontext()

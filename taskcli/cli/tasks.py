@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output, render
+from taskcli.cli import render, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     All,
@@ -141,7 +141,7 @@ def list_command(
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=limit, offset=offset,
     )  # fmt: skip
-    as_table = output.stdout_is_tty() and not (as_json or jsonl)
+    as_table = terminal.current().stdout_is_tty() and not (as_json or jsonl)
     shown = {"as_json": as_json, "jsonl": jsonl, "no_pager": state(ctx).no_pager}
     with logged_in(ctx) as session:
         user_id = session.identity.user_id

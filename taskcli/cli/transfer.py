@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output
+from taskcli.cli import output, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     DueBefore,
@@ -174,7 +174,7 @@ def export_command(
         arguments = {"user_id": session.identity.user_id, "flt": flt, "fmt": fmt}
         if out is None or str(out) == "-":
             stream = sys.stdout
-            if output.stdout_is_tty():
+            if terminal.current().stdout_is_tty():
                 is_json = fmt in ("json", "jsonl", "taskwarrior")
                 stream = output.TerminalSafeWriter(sys.stdout, is_json=is_json)
             transfer.export_tasks(session.conn, out=stream, **arguments)
@@ -194,7 +194,7 @@ def _export_to_file(conn, path: Path, arguments: dict) -> int:
     from taskcli.core.listing import count_tasks
 
     total = None
-    if output.stderr_is_tty():
+    if terminal.current().stderr_is_tty():
         total = count_tasks(conn, user_id=arguments["user_id"], flt=arguments["flt"])
     try:
         with (

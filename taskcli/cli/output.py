@@ -104,11 +104,6 @@ def print_json_array(documents: Iterable[Any]) -> None:
     write("[]\n" if first else "\n]\n")
 
 
-def print_json_lines(documents: Iterable[Any]) -> None:
-    for document in documents:
-        sys.stdout.write(json_text(document) + "\n")
-
-
 def print_line(text: str = "") -> None:
     """One plain line on stdout; tabs (the field separator) kept, other controls escaped."""
     sys.stdout.write(visible(text, keep="\t") + "\n")

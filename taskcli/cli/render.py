@@ -85,7 +85,12 @@ def task_list(
     if as_json:
         output.print_json_array(_json(record) for record in records)
     elif jsonl:
-        output.print_json_lines(_json(record) for record in records)
+        import sys
+
+        from taskcli.core.formats import write_records
+
+        # The export's writer; DEL and C1 escaped, as in every JSON document on stdout.
+        write_records(records, output.TerminalSafeWriter(sys.stdout, is_json=True), "jsonl")
     elif terminal.current().stdout_is_tty():
         from taskcli.cli.table import print_rows
         from taskcli.core.dates import utc_now

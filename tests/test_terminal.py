@@ -59,6 +59,19 @@ def test_delete_asks_the_person_at_the_terminal(taskcli, user, answer, remaining
 
 
 @on_sqlite
+def test_the_delete_question_lists_one_line_a_task_with_stored_controls_escaped(taskcli, user):
+    from tests.tasks_support import set_columns, user_id
+
+    taskcli.ok("add", "placeholder")
+    set_columns(1, user_id(taskcli), title="erase\x1b[2J\nforged line")
+    fake = FakeTerminal(answers=["n"])
+    with faked(fake):
+        taskcli.ok("delete", "1")
+    [(question, _)] = fake.asked
+    assert question == "  1  erase\\x1b[2J\\nforged line\nDelete 1 task(s)?"
+
+
+@on_sqlite
 def test_delete_without_a_terminal_on_stdin_needs_yes(taskcli, user):
     taskcli.ok("add", "milk")
     fake = FakeTerminal(stdin=False)

@@ -30,7 +30,8 @@ def confirm_or_require_yes(question: str | Callable[[], str], yes: bool) -> None
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
     if callable(question):
         question = question()
-    if not terminal.current().confirm(visible(question)):
+    # The question's own lines stay lines; what it quotes (a title) is escaped by its maker.
+    if not terminal.current().confirm(visible(question, keep="\n")):
         sys.stderr.write("cancelled: nothing changed\n")  # like `rm -i`: declining is no error
         raise typer.Exit(0)
 

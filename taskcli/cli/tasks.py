@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import render, terminal
+from taskcli.cli import output, render, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     All,
@@ -305,5 +305,5 @@ def _deletion_question(ctx: typer.Context, refs: list[str]) -> str:
     with logged_in(ctx) as session:
         records = [tasks.get_task(session.conn, user_id=session.identity.user_id, ref=ref)
                    for ref in refs]  # fmt: skip
-    lines = [f"  {record['number']}  {record['title']}" for record in records]
+    lines = [f"  {record['number']}  {output.visible(record['title'])}" for record in records]
     return "\n".join([*lines, f"Delete {len(records)} task(s)?"])

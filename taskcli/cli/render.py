@@ -87,10 +87,10 @@ def task_list(
     elif jsonl:
         import sys
 
-        from taskcli.core.formats import write_records
+        from taskcli.core.formats.json_lines import write_jsonl
 
         # The export's writer; DEL and C1 escaped, as in every JSON document on stdout.
-        write_records(records, output.TerminalSafeWriter(sys.stdout, is_json=True), "jsonl")
+        write_jsonl(records, output.TerminalSafeWriter(sys.stdout, is_json=True))
     elif terminal.current().stdout_is_tty():
         from taskcli.cli.table import print_rows
         from taskcli.core.dates import utc_now

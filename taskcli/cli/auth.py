@@ -141,12 +141,7 @@ def login_command(
                    as_json=as_json, verb="logged in")  # fmt: skip
 
 
-@command(
-    app,
-    "logout",
-    "taskcli logout",
-    "taskcli logout --all",
-)
+@command(app, "logout", "taskcli logout", "taskcli logout --all")
 def logout_command(
     ctx: typer.Context,
     everywhere: Annotated[
@@ -198,12 +193,7 @@ def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:
     }
 
 
-@command(
-    app,
-    "whoami",
-    "taskcli whoami",
-    "taskcli whoami --json",
-)
+@command(app, "whoami", "taskcli whoami", "taskcli whoami --json")
 def whoami_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the logged-in account, database, session expiry and token storage."""
     with logged_in(ctx) as session:

@@ -159,12 +159,7 @@ def list_command(
             render.task_list(rows, total=total, **shown)
 
 
-@command(
-    app,
-    "show",
-    "taskcli show 3",
-    "taskcli show 3f2a9c --json",
-)
+@command(app, "show", "taskcli show 3", "taskcli show 3f2a9c --json")
 def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     """Show one task with all its fields."""
     from taskcli.core import tasks
@@ -248,44 +243,25 @@ def _set_status(ctx: typer.Context, refs: list[str], status: TaskStatus, verb: s
     render.task_changes(records, verb=verb, as_json=as_json, many=True)
 
 
-@command(
-    app,
-    "start",
-    "taskcli start 3",
-    "taskcli start 3 4",
-)
+@command(app, "start", "taskcli start 3", "taskcli start 3 4")
 def start_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks in progress (all or none)."""
     _set_status(ctx, refs, TaskStatus.in_progress, "started", as_json)
 
 
-@command(
-    app,
-    "done",
-    "taskcli done 3",
-    "taskcli done 3 4 --json",
-)
+@command(app, "done", "taskcli done 3", "taskcli done 3 4 --json")
 def done_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks completed (all or none)."""
     _set_status(ctx, refs, TaskStatus.completed, "completed", as_json)
 
 
-@command(
-    app,
-    "reopen",
-    "taskcli reopen 3",
-)
+@command(app, "reopen", "taskcli reopen 3")
 def reopen_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks pending again (all or none)."""
     _set_status(ctx, refs, TaskStatus.pending, "reopened", as_json)
 
 
-@command(
-    app,
-    "delete",
-    "taskcli delete 4 7",
-    "taskcli delete 4 --yes",
-)
+@command(app, "delete", "taskcli delete 4 7", "taskcli delete 4 --yes")
 def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Json = False):
     """Delete tasks (all or none); asks first on a TTY, needs --yes otherwise."""
     from taskcli.core import tasks

@@ -37,6 +37,24 @@ def test_help_and_version_import_no_database_orm_keyring_or_jwt(args):
     assert done.stdout
 
 
+CLI_MODULES = sorted(
+    path.stem for path in (REPO / "taskcli" / "cli").glob("*.py") if path.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("module", CLI_MODULES)
+def test_every_cli_module_imports_on_its_own_without_the_root_app(module):
+    """No import cycle: a command module takes its state from taskcli.cli.state, and only
+    the root app (which imports the command modules) may load taskcli.cli.app."""
+    code = (
+        f"import sys, taskcli.cli.{module}\n"
+        "sys.stdout.write(str('taskcli.cli.app' in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == str(module == "app")
+
+
 def test_version_and_module_entry_point():
     result = run_process("--version")
     assert result.exit_code == 0

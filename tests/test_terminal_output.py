@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from taskcli.cli import output
+from taskcli.cli import terminal
 from tests.conftest import run_process
 from tests.tasks_support import (
     PTY_ROWS,
@@ -83,9 +83,9 @@ def test_pager_is_taskcli_pager_then_pager_then_less(taskcli, user, pager, monke
     assert run_in_pty("list")[0] == 0
     assert pager.exists()  # then PAGER
     monkeypatch.delenv("PAGER")
-    assert output.pager_command() == ["less", "-FRX"]
+    assert terminal.Terminal().pager_command() == ["less", "-FRX"]
     monkeypatch.setenv("PAGER", "")
-    assert output.pager_command() is None  # an empty PAGER means none, as for git
+    assert terminal.Terminal().pager_command() is None  # an empty PAGER means none, as for git
 
 
 def test_quitting_the_pager_early_ends_the_list_quietly(taskcli, user):

@@ -180,6 +180,15 @@ def test_stored_controls_never_reach_a_terminal(hostile_row, args):
         assert "\\x1b]52" in stdout and "\\x9b31m" in stdout  # visible, not acted upon
 
 
+def test_list_jsonl_is_list_json_a_compact_object_a_line_escaped_alike(taskcli, hostile_row):
+    from taskcli.cli.output import json_text
+
+    listed = taskcli.ok("list", "--json").json()
+    lines = taskcli.ok("list", "--jsonl").stdout
+    assert lines == "".join(json_text(task) + "\n" for task in listed)
+    assert no_raw_controls(lines) and "\\u009b31m" in lines
+
+
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
 def test_stored_controls_never_reach_a_pipe(hostile_row, args):
     result = run_process(*args)

@@ -445,6 +445,28 @@ def test_dry_run_reports_counts_and_writes_nothing(taskcli, user, tmp_path):
     assert taskcli.ok("add", "next").stdout == "2\n"
 
 
+def test_a_dry_run_in_core_returns_its_report_and_leaves_the_connection_usable(
+    taskcli, user, tmp_path
+):
+    """Through the library too (not only ``import_file``): the report comes back as the
+    result, the transaction is rolled back, and the connection goes on working."""
+    from taskcli.core import formats, transfer
+    from tests.tasks_support import connection
+
+    path = write_json(tmp_path / "tasks.json", [task_object("new 1"), task_object("new 2")])
+    owner = user_id(taskcli)
+    with connection() as conn:
+        with path.open(encoding="utf-8") as stream:
+            parsed = formats.read_records(stream, "json")
+            report = transfer.import_records(conn, user_id=owner, parsed=parsed, dry_run=True)
+        assert (report.created, report.updated, report.rejected) == (2, 0, [])
+        assert stored_tasks() == []
+        with path.open(encoding="utf-8") as stream:
+            report = transfer.import_file(conn, user_id=owner, stream=stream, fmt="json")
+        assert report.created == 2
+    assert [task["title"] for task in stored_tasks()] == ["new 1", "new 2"]
+
+
 def test_dry_run_still_rejects(taskcli, user, tmp_path):
     path = tmp_path / "tasks.json"
     path.write_text(BAD_INPUTS["json"][0])

@@ -4,14 +4,14 @@
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from taskcli import __version__
-from taskcli.cli import output
-from taskcli.cli.helptext import HelpfulGroup, examples
+from taskcli.cli import auth, config, db, output, tasks, transfer
+from taskcli.cli.helptext import HelpfulGroup, examples, help_without_command
+from taskcli.cli.state import AppState
 from taskcli.core.errors import TaskcliError
 
 GLOBAL_VALUE_OPTIONS = ("--profile", "-p", "--database-url")
@@ -148,40 +148,6 @@ def _usage_hint(error: Exception) -> str:
     return f"see: {path} --help"
 
 
-@dataclass
-class AppState:
-    """Global options, and the settings and database they select (built on first use)."""
-
-    profile: str | None = None
-    database_url: str | None = None
-    verbose: bool = False
-    no_pager: bool = False
-    _cache: dict[str, Any] = field(default_factory=dict)
-
-    def settings(self):
-        if "settings" not in self._cache:
-            from taskcli.core.config import resolve_settings
-
-            self._cache["settings"] = resolve_settings(
-                profile_option=self.profile, database_url_option=self.database_url
-            )
-        return self._cache["settings"]
-
-    def database(self):
-        if "database" not in self._cache:
-            from taskcli.core.db import Database
-
-            self._cache["database"] = Database(self.settings())
-        return self._cache["database"]
-
-
-def state(ctx: typer.Context) -> AppState:
-    root = ctx.find_root()
-    if not isinstance(root.obj, AppState):
-        root.obj = AppState()
-    return root.obj
-
-
 def _show_version(value: bool) -> None:
     if value:
         output.print_line(f"taskcli {__version__}")
@@ -242,26 +208,12 @@ def root(
     help_without_command(ctx)
 
 
-def help_without_command(ctx: typer.Context) -> None:
-    """A group called without a command prints its help on stdout and succeeds, as git does."""
-    if ctx.invoked_subcommand is None:
-        output.print_line(ctx.get_help())
-        raise typer.Exit(0)
-
-
-def _register() -> None:
-    from taskcli.cli import auth as auth_commands
-    from taskcli.cli import config as config_commands
-    from taskcli.cli import db as db_commands
-    from taskcli.cli import tasks as task_commands
-    from taskcli.cli import transfer as transfer_commands
-
-    modules = (auth_commands, task_commands, transfer_commands, db_commands, config_commands)
-    for module in modules:
-        module.register(app)
-
-
-_register()
+# One Typer per command module: the top-level commands merge into the root, groups get a name.
+for commands in (auth.app, tasks.app, transfer.app):
+    app.add_typer(commands)
+app.add_typer(db.app, name="db")
+app.add_typer(config.app, name="config")
+app.add_typer(config.profile_app, name="profile")
 
 
 def main() -> None:

@@ -1,17 +1,16 @@
 """register, login, logout, whoami."""
 
 
-import sys
 from typing import Annotated
 
 import typer
 
 from taskcli import __version__
-from taskcli.cli import output
-from taskcli.cli.app import state
+from taskcli.cli import output, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import Json, first_stdin_line
 from taskcli.cli.session import logged_in, token_store
+from taskcli.cli.state import state
 
 Email = Annotated[
     str | None,
@@ -23,15 +22,7 @@ PasswordStdin = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "register", "taskcli register",
-            "pass show taskcli | taskcli register -e me@example.com --password-stdin",
-            )(register_command)  # fmt: skip
-    command(app, "login", "taskcli login -e me@example.com",
-            "pass show taskcli | taskcli login -e me@example.com --password-stdin",
-            )(login_command)  # fmt: skip
-    command(app, "logout", "taskcli logout", "taskcli logout --all")(logout_command)
-    command(app, "whoami", "taskcli whoami", "taskcli whoami --json")(whoami_command)
+app = typer.Typer()
 
 
 def _client() -> str:
@@ -45,9 +36,9 @@ def _ask_email(email: str | None) -> str:
 
     if email is not None:
         return email
-    if not sys.stdin.isatty():
+    if not terminal.current().stdin_is_tty():
         raise UsageError("no email given and stdin is not a terminal", hint="add --email")
-    return typer.prompt("Email", err=True)
+    return terminal.current().prompt("Email")
 
 
 def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
@@ -55,10 +46,10 @@ def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
 
     if password_stdin:
         return first_stdin_line("password")
-    if not sys.stdin.isatty():
+    if not terminal.current().stdin_is_tty():
         raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
     if not confirm:
-        return typer.prompt("Password", hide_input=True, err=True)
+        return terminal.current().prompt("Password", hidden=True)
     return _ask_new_password()
 
 
@@ -66,10 +57,11 @@ def _ask_new_password() -> str:
     """Asked twice, hidden; a password the rules refuse is refused before the second time."""
     from taskcli.core.security import check_password_rules
 
+    ask = terminal.current().prompt
     while True:
-        password = typer.prompt("Password", hide_input=True, err=True)
+        password = ask("Password", hidden=True)
         check_password_rules(password)
-        if typer.prompt("Repeat for confirmation", hide_input=True, err=True) == password:
+        if ask("Repeat for confirmation", hidden=True) == password:
             return password
         output.message("error: the two passwords do not match; again")
 
@@ -107,6 +99,12 @@ def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb
         output.print_line(f"{verb} as {login.identity.email}")
 
 
+@command(
+    app,
+    "register",
+    "taskcli register",
+    "pass show taskcli | taskcli register -e me@example.com --password-stdin",
+)
 def register_command(
     ctx: typer.Context,
     email: Email = None,
@@ -122,6 +120,12 @@ def register_command(
                    as_json=as_json, verb="registered and logged in")  # fmt: skip
 
 
+@command(
+    app,
+    "login",
+    "taskcli login -e me@example.com",
+    "pass show taskcli | taskcli login -e me@example.com --password-stdin",
+)
 def login_command(
     ctx: typer.Context,
     email: Email = None,
@@ -137,6 +141,7 @@ def login_command(
                    as_json=as_json, verb="logged in")  # fmt: skip
 
 
+@command(app, "logout", "taskcli logout", "taskcli logout --all")
 def logout_command(
     ctx: typer.Context,
     everywhere: Annotated[
@@ -188,6 +193,7 @@ def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:
     }
 
 
+@command(app, "whoami", "taskcli whoami", "taskcli whoami --json")
 def whoami_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the logged-in account, database, session expiry and token storage."""
     with logged_in(ctx) as session:

@@ -6,24 +6,20 @@ from typing import Annotated, Any
 
 import typer
 
-from taskcli.cli import output
-from taskcli.cli.app import help_without_command, state
-from taskcli.cli.helptext import HelpfulGroup, command, examples
+from taskcli.cli import output, terminal
+from taskcli.cli.helptext import command, group
 from taskcli.cli.options import Json, first_stdin_line
+from taskcli.cli.state import state
 
-config_app = typer.Typer(
-    cls=HelpfulGroup,
-    epilog=examples("taskcli config list", "taskcli config set session_days 7 --profile work"),
-    help="Read and change configuration (config.toml).",
-    invoke_without_command=True,
-    callback=help_without_command,
+app = group(
+    "Read and change configuration (config.toml).",
+    "taskcli config list",
+    "taskcli config set session_days 7 --profile work",
 )
-profile_app = typer.Typer(
-    cls=HelpfulGroup,
-    epilog=examples("taskcli profile list", "taskcli profile use work"),
-    help="List profiles and choose the default one.",
-    invoke_without_command=True,
-    callback=help_without_command,
+profile_app = group(
+    "List profiles and choose the default one.",
+    "taskcli profile list",
+    "taskcli profile use work",
 )
 
 Key = Annotated[
@@ -32,11 +28,6 @@ Key = Annotated[
         metavar="KEY", help="database_url, session_days, connect_timeout or default_profile."
     ),
 ]
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(config_app, name="config")
-    app.add_typer(profile_app, name="profile")
 
 
 def _open(ctx: typer.Context):
@@ -60,7 +51,7 @@ def _entries(file) -> list[tuple[str, Any]]:
 
 
 @command(
-    config_app,
+    app,
     "list",
     "taskcli config list",
     "taskcli config list --json",
@@ -86,7 +77,7 @@ def list_command(ctx: typer.Context, as_json: Json = False) -> None:
 
 
 @command(
-    config_app,
+    app,
     "get",
     "taskcli config get database_url",
     "taskcli config get session_days --profile work",
@@ -113,7 +104,7 @@ def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
 
 
 @command(
-    config_app,
+    app,
     "set",
     "taskcli config set database_url postgresql://me@db.example.com/tasks --profile work",
     "taskcli config set connect_timeout 5",
@@ -141,21 +132,19 @@ def set_command(
 def _value_kept_out_of_argv(key: str, value: str | None) -> str:
     """VALUE as given, or, for ``-`` or no VALUE, what the terminal's prompt (hidden for
     database_url, which may hold a password) or the first line of stdin says."""
-    import sys
-
     from taskcli.core.errors import UsageError
 
     if value not in (None, "-"):
         return value
-    if sys.stdin.isatty():
-        return typer.prompt(key, hide_input=key == "database_url", err=True)
+    if terminal.current().stdin_is_tty():
+        return terminal.current().prompt(key, hidden=key == "database_url")
     if value is None:
         raise UsageError(f"no value given for {key}", hint="give VALUE, or - to read it from stdin")
     return first_stdin_line(key)
 
 
 @command(
-    config_app,
+    app,
     "unset",
     "taskcli config unset session_days",
     "taskcli config unset database_url --profile work",

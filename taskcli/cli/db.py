@@ -6,22 +6,16 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output
-from taskcli.cli.app import help_without_command, state
-from taskcli.cli.helptext import HelpfulGroup, command, examples
+from taskcli.cli import output, terminal
+from taskcli.cli.helptext import command, group
 from taskcli.cli.options import Json, Yes, confirm_or_require_yes
+from taskcli.cli.state import state
 
-db_app = typer.Typer(
-    cls=HelpfulGroup,
-    epilog=examples("taskcli db status", "taskcli db migrate --database-url URL"),
-    help="Database schema and roles: migrate, status, history, downgrade, rotate-key, grant.",
-    invoke_without_command=True,
-    callback=help_without_command,
+app = group(
+    "Database schema and roles: migrate, status, history, downgrade, rotate-key, grant.",
+    "taskcli db status",
+    "taskcli db migrate --database-url URL",
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(db_app, name="db")
 
 
 def _redacted(ctx: typer.Context) -> str:
@@ -31,7 +25,7 @@ def _redacted(ctx: typer.Context) -> str:
 
 
 @command(
-    db_app,
+    app,
     "migrate",
     "taskcli db migrate",
     "taskcli db migrate --sql > upgrade.sql",
@@ -69,7 +63,7 @@ def migrate_command(
 
 
 def _spinner(text: str):
-    if not output.stderr_is_tty():
+    if not terminal.current().stderr_is_tty():
         from contextlib import nullcontext
 
         return nullcontext()
@@ -77,7 +71,7 @@ def _spinner(text: str):
 
 
 @command(
-    db_app,
+    app,
     "status",
     "taskcli db status",
     "taskcli db status --json",
@@ -109,7 +103,7 @@ def status_command(ctx: typer.Context, as_json: Json = False) -> None:
 
 
 @command(
-    db_app,
+    app,
     "history",
     "taskcli db history",
     "taskcli db history --json",
@@ -132,7 +126,7 @@ def history_command(as_json: Json = False) -> None:
 
 
 @command(
-    db_app,
+    app,
     "downgrade",
     "taskcli db downgrade -1",
     "taskcli db downgrade base --yes",
@@ -165,7 +159,7 @@ def downgrade_command(
 
 
 @command(
-    db_app,
+    app,
     "rotate-key",
     "taskcli db rotate-key",
     "taskcli db rotate-key --yes --json",
@@ -186,7 +180,7 @@ def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = Fal
 
 
 @command(
-    db_app,
+    app,
     "grant",
     "taskcli db grant taskcli_app --database-url OWNER_URL",
     "taskcli db grant taskcli_app --json",

@@ -5,7 +5,10 @@ syntax; these command classes write ``TITLE...``, then an Examples section from 
 command's epilog and, for a command with a WHEN option, what WHEN accepts.
 """
 
+import typer
 from typer.core import TyperCommand, TyperGroup
+
+from taskcli.cli import output
 
 WHEN_SYNTAX = (
     "WHEN is an ISO 8601 date or date and time: 2026-12-01, 2026-12-01T17:00 (local time), "
@@ -24,6 +27,24 @@ def examples(*lines: str) -> str:
 def command(app, name: str, *example_lines: str):
     """``app.command(name)`` with help that ends with these example command lines."""
     return app.command(name, cls=HelpfulCommand, epilog=examples(*example_lines))
+
+
+def group(help_text: str, *example_lines: str) -> typer.Typer:
+    """The Typer of a command group: help with examples, and its help when called alone."""
+    return typer.Typer(
+        cls=HelpfulGroup,
+        epilog=examples(*example_lines),
+        help=help_text,
+        invoke_without_command=True,
+        callback=help_without_command,
+    )
+
+
+def help_without_command(ctx: typer.Context) -> None:
+    """A group called without a command prints its help on stdout and succeeds, as git does."""
+    if ctx.invoked_subcommand is None:
+        output.print_line(ctx.get_help())
+        raise typer.Exit(0)
 
 
 class _ExamplesEpilog:

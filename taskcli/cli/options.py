@@ -20,16 +20,18 @@ def confirm_or_require_yes(question: str | Callable[[], str], yes: bool) -> None
     """
     import sys
 
+    from taskcli.cli import terminal
     from taskcli.cli.output import visible
     from taskcli.core.errors import UsageError
 
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not terminal.current().stdin_is_tty():
         raise UsageError("confirmation needed but stdin is not a terminal", hint="add --yes")
     if callable(question):
         question = question()
-    if not typer.confirm(visible(question), default=False, err=True):
+    # The question's own lines stay lines; what it quotes (a title) is escaped by its maker.
+    if not terminal.current().confirm(visible(question, keep="\n")):
         sys.stderr.write("cancelled: nothing changed\n")  # like `rm -i`: declining is no error
         raise typer.Exit(0)
 

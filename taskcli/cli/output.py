@@ -5,12 +5,13 @@ stdout carries results only; messages, warnings and errors go to stderr.
 
 import functools
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
+
+from taskcli.cli import terminal
 
 # C0 and C1 control characters. Input refuses them, but older rows, a direct database
 # write or a command-line argument can still bring them here.
@@ -60,27 +61,20 @@ class TerminalSafeWriter:
         self.stream.flush()
 
 
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
-
-
-def color_allowed() -> bool:
-    return "NO_COLOR" not in os.environ
-
-
 def console(*, stderr: bool = False):
-    """A rich Console for TTY rendering (imported only when a TTY needs it)."""
+    """A rich Console for a stream :mod:`taskcli.cli.terminal` calls a terminal (rich is
+    imported only then); stdout's gets the terminal's size, as the paged table does."""
     from rich.console import Console
 
+    screen = terminal.current()
+    size = {} if stderr else {"width": screen.size().columns, "height": screen.size().lines}
     return Console(
         stderr=stderr,
-        no_color=not color_allowed(),
+        force_terminal=True,
+        no_color=not screen.color_allowed(),
         highlight=False,
         soft_wrap=False,
+        **size,
     )
 
 
@@ -110,11 +104,6 @@ def print_json_array(documents: Iterable[Any]) -> None:
     write("[]\n" if first else "\n]\n")
 
 
-def print_json_lines(documents: Iterable[Any]) -> None:
-    for document in documents:
-        sys.stdout.write(json_text(document) + "\n")
-
-
 def print_line(text: str = "") -> None:
     """One plain line on stdout; tabs (the field separator) kept, other controls escaped."""
     sys.stdout.write(visible(text, keep="\t") + "\n")
@@ -142,7 +131,7 @@ def render_error(*, code: str, message_text: str, hint: str | None, as_json: boo
 
 def progress(total: int | None, description: str):
     """A rich progress bar on a TTY (stderr); a no-op tracker otherwise."""
-    if not stderr_is_tty():
+    if not terminal.current().stderr_is_tty():
         return _NoProgress()
     from rich.progress import Progress
 
@@ -178,20 +167,6 @@ class _RichProgress(_NoProgress):
 
 
 # ---- the pager ------------------------------------------------------------------------------
-
-DEFAULT_PAGER = "less -FRX"
-
-
-def pager_command() -> list[str] | None:
-    """TASKCLI_PAGER, else PAGER, else ``less -FRX``; an empty value or ``cat`` means none."""
-    import shlex
-
-    text = os.environ.get("TASKCLI_PAGER")
-    if text is None:
-        text = os.environ.get("PAGER", DEFAULT_PAGER)
-    words = shlex.split(text)
-    return None if words in ([], ["cat"]) else words
-
 
 class PagerClosed(Exception):
     """The user quit the pager before the end of the output (not an error)."""
@@ -262,16 +237,15 @@ class PagedOutput:
 @contextmanager
 def paging(*, no_pager: bool) -> Iterator[Any]:
     """A rich Console for stdout on a terminal that pages output taller than the screen."""
-    import shutil
-
     from rich.console import Console
 
-    size = shutil.get_terminal_size()
-    sink = PagedOutput(None if no_pager else pager_command(), size.lines)
+    screen = terminal.current()
+    size = screen.size()
+    sink = PagedOutput(None if no_pager else screen.pager_command(), size.lines)
     try:
         yield Console(
             file=sink, force_terminal=True, width=size.columns, height=size.lines,
-            no_color=not color_allowed(), highlight=False, soft_wrap=False,
+            no_color=not screen.color_allowed(), highlight=False, soft_wrap=False,
         )  # fmt: skip
     except PagerClosed:
         pass

@@ -7,7 +7,7 @@ fields themselves.
 from collections.abc import Iterable
 from datetime import datetime
 
-from taskcli.cli import output
+from taskcli.cli import output, terminal
 
 PRIORITY_STYLE = {"high": "bold red", "medium": "", "low": "dim"}
 STATUS_STYLE = {"pending": "", "in_progress": "cyan", "completed": "dim"}
@@ -85,8 +85,13 @@ def task_list(
     if as_json:
         output.print_json_array(_json(record) for record in records)
     elif jsonl:
-        output.print_json_lines(_json(record) for record in records)
-    elif output.stdout_is_tty():
+        import sys
+
+        from taskcli.core.formats.json_lines import write_jsonl
+
+        # The export's writer; DEL and C1 escaped, as in every JSON document on stdout.
+        write_jsonl(records, output.TerminalSafeWriter(sys.stdout, is_json=True))
+    elif terminal.current().stdout_is_tty():
         from taskcli.cli.table import print_rows
         from taskcli.core.dates import utc_now
 
@@ -109,7 +114,7 @@ def task_detail(record: dict, *, as_json: bool) -> None:
         return
     document = _json(record)
     document["tags"] = ",".join(document["tags"])
-    if not output.stdout_is_tty():
+    if not terminal.current().stdout_is_tty():
         for key, value in document.items():
             output.print_line(f"{key}\t{output.visible('' if value is None else str(value))}")
         return
@@ -138,7 +143,7 @@ def created(record: dict, *, as_json: bool) -> None:
     """``add``: the new number (the whole task with --json)."""
     if as_json:
         output.print_json(_json(record))
-    elif output.stdout_is_tty():
+    elif terminal.current().stdout_is_tty():
         output.print_line(f"created task {record['number']}")
     else:
         output.print_line(str(record["number"]))

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from taskcli.cli import output
-from taskcli.cli.app import state
+from taskcli.cli.state import state
 
 
 def token_store(ctx: typer.Context):

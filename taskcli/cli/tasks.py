@@ -5,8 +5,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output, render
-from taskcli.cli.app import state
+from taskcli.cli import output, render, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     All,
@@ -28,6 +27,7 @@ from taskcli.cli.options import (
     task_filter,
 )  # fmt: skip
 from taskcli.cli.session import logged_in
+from taskcli.cli.state import state
 from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
 
 Refs = Annotated[
@@ -61,28 +61,7 @@ NewTags = Annotated[
 ]
 
 
-EXAMPLES = {
-    "add": ("taskcli add Buy milk -P high --due tomorrow -t shop",
-            'taskcli add "Write the report" --project work --due fri -d "Q4 numbers"'),
-    "list": ("taskcli list --overdue", "taskcli list -t work --sort due --reverse",
-             "taskcli list --no-project --all --json"),
-    "show": ("taskcli show 3", "taskcli show 3f2a9c --json"),
-    "update": ("taskcli update 3 --due +2w --add-tag waiting",
-               "taskcli update 3 -P low --no-project"),
-    "start": ("taskcli start 3", "taskcli start 3 4"),
-    "done": ("taskcli done 3", "taskcli done 3 4 --json"),
-    "reopen": ("taskcli reopen 3",),
-    "delete": ("taskcli delete 4 7", "taskcli delete 4 --yes"),
-}  # fmt: skip
-
-
-def register(app: typer.Typer) -> None:
-    for name, function in (
-        ("add", add_command), ("list", list_command), ("show", show_command),
-        ("update", update_command), ("start", start_command), ("done", done_command),
-        ("reopen", reopen_command), ("delete", delete_command),
-    ):  # fmt: skip
-        command(app, name, *EXAMPLES[name])(function)
+app = typer.Typer()
 
 
 def _when(text: str | None):
@@ -91,6 +70,12 @@ def _when(text: str | None):
     return None if text is None else parse_when(text)
 
 
+@command(
+    app,
+    "add",
+    "taskcli add Buy milk -P high --due tomorrow -t shop",
+    'taskcli add "Write the report" --project work --due fri -d "Q4 numbers"',
+)
 def add_command(
     ctx: typer.Context,
     title: Annotated[
@@ -117,6 +102,13 @@ def add_command(
     render.created(record, as_json=as_json)
 
 
+@command(
+    app,
+    "list",
+    "taskcli list --overdue",
+    "taskcli list -t work --sort due --reverse",
+    "taskcli list --no-project --all --json",
+)
 def list_command(
     ctx: typer.Context,
     status: Statuses = None,
@@ -149,7 +141,7 @@ def list_command(
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
         limit=limit, offset=offset,
     )  # fmt: skip
-    as_table = output.stdout_is_tty() and not (as_json or jsonl)
+    as_table = terminal.current().stdout_is_tty() and not (as_json or jsonl)
     shown = {"as_json": as_json, "jsonl": jsonl, "no_pager": state(ctx).no_pager}
     with logged_in(ctx) as session:
         user_id = session.identity.user_id
@@ -167,6 +159,7 @@ def list_command(
             render.task_list(rows, total=total, **shown)
 
 
+@command(app, "show", "taskcli show 3", "taskcli show 3f2a9c --json")
 def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     """Show one task with all its fields."""
     from taskcli.core import tasks
@@ -176,6 +169,12 @@ def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     render.task_detail(record, as_json=as_json)
 
 
+@command(
+    app,
+    "update",
+    "taskcli update 3 --due +2w --add-tag waiting",
+    "taskcli update 3 -P low --no-project",
+)
 def update_command(
     ctx: typer.Context,
     ref: Ref,
@@ -244,21 +243,25 @@ def _set_status(ctx: typer.Context, refs: list[str], status: TaskStatus, verb: s
     render.task_changes(records, verb=verb, as_json=as_json, many=True)
 
 
+@command(app, "start", "taskcli start 3", "taskcli start 3 4")
 def start_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks in progress (all or none)."""
     _set_status(ctx, refs, TaskStatus.in_progress, "started", as_json)
 
 
+@command(app, "done", "taskcli done 3", "taskcli done 3 4 --json")
 def done_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks completed (all or none)."""
     _set_status(ctx, refs, TaskStatus.completed, "completed", as_json)
 
 
+@command(app, "reopen", "taskcli reopen 3")
 def reopen_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks pending again (all or none)."""
     _set_status(ctx, refs, TaskStatus.pending, "reopened", as_json)
 
 
+@command(app, "delete", "taskcli delete 4 7", "taskcli delete 4 --yes")
 def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Json = False):
     """Delete tasks (all or none); asks first on a TTY, needs --yes otherwise."""
     from taskcli.core import tasks
@@ -278,5 +281,5 @@ def _deletion_question(ctx: typer.Context, refs: list[str]) -> str:
     with logged_in(ctx) as session:
         records = [tasks.get_task(session.conn, user_id=session.identity.user_id, ref=ref)
                    for ref in refs]  # fmt: skip
-    lines = [f"  {record['number']}  {record['title']}" for record in records]
+    lines = [f"  {record['number']}  {output.visible(record['title'])}" for record in records]
     return "\n".join([*lines, f"Delete {len(records)} task(s)?"])

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output
+from taskcli.cli import output, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     DueBefore,
@@ -36,11 +36,7 @@ Format = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "import", "taskcli import tasks.json --dry-run",
-            "task export | taskcli import - --format taskwarrior")(import_command)  # fmt: skip
-    command(app, "export", "taskcli export --format csv -o tasks.csv",
-            "taskcli export --project work --format todotxt")(export_command)  # fmt: skip
+app = typer.Typer()
 
 
 def _checked_format(fmt: str) -> str:
@@ -77,6 +73,12 @@ def _open_source(source: str):
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
+@command(
+    app,
+    "import",
+    "taskcli import tasks.json --dry-run",
+    "task export | taskcli import - --format taskwarrior",
+)
 def import_command(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FILE|-", help="File to import, - for stdin.")],
@@ -121,6 +123,12 @@ def _print_report(report, as_json: bool, dry_run: bool, rejected: bool = False) 
     )
 
 
+@command(
+    app,
+    "export",
+    "taskcli export --format csv -o tasks.csv",
+    "taskcli export --project work --format todotxt",
+)
 def export_command(
     ctx: typer.Context,
     fmt: Annotated[
@@ -166,7 +174,7 @@ def export_command(
         arguments = {"user_id": session.identity.user_id, "flt": flt, "fmt": fmt}
         if out is None or str(out) == "-":
             stream = sys.stdout
-            if output.stdout_is_tty():
+            if terminal.current().stdout_is_tty():
                 is_json = fmt in ("json", "jsonl", "taskwarrior")
                 stream = output.TerminalSafeWriter(sys.stdout, is_json=is_json)
             transfer.export_tasks(session.conn, out=stream, **arguments)
@@ -186,7 +194,7 @@ def _export_to_file(conn, path: Path, arguments: dict) -> int:
     from taskcli.core.listing import count_tasks
 
     total = None
-    if output.stderr_is_tty():
+    if terminal.current().stderr_is_tty():
         total = count_tasks(conn, user_id=arguments["user_id"], flt=arguments["flt"])
     try:
         with (

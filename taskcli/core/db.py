@@ -255,8 +255,9 @@ def translate_errors(database: Database, *, admin: bool = False) -> Iterator[Non
 
 
 @contextmanager
-def atomic(conn: Connection) -> Iterator[Connection]:
-    """Run several statements as one transaction on an autocommit connection."""
+def atomic(conn: Connection, *, commit: bool = True) -> Iterator[Connection]:
+    """Run several statements as one transaction on an autocommit connection; with
+    ``commit=False`` (a dry run) it is rolled back at the end instead."""
     sqlite = conn.dialect.name == "sqlite"
     conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
     try:
@@ -268,7 +269,7 @@ def atomic(conn: Connection) -> Iterator[Connection]:
             with suppress(exc.SQLAlchemyError):
                 conn.exec_driver_sql("ROLLBACK")
         raise
-    conn.exec_driver_sql("COMMIT")
+    conn.exec_driver_sql("COMMIT" if commit else "ROLLBACK")
 
 
 def ensure_embedded_schema(conn: Connection) -> None:

@@ -238,10 +238,11 @@ def import_records(
     on_progress: Callable[[int], None] = lambda _count: None,
 ) -> ImportReport:
     """Import all records or none. Raises ImportRejected (exit 5) when any is rejected.
-    A task the user has is updated in the fields ``carries`` names (see import_merge)."""
+    A task the user has is updated in the fields ``carries`` names (see import_merge).
+    A dry run does all of it and rolls it back: the report says what would have changed."""
     report = ImportReport()
     now = utc_now()
-    with atomic(conn):
+    with atomic(conn, commit=not dry_run):
         if is_postgres(conn):
             # One import per user at a time: a second one waits here, then finds the tasks
             # the first created and updates them (SQLite's BEGIN IMMEDIATE already waits).
@@ -256,14 +257,7 @@ def import_records(
         if report.rejected:
             report.created = report.updated = 0  # rolled back
             raise ImportRejected(report)
-        if dry_run:
-            raise _DryRun(report)
     return report
-
-
-class _DryRun(Exception):
-    def __init__(self, report: ImportReport) -> None:
-        self.report = report
 
 
 def import_file(
@@ -275,8 +269,6 @@ def import_file(
             conn, user_id=user_id, parsed=formats.read_records(stream, fmt),
             carries=formats.carried_fields(fmt), dry_run=dry_run, on_progress=on_progress,
         )  # fmt: skip
-    except _DryRun as rolled_back:
-        return rolled_back.report
     except UnicodeDecodeError:
         raise _not_utf8() from None
 

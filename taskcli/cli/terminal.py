@@ -1,0 +1,117 @@
+"""What the process is attached to: which streams are terminals, the screen's size, colour,
+the pager, and the person who answers prompts.
+
+The one place that asks. Commands call :func:`current`; a test runs a command in-process
+on a :class:`FakeTerminal` (see :func:`faked`), as gh's IOStreams allow, instead of
+needing a pseudo-terminal for every case.
+"""
+
+
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+DEFAULT_PAGER = "less -FRX"
+
+
+class Terminal:
+    """The real streams of this process."""
+
+    def stdin_is_tty(self) -> bool:
+        return sys.stdin.isatty()
+
+    def stdout_is_tty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def stderr_is_tty(self) -> bool:
+        return sys.stderr.isatty()
+
+    def size(self) -> os.terminal_size:
+        return shutil.get_terminal_size()
+
+    def color_allowed(self) -> bool:
+        return "NO_COLOR" not in os.environ
+
+    def pager_command(self) -> list[str] | None:
+        """TASKCLI_PAGER, else PAGER, else ``less -FRX``; an empty value or ``cat`` means none."""
+        import shlex
+
+        text = os.environ.get("TASKCLI_PAGER")
+        if text is None:
+            text = os.environ.get("PAGER", DEFAULT_PAGER)
+        words = shlex.split(text)
+        return None if words in ([], ["cat"]) else words
+
+    def prompt(self, label: str, *, hidden: bool = False) -> str:
+        """Ask on the terminal (the question on stderr, never mixed into results)."""
+        import typer
+
+        return typer.prompt(label, hide_input=hidden, err=True)
+
+    def confirm(self, question: str) -> bool:
+        import typer
+
+        return typer.confirm(question, default=False, err=True)
+
+
+class FakeTerminal(Terminal):
+    """A terminal for in-process tests: which streams count as terminals, the screen's
+    size, and the answers typed at the prompts, in order (each prompt is kept in
+    ``asked`` as ``(label, hidden)``; a confirmation is answered by "y" or "n")."""
+
+    def __init__(
+        self, *, stdin: bool = True, stdout: bool = True, stderr: bool = True,
+        columns: int = 80, lines: int = 24, color: bool = False,
+        pager: list[str] | None = None, answers: Iterable[str] = (),
+    ) -> None:  # fmt: skip
+        self.ttys = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+        self.screen = os.terminal_size((columns, lines))
+        self.color = color
+        self.pager = pager
+        self.answers = list(answers)
+        self.asked: list[tuple[str, bool]] = []
+
+    def stdin_is_tty(self) -> bool:
+        return self.ttys["stdin"]
+
+    def stdout_is_tty(self) -> bool:
+        return self.ttys["stdout"]
+
+    def stderr_is_tty(self) -> bool:
+        return self.ttys["stderr"]
+
+    def size(self) -> os.terminal_size:
+        return self.screen
+
+    def color_allowed(self) -> bool:
+        return self.color
+
+    def pager_command(self) -> list[str] | None:
+        return self.pager
+
+    def prompt(self, label: str, *, hidden: bool = False) -> str:
+        self.asked.append((label, hidden))
+        return self.answers.pop(0)
+
+    def confirm(self, question: str) -> bool:
+        return self.prompt(question) == "y"
+
+
+_current: Terminal = Terminal()
+
+
+def current() -> Terminal:
+    return _current
+
+
+@contextmanager
+def faked(fake: Terminal) -> Iterator[Terminal]:
+    """Commands run in this block see ``fake`` as their terminal."""
+    global _current
+    previous, _current = _current, fake
+    try:
+        yield fake
+    finally:
+        _current = previous

@@ -5,6 +5,8 @@ syntax; these command classes write ``TITLE...``, then an Examples section from 
 command's epilog and, for a command with a WHEN option, what WHEN accepts.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 from typer.core import TyperCommand, TyperGroup
 
@@ -48,6 +50,14 @@ def help_without_command(ctx: typer.Context) -> None:
 
 
 class _ExamplesEpilog:
+    """Mixed into click's command classes, which provide ``epilog`` and ``get_params``."""
+
+    epilog: str | None
+
+    if TYPE_CHECKING:
+
+        def get_params(self, ctx: Any) -> list[Any]: ...
+
     def format_epilog(self, ctx, formatter) -> None:
         if self.epilog:
             with formatter.section("Examples"):

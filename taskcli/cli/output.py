@@ -9,7 +9,10 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
+
+if TYPE_CHECKING:
+    import subprocess
 
 from taskcli.cli import terminal
 
@@ -67,14 +70,15 @@ def console(*, stderr: bool = False):
     from rich.console import Console
 
     screen = terminal.current()
-    size = {} if stderr else {"width": screen.size().columns, "height": screen.size().lines}
+    size = None if stderr else screen.size()
     return Console(
         stderr=stderr,
         force_terminal=True,
         no_color=not screen.color_allowed(),
         highlight=False,
         soft_wrap=False,
-        **size,
+        width=size.columns if size else None,
+        height=size.lines if size else None,
     )
 
 
@@ -184,15 +188,20 @@ class PagedOutput:
         self._height = height
         self._held: list[str] = []
         self._lines = 0
-        self._pager = None
+        self._pager: subprocess.Popen[str] | None = None
 
     def isatty(self) -> bool:
         return True
 
+    @property
+    def _to_pager(self) -> IO[str]:
+        assert self._pager is not None and self._pager.stdin is not None  # stdin=PIPE
+        return self._pager.stdin
+
     def write(self, text: str) -> int:
         if self._pager is not None:
             try:
-                self._pager.stdin.write(text)
+                self._to_pager.write(text)
             except BrokenPipeError:
                 raise PagerClosed from None
         elif self._command is None:
@@ -205,18 +214,20 @@ class PagedOutput:
         return len(text)
 
     def flush(self) -> None:
-        (self._pager.stdin if self._pager is not None else sys.stdout).flush()
+        (self._to_pager if self._pager is not None else sys.stdout).flush()
 
     def _start_pager(self) -> None:
         import subprocess
 
+        command = self._command
+        assert command is not None  # only called while there is a pager to start
         try:
             self._pager = subprocess.Popen(
-                self._command, stdin=subprocess.PIPE, text=True,
+                command, stdin=subprocess.PIPE, text=True,
                 encoding=sys.stdout.encoding or "utf-8", errors="replace",
             )  # fmt: skip
         except OSError as error:  # no such program: the output still reaches the terminal
-            warn(f"pager {self._command[0]!r} not started ({error.strerror}); printing directly")
+            warn(f"pager {command[0]!r} not started ({error.strerror}); printing directly")
             self._command = None
         self.write("".join(self._held))
         self._held = []
@@ -228,7 +239,7 @@ class PagedOutput:
             sys.stdout.flush()
             return
         try:
-            self._pager.stdin.close()
+            self._to_pager.close()
         except BrokenPipeError:  # the user quit the pager before the end: that is fine
             pass
         self._pager.wait()
@@ -244,7 +255,7 @@ def paging(*, no_pager: bool) -> Iterator[Any]:
     sink = PagedOutput(None if no_pager else screen.pager_command(), size.lines)
     try:
         yield Console(
-            file=sink, force_terminal=True, width=size.columns, height=size.lines,
+            file=cast("IO[str]", sink), force_terminal=True, width=size.columns, height=size.lines,
             no_color=not screen.color_allowed(), highlight=False, soft_wrap=False,
         )  # fmt: skip
     except PagerClosed:

@@ -6,6 +6,7 @@ fields themselves.
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TextIO, cast
 
 from taskcli.cli import output, terminal
 
@@ -90,7 +91,7 @@ def task_list(
         from taskcli.core.formats.json_lines import write_jsonl
 
         # The export's writer; DEL and C1 escaped, as in every JSON document on stdout.
-        write_jsonl(records, output.TerminalSafeWriter(sys.stdout, is_json=True))
+        write_jsonl(records, cast(TextIO, output.TerminalSafeWriter(sys.stdout, is_json=True)))
     elif terminal.current().stdout_is_tty():
         from taskcli.cli.table import print_rows
         from taskcli.core.dates import utc_now

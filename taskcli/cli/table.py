@@ -9,6 +9,7 @@ up and memory stays bounded by one page.
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Literal
 
 PAGE_ROWS = 200
 GAP = 2  # rich's padding between two columns of a box-less table
@@ -23,7 +24,7 @@ TITLE_ROOM = 24  # what the title should keep, or half the terminal when that is
 class Column:
     name: str
     width: int
-    justify: str = "left"
+    justify: Literal["left", "right"] = "left"
 
 
 def print_rows(console, header: tuple[str, ...], rows: Iterable[tuple]) -> int:

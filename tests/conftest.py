@@ -20,9 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import servers
+from tests.support.accounts import PASSWORD, create_logged_in_user
 
+__all__ = ["PASSWORD"]  # test modules import the test password from here
 REPO = Path(__file__).resolve().parents[1]
-PASSWORD = "correct horse battery"
 ISOLATED_VARIABLES = (
     "TASKCLI_DATABASE_URL", "TASKCLI_PROFILE", "TASKCLI_TOKEN", "NO_COLOR",
     "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "DBUS_SESSION_BUS_ADDRESS",
@@ -196,8 +197,7 @@ def backend(request, monkeypatch, tmp_path) -> str:
 
 
 @pytest.fixture
-def user(taskcli, backend) -> str:
-    """A registered, logged-in user on the backend; returns the email."""
-    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
-    taskcli.ok("register", "--email", email, "--password-stdin", input=PASSWORD + "\n")
-    return email
+def user(backend) -> str:
+    """A registered, logged-in user on the backend (made through core, its token where the
+    CLI finds it; see tests/support/accounts.py); returns the email."""
+    return create_logged_in_user()

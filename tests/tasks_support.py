@@ -18,7 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import create_logged_in_user, new_email
 
 TASK_KEYS = [
     "id", "number", "title", "description", "status", "priority", "due",
@@ -82,11 +82,7 @@ def user_id(taskcli) -> uuid.UUID:
 def register_second_user(taskcli, data_dir) -> dict:
     """Register another user whose token lives in ``data_dir``; returns the env to act as them."""
     env = {"TASKCLI_DATA_DIR": str(data_dir)}
-    email = f"other-{uuid.uuid4().hex[:8]}@example.com"
-    result = taskcli(
-        "register", "--email", email, "--password-stdin", input=PASSWORD + "\n", env=env
-    )
-    assert result.exit_code == 0, result.stderr
+    create_logged_in_user(new_email("other"), env=env)
     return env
 
 

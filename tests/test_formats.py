@@ -857,10 +857,15 @@ def test_a_line_of_up_to_one_mib_is_read(length: int) -> None:
 
 
 def peak_memory_of(work) -> int:
+    return traced(work)[1]
+
+
+def traced(work, *args: Any) -> tuple[Any, int]:
+    """What ``work(*args)`` returns, and the peak of the memory it allocated (bytes)."""
     tracemalloc.start()
     try:
-        work()
-        return tracemalloc.get_traced_memory()[1]
+        value = work(*args)
+        return value, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
@@ -896,9 +901,12 @@ class CountingSink(io.TextIOBase):
         return len(text)
 
 
-MANY = 200_000
-# Held in memory, 50,000 parsed records take several times this limit.
-MANY_READ = 50_000
+# Flat memory is shown by the peak at two sizes: holding the records (or the text written)
+# would make the larger run's peak higher by at least the difference in size, which is
+# megabytes (a parsed record takes over a kilobyte, a written one over 50 characters).
+WRITE_SIZES = (20_000, 40_000)
+READ_SIZES = (10_000, 20_000)
+GROWTH_LIMIT = 256 * 1024
 PEAK_LIMIT = 20 * 1024 * 1024
 
 
@@ -908,33 +916,39 @@ def many_records(count: int) -> Iterator[dict[str, Any]]:
         yield {**template, "id": str(uuid.UUID(int=number)), "number": number}
 
 
+def count_read(stream, fmt: str) -> int:
+    return sum(1 for item in read_records(stream, fmt) if item.record is not None)
+
+
+def assert_flat(peaks: list[int]) -> None:
+    smaller, larger = peaks
+    assert larger - smaller < GROWTH_LIMIT, peaks  # twice the records, no more memory…
+    assert larger < PEAK_LIMIT, peaks  # …and little of it at all
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_writing_streams_with_flat_memory(fmt: str) -> None:
-    sink = CountingSink()
-    tracemalloc.start()
-    try:
-        count = write_records(many_records(MANY), sink, fmt)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert count == MANY
-    assert sink.chars > MANY * 50  # everything went through the sink…
-    assert peak < PEAK_LIMIT  # …and none of it stayed
+    peaks = []
+    for size in WRITE_SIZES:
+        sink = CountingSink()
+        count, peak = traced(write_records, many_records(size), sink, fmt)
+        peaks.append(peak)
+        assert count == size
+        assert sink.chars > size * 50  # everything went through the sink…
+    assert_flat(peaks)  # …and none of it stayed
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_reading_streams_with_flat_memory(fmt: str, tmp_path: Path) -> None:
-    path = tmp_path / f"tasks.{fmt}"
-    with path.open("w", encoding="utf-8", newline="") as out:
-        write_records(many_records(MANY_READ), out, fmt)
-    tracemalloc.start()
-    try:
+    peaks = []
+    for size in READ_SIZES:
+        path = tmp_path / f"tasks-{size}.{fmt}"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            write_records(many_records(size), out, fmt)
         with path.open(encoding="utf-8", newline="") as stream:
-            count = sum(1 for item in read_records(stream, fmt) if item.record is not None)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert count == MANY_READ
-    assert peak < PEAK_LIMIT
+            count, peak = traced(count_read, stream, fmt)
+        peaks.append(peak)
+        assert count == size
+    assert_flat(peaks)

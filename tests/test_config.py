@@ -211,7 +211,10 @@ def test_config_set_dash_reads_the_value_from_stdin(taskcli, isolated):
     url = "postgresql://alice:from-stdin-pw@db.example.com/tasks"
     result = taskcli("config", "set", "database_url", "-", input=url + "\n")
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout == "profiles.default.database_url = postgresql://alice:***@db.example.com/tasks\n"
+    assert (
+        result.stdout
+        == "profiles.default.database_url = postgresql://alice:***@db.example.com/tasks\n"
+    )
     stored = tomllib.loads((isolated / "config" / "config.toml").read_text())
     assert stored["profiles"]["default"]["database_url"] == url
     taskcli.ok("config", "set", "session_days", "-", input="12\r\n")

@@ -47,8 +47,7 @@ def test_every_cli_module_imports_on_its_own_without_the_root_app(module):
     """No import cycle: a command module takes its state from taskcli.cli.state, and only
     the root app (which imports the command modules) may load taskcli.cli.app."""
     code = (
-        f"import sys, taskcli.cli.{module}\n"
-        "sys.stdout.write(str('taskcli.cli.app' in sys.modules))"
+        f"import sys, taskcli.cli.{module}\nsys.stdout.write(str('taskcli.cli.app' in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (0, "")

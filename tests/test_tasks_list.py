@@ -208,7 +208,7 @@ def test_search_ignores_case_beyond_ascii_on_sqlite(taskcli):
 
 @pytest.mark.parametrize(
     "documents",
-    [[], [{}], [{"a": [], "b": "é\n\"x\""}], [{"n": 1, "tags": ["a", "b"]}, {"n": 2, "t": None}]],
+    [[], [{}], [{"a": [], "b": 'é\n"x"'}], [{"n": 1, "tags": ["a", "b"]}, {"n": 2, "t": None}]],
 )
 def test_streamed_json_array_is_the_same_text(documents, capsys):
     from taskcli.cli import output

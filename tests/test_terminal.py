@@ -86,9 +86,7 @@ def test_register_asks_email_and_a_hidden_password_twice(taskcli, backend):
     fake = FakeTerminal(answers=["me@example.com", PASSWORD, PASSWORD])
     with faked(fake):
         taskcli.ok("register")
-    assert fake.asked == [
-        ("Email", False), ("Password", True), ("Repeat for confirmation", True)
-    ]
+    assert fake.asked == [("Email", False), ("Password", True), ("Repeat for confirmation", True)]
     assert taskcli.ok("whoami", "--json").json()["email"] == "me@example.com"
 
 

@@ -99,9 +99,7 @@ REAL_TEXT = [
 def test_format_characters_are_accepted_in_every_text_field(taskcli, user):
     for index, text in enumerate(REAL_TEXT):
         word = text.replace(" ", "")
-        task = taskcli.ok(
-            "add", text, "-d", text, "--project", word, "-t", word, "--json"
-        ).json()
+        task = taskcli.ok("add", text, "-d", text, "--project", word, "-t", word, "--json").json()
         assert (task["title"], task["description"], task["project"], task["tags"]) == (
             text, text, word, [word],
         )  # fmt: skip

@@ -195,7 +195,9 @@ def test_token_file_is_rewritten_private_and_leaves_no_temporary_files(
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in data_dir.iterdir()) == [
-        FALLBACK_NOTED_NAME, "tokens.json", "tokens.json.lock",
+        FALLBACK_NOTED_NAME,
+        "tokens.json",
+        "tokens.json.lock",
     ]
     assert stat.S_IMODE((data_dir / "tokens.json.lock").stat().st_mode) == 0o600
     assert file_entries(data_dir)["old:entry"] == "old"

@@ -520,7 +520,9 @@ def test_text_that_needs_escaping_is_imported_exactly(taskcli, user, tmp_path):
     odd = ["back\\slash \\N \\t", "tab\there", "new\nline\r\nreturn", '"quoted" {braced}', "é 🎉"]
     objects = [
         task_object(
-            f"odd {index}", description=text, project=f"p\\{index}",
+            f"odd {index}",
+            description=text,
+            project=f"p\\{index}",
             tags=["\\N", 'a"b', "{x}", "c\\d", "NULL", "ü"][index:],
         )  # fmt: skip
         for index, text in enumerate(odd)

@@ -1,6 +1,5 @@
 """The Typer application: global options, command registration and the one error handler."""
 
-
 import sys
 import traceback
 from collections.abc import Sequence
@@ -159,8 +158,11 @@ app = typer.Typer(
     name="taskcli",
     help="Tasks in SQL: a command-line task manager on SQLite or PostgreSQL.",
     epilog=examples(
-        "taskcli add Buy milk --due tomorrow", "taskcli list", "taskcli done 1",
-        "taskcli --profile work list --overdue", "taskcli add --help",
+        "taskcli add Buy milk --due tomorrow",
+        "taskcli list",
+        "taskcli done 1",
+        "taskcli --profile work list --overdue",
+        "taskcli add --help",
     ),
     invoke_without_command=True,
     no_args_is_help=False,
@@ -176,7 +178,10 @@ def root(
     profile: Annotated[
         str | None,
         typer.Option(
-            "--profile", "-p", metavar="NAME", envvar="TASKCLI_PROFILE",
+            "--profile",
+            "-p",
+            metavar="NAME",
+            envvar="TASKCLI_PROFILE",
             help="Configuration profile.",
         ),
     ] = None,

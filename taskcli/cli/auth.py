@@ -1,6 +1,5 @@
 """register, login, logout, whoami."""
 
-
 from typing import Annotated
 
 import typer

@@ -1,6 +1,5 @@
 """``taskcli config`` and ``taskcli profile``: the TOML configuration file."""
 
-
 import os
 from typing import Annotated, Any
 
@@ -117,7 +116,7 @@ def set_command(
         typer.Argument(
             metavar="[VALUE|-]",
             help="The new value; - (or nothing, on a terminal) reads it from stdin or a"
-            " hidden prompt, out of the process arguments."
+            " hidden prompt, out of the process arguments.",
         ),
     ] = None,
     as_json: Json = False,

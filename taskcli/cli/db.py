@@ -1,7 +1,6 @@
 """``taskcli db``: migrate, status, history, downgrade, rotate-key, grant (an
 administrator's commands)."""
 
-
 from typing import Annotated
 
 import typer
@@ -187,9 +186,7 @@ def rotate_key_command(ctx: typer.Context, yes: Yes = False, as_json: Json = Fal
 )
 def grant_command(
     ctx: typer.Context,
-    role: Annotated[
-        str, typer.Argument(metavar="ROLE", help="An existing PostgreSQL login role.")
-    ],
+    role: Annotated[str, typer.Argument(metavar="ROLE", help="An existing PostgreSQL login role.")],
     as_json: Json = False,
 ) -> None:
     """Give ROLE exactly what the ordinary commands need (owner only; safe to repeat)."""

@@ -1,6 +1,5 @@
 """Option aliases shared by many commands (declared once, used everywhere)."""
 
-
 from collections.abc import Callable
 from typing import Annotated
 
@@ -56,7 +55,10 @@ from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus  # noqa: E402 
 Statuses = Annotated[
     list[TaskStatus] | None,
     typer.Option(
-        "--status", "-s", metavar="STATUS", case_sensitive=False,
+        "--status",
+        "-s",
+        metavar="STATUS",
+        case_sensitive=False,
         help="Only tasks with this status: pending, in_progress or completed (repeatable).",
     ),
 ]
@@ -64,7 +66,10 @@ All = Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.
 Priority = Annotated[
     TaskPriority | None,
     typer.Option(
-        "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+        "--priority",
+        "-P",
+        metavar="PRIORITY",
+        case_sensitive=False,
         help="Only tasks with this priority: low, medium or high.",
     ),
 ]
@@ -88,7 +93,9 @@ Search = Annotated[
 Sort = Annotated[
     TaskSort,
     typer.Option(
-        "--sort", metavar="KEY", case_sensitive=False,
+        "--sort",
+        metavar="KEY",
+        case_sensitive=False,
         help="Sort by number, due, priority, created or updated (no due date sorts last).",
     ),
 ]

@@ -172,6 +172,7 @@ class _RichProgress(_NoProgress):
 
 # ---- the pager ------------------------------------------------------------------------------
 
+
 class PagerClosed(Exception):
     """The user quit the pager before the end of the output (not an error)."""
 

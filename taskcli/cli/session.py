@@ -1,6 +1,5 @@
 """The logged-in session a command runs as: token from the store, verified in the database."""
 
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass

@@ -4,7 +4,6 @@ Command modules take their state from here, never from the root app, so each of 
 imports on its own (the root app imports them, not the other way round).
 """
 
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -185,7 +185,10 @@ def update_command(
     priority: Annotated[
         TaskPriority | None,
         typer.Option(
-            "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
+            "--priority",
+            "-P",
+            metavar="PRIORITY",
+            case_sensitive=False,
             help=f"New priority: {PRIORITIES}.",
         ),
     ] = None,  # fmt: skip
@@ -200,7 +203,9 @@ def update_command(
     status: Annotated[
         TaskStatus | None,
         typer.Option(
-            "--status", metavar="STATUS", case_sensitive=False,
+            "--status",
+            metavar="STATUS",
+            case_sensitive=False,
             help="New status: pending, in_progress or completed.",
         ),
     ] = None,  # fmt: skip

@@ -6,7 +6,6 @@ on a :class:`FakeTerminal` (see :func:`faked`), as gh's IOStreams allow, instead
 needing a pseudo-terminal for every case.
 """
 
-
 import os
 import shutil
 import sys

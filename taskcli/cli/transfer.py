@@ -1,6 +1,5 @@
 """import and export."""
 
-
 import contextlib
 import sys
 from pathlib import Path

@@ -95,4 +95,3 @@ class Terminated(TaskcliError):
 
     exit_code = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
     code = "terminated"
-

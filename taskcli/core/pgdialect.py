@@ -54,9 +54,7 @@ class TaskcliPGDialect(PGDialect_psycopg2):
         return "READ COMMITTED"
 
     def _set_backslash_escapes(self, connection: Connection) -> None:
-        status = driver_connection(connection).get_parameter_status(
-            "standard_conforming_strings"
-        )
+        status = driver_connection(connection).get_parameter_status("standard_conforming_strings")
         self._backslash_escapes = status == "off"
 
 

@@ -136,9 +136,7 @@ def _hits(ref: Ref, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> list[dict[str, Any]]:
     """The tasks the references name, in order; NotFound / ambiguous prefix → errors."""
     rows = conn.execute(
-        sa.select(*COLUMNS).where(
-            tasks.c.user_id == user_id, _ref_condition(tasks, user_id, refs)
-        )
+        sa.select(*COLUMNS).where(tasks.c.user_id == user_id, _ref_condition(tasks, user_id, refs))
     )
     found = [to_record(row) for row in rows]
     resolved: dict[uuid.UUID, dict[str, Any]] = {}
@@ -227,9 +225,7 @@ def set_status(
     return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
 
 
-def delete_tasks(
-    conn: Connection, *, user_id: uuid.UUID, refs: list[str]
-) -> list[dict[str, Any]]:
+def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict[str, Any]]:
     parsed = parse_refs(refs)
 
     def statement(where: sa.ColumnElement[bool]) -> sa.Executable:

@@ -141,8 +141,6 @@ def _id_in(conn: Connection, ids: list[uuid.UUID]) -> sa.ColumnElement[bool]:
     return tasks.c.id.in_(ids)
 
 
-
-
 _ROW_COLUMNS = (
     "id", "title", "description", "status", "priority", "due", "project", "tags",
     "created_at", "updated_at", "completed_at",
@@ -203,9 +201,7 @@ def _update_each(conn: Connection, user_id: uuid.UUID, rows: list[dict[str, Any]
         .where(tasks.c.id == params["id"], tasks.c.user_id == user_id)
         .values(_changed_columns(params))
     )
-    conn.execute(
-        statement, [{f"b_{k}": v for k, v in _columns(values).items()} for values in rows]
-    )
+    conn.execute(statement, [{f"b_{k}": v for k, v in _columns(values).items()} for values in rows])
 
 
 def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:

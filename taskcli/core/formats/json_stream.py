@@ -118,7 +118,6 @@ class _Scanner:
             self.pos = end
             return value
 
-
     def _number_may_go_on(self, value: object, end: int) -> bool:
         """Whether a number decoded up to ``end`` may go on in the next chunk: the buffer
         can end inside it ("1." or "1e" decode as 1). Bounded like an element."""

@@ -80,9 +80,7 @@ def has_todotxt_mark(line: str) -> bool:
         return True
     if _DATE.fullmatch(words[0]) and not (len(words) > 1 and _TIME_OF_DAY.match(words[1])):
         return True
-    return any(
-        (len(word) > 1 and word[0] in "+@") or _KEY_VALUE.fullmatch(word) for word in words
-    )
+    return any((len(word) > 1 and word[0] in "+@") or _KEY_VALUE.fullmatch(word) for word in words)
 
 
 def read_todotxt(stream: TextIO) -> Iterator[ParsedRecord]:

@@ -71,7 +71,7 @@ def _prepare_sqlite_file(path: Path, data_dir: Path) -> None:
             f"cannot create the directory of SQLite database {path}: {error.strerror}"
         ) from None
     try:
-        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE))
+        _create_private(path)
         companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
         ours = path.parent.resolve() == data_dir.resolve()
         make_private(path.parent if ours else None, [path, *companions])
@@ -79,6 +79,21 @@ def _prepare_sqlite_file(path: Path, data_dir: Path) -> None:
         raise DatabaseUnavailableError(
             f"cannot make SQLite database {path} private: {error.strerror}"
         ) from None
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing database file 0600. An existing one is never opened here: closing
+    any descriptor of a file drops every POSIX lock this process holds on it, and SQLite's
+    locks for the other connections of this process (threads, a long-lived process) would
+    go with them, letting another process write under their feet."""
+    if path.exists():
+        return
+    try:
+        os.close(
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        )
+    except FileExistsError:  # another process or thread made it just now
+        pass
 
 
 class Database:

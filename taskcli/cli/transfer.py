@@ -160,7 +160,7 @@ def export_command(
     ] = False,
 ) -> None:
     """Stream every matching task (completed ones included) in a format."""
-    from taskcli.core import transfer
+    from taskcli.core import formats, transfer
 
     _checked_format(fmt)
     flt = task_filter(
@@ -174,7 +174,7 @@ def export_command(
         if out is None or str(out) == "-":
             stream = sys.stdout
             if terminal.current().stdout_is_tty():
-                is_json = fmt in ("json", "jsonl", "taskwarrior")
+                is_json = fmt in formats.JSON_FORMATS
                 stream = output.TerminalSafeWriter(sys.stdout, is_json=is_json)
             transfer.export_tasks(session.conn, out=stream, **arguments)
             return

@@ -65,6 +65,8 @@ _CARRIES: dict[str, Carries] = {
 #: Formats made of one-line task objects: their text can come ready-made from the database.
 JSON_TEXT_FORMATS = ("json", "jsonl")
 _TEXT_WRITERS = {"json": JsonArrayWriter, "jsonl": JsonLinesWriter}
+#: Formats whose text is JSON (a terminal gets its raw controls as ``\u`` escapes).
+JSON_FORMATS = (*JSON_TEXT_FORMATS, "taskwarrior")
 
 
 def read_records(stream: TextIO, fmt: str) -> Iterator[ParsedRecord]:

@@ -195,8 +195,11 @@ def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:
 @command(app, "whoami", "taskcli whoami", "taskcli whoami --json")
 def whoami_command(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the logged-in account, database, session expiry and token storage."""
+    from taskcli.core import accounts
+
     with logged_in(ctx) as session:
-        document = _identity_document(ctx, session.identity, session.token_storage)
+        identity = accounts.verified(session.conn, session.identity)
+        document = _identity_document(ctx, identity, session.token_storage)
     if as_json:
         output.print_json(document)
         return

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from taskcli.core import security
+from taskcli.core import pgsessions, security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
+from taskcli.core.proofs import verifier
 from taskcli.core.models import CONTROL, AuthSession, Counter, Meta, User
 from taskcli.core.roles import require_owner
 
@@ -94,7 +97,9 @@ def register(
     """Create an account and log it in. A taken email is a ConflictError (exit 5)."""
     email = normalize_email(email)
     security.check_password_rules(password)
-    password_hash = security.hash_password(password)
+    if _on_postgres(conn):
+        return _pg_login(pgsessions.register, conn, email, password, session_days, client)
+    setting, verifier = security.new_password(password)
     user_id = uuid.uuid4()
     now = utc_now()
     try:
@@ -103,7 +108,8 @@ def register(
                 users.insert().values(
                     id=user_id,
                     email=email,
-                    password_hash=password_hash,
+                    password_setting=setting,
+                    password_verifier=verifier,
                     created_at=now,
                     updated_at=now,
                 )
@@ -118,24 +124,44 @@ def register(
         ) from None
 
 
+def _on_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _pg_login(action: Any, conn: Connection, email: str, password: str, days: int,
+              client: str) -> Login:  # fmt: skip
+    row, token = action(conn, email=email, password=password, days=days, client=client[:255])
+    return Login(Identity(row.user_id, email, row.session_id, as_utc(row.expires_at)), token)
+
+
 def login(conn: Connection, *, email: str, password: str, session_days: int, client: str) -> Login:
     """Check the password (same cost for unknown emails) and start a session."""
     try:
         email = normalize_email(email)
     except InvalidInputError:
         email = ""
+    if _on_postgres(conn):
+        return _pg_login(pgsessions.login, conn, email, password, session_days, client)
     row = conn.execute(
-        sa.select(users.c.id, users.c.password_hash).where(users.c.email == email)
+        sa.select(users.c.id, users.c.password_setting, users.c.password_verifier).where(
+            users.c.email == email
+        )
     ).first()
-    ok, new_hash = security.verify_password(password, row.password_hash if row else None)
-    if not ok or row is None:
+    password_hash = security.hash_with_setting(
+        password, row.password_setting if row else security.DUMMY_SETTING
+    )
+    matches = hmac.compare_digest(verifier(password_hash), row.password_verifier if row else "")
+    if not matches or row is None or len(password) > security.PASSWORD_MAX:
         raise AuthError(WRONG_CREDENTIALS, hint="check the email and password")
     with atomic(conn):
-        if new_hash:
+        if security.needs_new_setting(row.password_setting):
+            setting, new_verifier = security.new_password(password)
             conn.execute(
                 users.update()
                 .where(users.c.id == row.id)
-                .values(password_hash=new_hash, updated_at=utc_now())
+                .values(
+                    password_setting=setting, password_verifier=new_verifier, updated_at=utc_now()
+                )
             )
         return _start_session(
             conn, user_id=row.id, email=email, session_days=session_days, client=client
@@ -143,7 +169,14 @@ def login(conn: Connection, *, email: str, password: str, session_days: int, cli
 
 
 def authenticate(conn: Connection, *, token: str) -> Identity:
-    """Verify signature, audience, expiry and that the session is live; one query."""
+    """Verify signature, audience, expiry and that the session is live; one query.
+
+    On PostgreSQL the database checks the session with the command's first statement
+    (in the same round trip); until then the identity is the token's word for it."""
+    if _on_postgres(conn):
+        claims = pgsessions.present(conn, token)
+        expires_at = datetime.fromtimestamp(claims.expires_at, UTC)
+        return Identity(claims.user_id, claims.email, claims.session_id, expires_at)
     claims = security.unverified_claims(token)
     key_row = meta.alias("signing_key")
     id_row = meta.alias("database_id")
@@ -190,8 +223,18 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
     return Identity(row.user_id, row.email, claims.session_id, expires_at)
 
 
+def verified(conn: Connection, identity: Identity) -> Identity:
+    """The identity as the database has it now (PostgreSQL checks the session here)."""
+    if not _on_postgres(conn):
+        return identity  # authenticate checked it
+    row = pgsessions.whoami(conn)
+    return Identity(row.user_id, row.email, row.session_id, as_utc(row.expires_at))
+
+
 def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) -> int:
     """Revoke this session, or every live session of the user; returns how many ended."""
+    if _on_postgres(conn):
+        return pgsessions.logout(conn, everywhere=everywhere)
     target = (
         sessions.c.user_id == identity.user_id
         if everywhere
@@ -207,6 +250,8 @@ def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) ->
 
 def revoke_token(conn: Connection, *, token: str) -> int:
     """End the session a token belongs to (used when a new login replaces it)."""
+    if _on_postgres(conn):
+        return pgsessions.revoke_token(conn, token=token)
     try:
         claims = security.unverified_claims(token)
     except AuthError:  # unreadable: it names no session
@@ -226,6 +271,8 @@ def revoke_token(conn: Connection, *, token: str) -> int:
 
 def rotate_key(conn: Connection) -> int:
     """Replace the signing key; every session ends. Returns the number of sessions ended."""
+    if _on_postgres(conn):
+        return pgsessions.rotate_key(conn)
     require_owner(conn, "db rotate-key")
     with atomic(conn):
         conn.execute(

@@ -22,7 +22,13 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from taskcli.core.config import Settings
-from taskcli.core.errors import DatabaseUnavailableError, NotPermittedError, SchemaError
+from taskcli.core.errors import (
+    AuthError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    NotPermittedError,
+    SchemaError,
+)
 from taskcli.core.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private
 from taskcli.core.pgconnect import (
     connect_budget,
@@ -33,10 +39,14 @@ from taskcli.core.pgconnect import (
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
 SQLITE_LOCK_WAIT_FACTOR = 3
 INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
+# Raised by taskcli's functions in the database: a session or login refused (exit 3),
+# a value they refuse (exit 5).
+INVALID_AUTHORIZATION = "28000"
+INVALID_PARAMETER_VALUE = "22023"
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout: int) -> None:
@@ -144,6 +154,9 @@ class Database:
             connect_args={"application_name": "taskcli"},
         )
         install_connect_budget(engine, timeout)
+        from taskcli.core import pgsessions
+
+        pgsessions.install(engine)
         return engine
 
     @property
@@ -257,8 +270,13 @@ def translate_errors(database: Database, *, admin: bool = False) -> Iterator[Non
             raise SchemaError(
                 f"the database schema at {database.target} is missing or out of date"
             ) from None
-        if getattr(error.orig, "pgcode", None) == INSUFFICIENT_PRIVILEGE:
+        code = getattr(error.orig, "pgcode", None)
+        if code == INSUFFICIENT_PRIVILEGE:
             raise not_permitted(database, error, admin) from None
+        if code in (INVALID_AUTHORIZATION, INVALID_PARAMETER_VALUE):
+            diag = error.orig.diag  # type: ignore[union-attr]
+            kind = AuthError if code == INVALID_AUTHORIZATION else InvalidInputError
+            raise kind(diag.message_primary or driver_message(error), hint=diag.message_hint) from None
         failure = sqlite_failure(database, error) if database.is_sqlite else None
         if failure is not None:
             raise failure from None

@@ -75,7 +75,9 @@ class User(Model, table=True):
     __tablename__ = "users"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(sa_column=sa.Column(sa.String(320), nullable=False, unique=True))
-    password_hash: str = Field(sa_column=sa.Column(sa.String(512), nullable=False))
+    # the argon2 salt and parameters, and g^x mod p (see taskcli.core.proofs): no hash
+    password_setting: str = Field(sa_column=sa.Column(sa.String(160), nullable=False))
+    password_verifier: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
 
@@ -115,6 +117,26 @@ class AuthSession(Model, table=True):
     expires_at: datetime = Field(sa_column=_timestamp(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     client: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+
+
+class SpentNonce(Model, table=True):
+    """The single-use proofs of the last half hour (PostgreSQL's login and session checks),
+    with the backend and statement that spent them."""
+
+    __tablename__ = "spent_nonces"
+    nonce: uuid.UUID = Field(primary_key=True)
+    backend: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    at: datetime = Field(sa_column=_timestamp(nullable=False, index=True))
+
+
+class LoginFailure(Model, table=True):
+    """Failed logins per email (keyed by a MAC of it, known or not): the throttle."""
+
+    __tablename__ = "login_failures"
+    email_key: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    failures: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    last_failure_at: datetime = Field(sa_column=_timestamp(nullable=False))
+    locked_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class Task(Model, table=True):

@@ -15,15 +15,25 @@ from sqlalchemy.engine import Connection
 from taskcli.core.db import atomic
 from taskcli.core.errors import InvalidInputError, NotPermittedError
 
-# What the ordinary commands do, table by table (no command deletes a user or a session:
-# logout marks it ended; only the owner changes meta).
+# What the ordinary commands do, table by table; row-level security narrows tasks and
+# counters to the session's user. Accounts, sessions, keys, spent proofs and the login
+# throttle are the database's own: reached only through the functions below.
 APPLICATION_PRIVILEGES = (
     ("alembic_version", ("SELECT",)),
-    ("meta", ("SELECT",)),
-    ("users", ("SELECT", "INSERT", "UPDATE")),
-    ("counters", ("SELECT", "INSERT", "UPDATE")),
-    ("sessions", ("SELECT", "INSERT", "UPDATE")),
+    ("counters", ("SELECT", "UPDATE")),
     ("tasks", ("SELECT", "INSERT", "UPDATE", "DELETE")),
+)
+PRIVATE_TABLES = ("meta", "users", "sessions", "spent_nonces", "login_failures")
+# The SECURITY DEFINER functions of migration 0004 that the application role may call.
+APPLICATION_FUNCTIONS = (
+    "taskcli_uid()",
+    "taskcli_password_setting(text)",
+    "taskcli_register(text, text, text, text, integer)",
+    "taskcli_login(text, uuid, bigint, text, text, text, integer, text, text)",
+    "taskcli_spend(uuid)",
+    "taskcli_present(uuid, uuid, uuid, bigint, text, text)",
+    "taskcli_whoami()",
+    "taskcli_logout(boolean)",
 )
 
 _OWNERSHIP = """
@@ -70,18 +80,31 @@ def grant(conn: Connection, role: str) -> list[Grant]:
     schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
     grants = [Grant(("USAGE",), f"schema {schema}")]
     grants += [Grant(privileges, f"table {table}") for table, privileges in APPLICATION_PRIVILEGES]
+    grants += [Grant(("EXECUTE",), f"function {function}") for function in APPLICATION_FUNCTIONS]
+    grantee, where = quote(role), quote(schema)
     with atomic(conn):
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {quote(schema)} TO {quote(role)}")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {where} TO {grantee}")
+        # nobody but the owner creates objects in the schema (a function named like one
+        # of ours, for instance)
+        conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {where} FROM PUBLIC, {grantee}")
+        for table in PRIVATE_TABLES:
+            conn.exec_driver_sql(f"REVOKE ALL ON {where}.{quote(table)} FROM {grantee}")
         for table, privileges in APPLICATION_PRIVILEGES:
-            target = f"{quote(schema)}.{quote(table)}"
-            conn.exec_driver_sql(f"REVOKE ALL ON {target} FROM {quote(role)}")
-            conn.exec_driver_sql(f"GRANT {', '.join(privileges)} ON {target} TO {quote(role)}")
+            target = f"{where}.{quote(table)}"
+            conn.exec_driver_sql(f"REVOKE ALL ON {target} FROM {grantee}")
+            conn.exec_driver_sql(f"GRANT {', '.join(privileges)} ON {target} TO {grantee}")
+        for function in APPLICATION_FUNCTIONS:
+            conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {where}.{function} TO {grantee}")
     return grants
 
 
 def _check_grantee(conn: Connection, role: str) -> None:
     row = conn.exec_driver_sql(
-        "SELECT rolcanlogin, rolsuper, rolname = current_user FROM pg_roles WHERE rolname = %s",
+        "SELECT rolcanlogin, rolsuper OR rolbypassrls, rolname = current_user"
+        " OR pg_has_role(oid, current_user, 'MEMBER')"
+        " OR pg_has_role(oid, (SELECT relowner FROM pg_class"
+        "   WHERE oid = to_regclass('tasks')), 'MEMBER')"
+        " FROM pg_roles WHERE rolname = %s",
         (role,),
     ).first()
     if row is None or not row[0]:
@@ -90,5 +113,7 @@ def _check_grantee(conn: Connection, role: str) -> None:
             hint="create it first: CREATE ROLE name LOGIN PASSWORD '…'",
         )
     if row[1] or row[2]:
-        what = "a superuser" if row[1] else "the role you are connected as"
+        what = "a superuser (or bypasses row-level security)" if row[1] else (
+            "the owner of the taskcli tables (or a member of it)"
+        )
         raise InvalidInputError(f"{role!r} is {what}: grants would not limit it")

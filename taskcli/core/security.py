@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import sys
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -20,11 +22,15 @@ if TYPE_CHECKING:
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 ALGORITHM = "HS256"
-# Verified when the email is unknown, so a missing user costs the same as a wrong password.
-# Same argon2 parameters as the context's defaults (a test keeps them in step).
-DUMMY_HASH = (
-    "$argon2id$v=19$m=65536,t=3,p=4$CKHU+n8PAQCAsHZurVXqPQ"
-    "$xe4oGfJokunGGRbVNXJEH/LPpmQjdhN6JvbuIzwI4oY"
+# The argon2 parameters of new verifiers (a test keeps them equal to the context's defaults).
+# The database hands out a setting (this prefix and a salt) for an email; the client
+# hashes the password with it (see taskcli.core.proofs).
+PASSWORD_SETTING = "$argon2id$v=19$m=65536,t=3,p=4$"
+# Hashed when the email is unknown, so a missing user costs the same as a wrong password.
+DUMMY_SETTING = PASSWORD_SETTING + "CKHU+n8PAQCAsHZurVXqPQ"
+SETTING_RE = re.compile(
+    r"^(\$argon2id\$v=19\$m=\d{1,7},t=\d{1,3},p=\d{1,3}\$[A-Za-z0-9+/]{11,86}"
+    r"|\$2[aby]?\$\d\d\$[./A-Za-z0-9]{22})$"
 )
 
 
@@ -32,7 +38,7 @@ DUMMY_HASH = (
 def password_context() -> CryptContext:
     from passlib.context import CryptContext
 
-    # argon2 for new hashes; bcrypt still verifies and is rehashed on the next login.
+    # argon2 for new hashes; bcrypt settings (from older databases) still hash.
     return CryptContext(schemes=["argon2", "bcrypt"], deprecated=["bcrypt"])
 
 
@@ -45,24 +51,37 @@ def hash_password(password: str) -> str:
     return password_context().hash(password)
 
 
-def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
-    """(matches, replacement hash when the stored one needs an update).
+def setting_of(password_hash: str) -> str:
+    """The salt and parameters of a hash string, without its digest."""
+    if password_context().identify(password_hash) == "bcrypt":
+        return password_hash[:29]
+    return password_hash.rsplit("$", 1)[0]
 
-    With no stored hash (unknown user) the dummy hash is verified and the answer is False.
-    A password longer than register allows can match nothing (and passlib refuses some):
-    it is answered the same way, at the same cost.
-    """
+
+def hash_with_setting(password: str, setting: str) -> str:
+    """The hash string of ``password`` under a stored setting (salt and parameters)."""
+    if not SETTING_RE.match(setting):
+        setting = DUMMY_SETTING  # never from this database: costs the same, matches nothing
     context = password_context()
-    if stored_hash is None or len(password) > PASSWORD_MAX:
-        context.verify_and_update(password[:PASSWORD_MAX], DUMMY_HASH)
-        return False, None
-    if context.identify(stored_hash) != "bcrypt":
-        return context.verify_and_update(password, stored_hash)
-    # bcrypt only ever read the first 72 bytes, and bcrypt >= 5 raises on longer input;
-    # the argon2 replacement is made from the whole password.
-    if not context.verify(password.encode("utf-8")[:72], stored_hash):
-        return False, None
-    return True, context.hash(password) if context.needs_update(stored_hash) else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # genhash: the one way to reuse a salt
+        if context.identify(setting + "$x") == "bcrypt" or setting.startswith("$2"):
+            # bcrypt only ever read the first 72 bytes, and bcrypt >= 5 raises on longer input
+            return str(context.handler("bcrypt").genhash(password.encode("utf-8")[:72], setting))
+        return str(context.handler("argon2").genhash(password[:PASSWORD_MAX], setting))
+
+
+def new_password(password: str) -> tuple[str, str]:
+    """(setting, verifier) of a new password: what the database stores instead of a hash."""
+    from taskcli.core.proofs import verifier
+
+    password_hash = hash_password(password)
+    return setting_of(password_hash), verifier(password_hash)
+
+
+def needs_new_setting(setting: str) -> bool:
+    """Hashed with bcrypt or with other argon2 parameters: replaced at the next login."""
+    return not (setting.startswith(PASSWORD_SETTING) and SETTING_RE.match(setting))
 
 
 def new_session_secret() -> str:

@@ -1,0 +1,183 @@
+"""Accounts and sessions on PostgreSQL: through the database's SECURITY DEFINER functions.
+
+The application role reads no account, session or key: register and login are
+functions, and every later statement carries a single-use proof of the session (see
+:mod:`taskcli.core.proofs`) in front of it, in the same round trip. The proof is spent
+and committed first (``SELECT taskcli_spend(…); COMMIT``), so a statement copied from
+``pg_stat_activity`` is worthless even when the original was rolled back; then
+``taskcli_present`` checks it and sets the transaction's identity, which the
+row-level security policies read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from taskcli.core import proofs, security
+from taskcli.core.dates import utc_now
+from taskcli.core.errors import AuthError, ConflictError
+from taskcli.core.roles import require_owner
+
+PRESENTER = "taskcli.presenter"
+
+
+def token_key(secret: str) -> str:
+    """What a PostgreSQL session token is signed with: the database never signs tokens
+    (it keeps no key the application role may use), so the signature only says the token
+    is whole; what counts is the proof of its secret."""
+    return hashlib.sha256(f"taskcli-token|{secret}".encode()).hexdigest()
+
+
+class Presenter:
+    """Puts a fresh session proof in front of each statement that starts a transaction."""
+
+    def __init__(self, claims: security.Claims) -> None:
+        self.claims = claims
+        self.in_transaction = False
+
+    def _spend_and_present(self) -> tuple[str, str]:
+        claims = self.claims
+        proof = proofs.session_proof(
+            claims.secret, user_id=claims.user_id, session_id=claims.session_id
+        )
+        # Only hex digits, uuids and numbers: nothing to quote, no % for the driver.
+        spend = f"SELECT taskcli_spend('{proof.nonce}'); COMMIT; "
+        present = (
+            f"SELECT taskcli_present('{claims.user_id}', '{claims.session_id}', "
+            f"'{proof.nonce}', {proof.ts}, '{proof.proof}', '{_literal(claims.audience)}')"
+        )
+        return spend, present
+
+    def rewrite(self, statement: str, executemany: bool) -> str:
+        word = statement.lstrip()[:9].upper()
+        if word.startswith(("COMMIT", "ROLLBACK")):
+            self.in_transaction = False
+            return statement
+        if self.in_transaction:
+            return statement
+        if executemany:
+            raise RuntimeError("a batch outside a transaction cannot carry a session proof")
+        spend, present = self._spend_and_present()
+        if word.startswith("BEGIN"):
+            self.in_transaction = True
+            return f"{spend}{statement}; {present}"
+        return f"{spend}{present}; {statement}"
+
+
+def _literal(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def install(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _prefix(
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> tuple[str, Any]:
+        presenter = conn.info.get(PRESENTER)
+        if presenter is not None:
+            statement = presenter.rewrite(statement, executemany)
+        return statement, parameters
+
+
+def present(conn: Connection, token: str) -> security.Claims:
+    """Check the token's form and signature here; its session is checked by the database
+    with the command's first statement."""
+    claims = security.unverified_claims(token)
+    verified = security.verify_token(token, key=token_key(claims.secret), audience=claims.audience)
+    conn.info[PRESENTER] = Presenter(verified)
+    return verified
+
+
+def _token(row: Any, email: str) -> str:
+    return security.issue_token(
+        key=token_key(row.secret),
+        audience=row.audience,
+        user_id=row.user_id,
+        email=email,
+        session_id=row.session_id,
+        secret=row.secret,
+        issued_at=utc_now(),
+        expires_at=row.expires_at,
+    )
+
+
+def register(conn: Connection, *, email: str, password: str, days: int, client: str) -> Any:
+    setting, verifier = security.new_password(password)
+    row = conn.exec_driver_sql(
+        "SELECT * FROM taskcli_register(%s, %s, %s, %s, %s)",
+        (email, setting, verifier, client, days),
+    ).one()
+    if row.status == "taken":
+        raise ConflictError(
+            f"an account with the email {email} already exists", hint="run: taskcli login"
+        )
+    return row, _token(row, email)
+
+
+def login(conn: Connection, *, email: str, password: str, days: int, client: str) -> Any:
+    setting = conn.exec_driver_sql("SELECT taskcli_password_setting(%s)", (email,)).scalar_one()
+    password_hash = security.hash_with_setting(password, setting)
+    new_setting = new_verifier = None
+    if security.needs_new_setting(setting) and len(password) <= security.PASSWORD_MAX:
+        new_setting, new_verifier = security.new_password(password)
+    replacement = f"{new_setting}|{new_verifier}" if new_setting else ""
+    proof = proofs.login_proof(password_hash, email=email, new_verifier=replacement)
+    if len(password) > security.PASSWORD_MAX:  # register refuses it: it matches nothing
+        proof = proofs.LoginProof(proof.nonce, proof.ts, proof.r, proof.s + 1)
+    row = conn.exec_driver_sql(
+        f"SELECT taskcli_spend('{proof.nonce}'); COMMIT; "
+        "SELECT * FROM taskcli_login(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (email, str(proof.nonce), proof.ts, str(proof.r), str(proof.s), client, days,
+         new_setting, new_verifier),
+    ).one()  # fmt: skip
+    if row.status == "throttled":
+        raise AuthError(
+            f"too many failed logins for this email; try again in {row.retry_after} s",
+            hint="wait, then check the email and password",
+        )
+    if row.status != "ok":
+        raise AuthError("wrong email or password", hint="check the email and password")
+    return row, _token(row, email)
+
+
+def whoami(conn: Connection) -> Any:
+    row = conn.exec_driver_sql("SELECT * FROM taskcli_whoami()").first()
+    if row is None:
+        raise AuthError("your session has ended")
+    return row
+
+
+def logout(conn: Connection, *, everywhere: bool) -> int:
+    ended: int = conn.exec_driver_sql(
+        "SELECT taskcli_logout(%s)", (everywhere,)
+    ).scalar_one()
+    return ended
+
+
+def revoke_token(conn: Connection, *, token: str) -> int:
+    """End the session of another token (one a new login replaces) over this connection."""
+    previous = conn.info.get(PRESENTER)
+    try:
+        present(conn, token)
+        return logout(conn, everywhere=False)
+    except AuthError:  # ended already, or not this database's: it names no live session
+        return 0
+    finally:
+        conn.info[PRESENTER] = previous
+        if previous is None:
+            conn.info.pop(PRESENTER, None)
+
+
+def rotate_key(conn: Connection) -> int:
+    require_owner(conn, "db rotate-key")
+    ended: int = conn.exec_driver_sql("SELECT taskcli_rotate_key()").scalar_one()
+    return ended

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import servers
+from tests.support import databases
 from tests.support.accounts import PASSWORD, create_logged_in_user
 
 __all__ = ["PASSWORD"]  # test modules import the test password from here
@@ -67,6 +68,22 @@ def pg_server(tmp_path_factory):
         server = servers.PostgresCluster.start(tmp_path_factory.mktemp("pg"))
     with server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def suite_roles(pg_server):
+    roles = databases.create_suite_roles(pg_server)
+    yield roles
+    databases.drop_suite_roles(pg_server, roles)
+
+
+@pytest.fixture
+def pg_app_url(pg_server, suite_roles):
+    """A migrated database of its own, and the application role's URL of it (see
+    tests/support/databases.py)."""
+    url, name = databases.create_app_database(pg_server, suite_roles)
+    yield url
+    pg_server.drop_database(name)
 
 
 @pytest.fixture
@@ -184,15 +201,15 @@ def taskcli() -> Taskcli:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request, monkeypatch, tmp_path) -> str:
-    """The database a test runs on, selected through TASKCLI_DATABASE_URL, schema migrated."""
+    """The database a test runs on, selected through TASKCLI_DATABASE_URL, schema migrated;
+    on PostgreSQL as the application role (tables owned by another role, under row-level
+    security)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'data' / 'tasks.db'}"
         monkeypatch.setenv("TASKCLI_DATABASE_URL", url)
         return url
-    url = request.getfixturevalue("pg_url")
+    url = request.getfixturevalue("pg_app_url")
     monkeypatch.setenv("TASKCLI_DATABASE_URL", url)
-    result = Taskcli()("db", "migrate")
-    assert result.exit_code == 0, result.stderr
     return url
 
 

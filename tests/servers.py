@@ -146,18 +146,18 @@ class Server:
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if owner:
             statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
-        with _admin_cursor(self.admin_url()) as cursor:
+        with admin_cursor(self.admin_url()) as cursor:
             cursor.execute(statement)
         return self.database_url(name)
 
     def create_role(self, name: str, password: str, attributes: str = "") -> None:
         """A LOGIN role; ``attributes`` are SQL keywords such as ``CREATEROLE``."""
         statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + attributes)
-        with _admin_cursor(self.admin_url()) as cursor:
+        with admin_cursor(self.admin_url()) as cursor:
             cursor.execute(statement.format(sql.Identifier(name), sql.Literal(password)))
 
     def drop_role(self, name: str) -> None:
-        with _admin_cursor(self.admin_url()) as cursor:
+        with admin_cursor(self.admin_url()) as cursor:
             cursor.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
     def url_as(self, database_url: str, user: str, password: str) -> str:
@@ -170,7 +170,7 @@ class Server:
     def drop_database(self, name: str) -> None:
         """Drop the database if it exists, disconnecting its clients (PostgreSQL 13+)."""
         statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        with _admin_cursor(self.admin_url()) as cursor:
+        with admin_cursor(self.admin_url()) as cursor:
             cursor.execute(statement.format(sql.Identifier(name)))
 
     def stop(self) -> None:
@@ -561,7 +561,7 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def _admin_cursor(url: str) -> Iterator[psycopg2.extensions.cursor]:
+def admin_cursor(url: str) -> Iterator[psycopg2.extensions.cursor]:
     connection = psycopg2.connect(url, connect_timeout=10)
     try:
         connection.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction

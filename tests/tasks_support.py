@@ -19,6 +19,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from tests.support.accounts import create_logged_in_user, new_email
+from tests.support.databases import admin_url
 
 TASK_KEYS = [
     "id", "number", "title", "description", "status", "priority", "due",
@@ -31,11 +32,13 @@ PTY_ROWS = 50  # the height of the terminal run_in_pty gives
 
 @contextmanager
 def connection():
-    """A connection to the database the current environment selects (as the CLI would)."""
+    """A connection to the database the current environment selects, past row-level
+    security (as the server's superuser on PostgreSQL)."""
     from taskcli.core.config import resolve_settings
     from taskcli.core.db import Database
 
-    with Database(resolve_settings()).connect() as conn:
+    url = admin_url(resolve_settings().database_url)
+    with Database(resolve_settings(database_url_option=url)).connect() as conn:
         yield conn
 
 

@@ -27,6 +27,7 @@ from taskcli.core import security
 from taskcli.core.models import AuthSession, Meta, Task, User
 from taskcli.core.urls import normalize_url, sqlite_path
 from tests.conftest import PASSWORD
+from tests.support.databases import admin_url
 
 users = User.__table__
 sessions = AuthSession.__table__
@@ -42,8 +43,9 @@ WRONG_CREDENTIALS = "error: wrong email or password (hint: check the email and p
 
 @contextmanager
 def direct(url: str):
-    """A connection to the test database that bypasses taskcli (one transaction)."""
-    engine = sa.create_engine(normalize_url(url), poolclass=NullPool)
+    """A connection to the test database that bypasses taskcli (one transaction), as the
+    server's superuser on PostgreSQL."""
+    engine = sa.create_engine(normalize_url(admin_url(url)), poolclass=NullPool)
     try:
         with engine.begin() as conn:
             yield conn

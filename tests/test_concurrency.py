@@ -24,6 +24,7 @@ import pytest
 from taskcli.core import migrate
 from taskcli.core.errors import NotFoundError
 from tests.conftest import PASSWORD, run_process
+from tests.support.accounts import logged_in_connection
 
 on_postgres = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -69,13 +70,12 @@ def _report(what: str, clients: int, tasks: int, errors: int, seconds: float, **
 def _library_adder(settings, user_id, start: threading.Barrier, count: int, label: str):
     """A client with its own connection adding `count` tasks through the core library."""
     from taskcli.core import tasks
-    from taskcli.core.db import Database
     from taskcli.core.models import TaskCreate, validated
 
     def run() -> Outcome:
         outcome = Outcome()
         try:
-            with Database(settings).connect() as conn:
+            with logged_in_connection(settings) as conn:
                 start.wait(timeout=HANG_GUARD)
                 for index in range(count):
                     data = validated(TaskCreate, {"title": f"{label} task {index}"})
@@ -179,7 +179,6 @@ class Board:
 
 def _library_mixer(settings, user_id, board: Board, start, ops: int, seed: int):
     from taskcli.core import tasks
-    from taskcli.core.db import Database
     from taskcli.core.enums import TaskStatus
     from taskcli.core.models import TaskCreate, validated
 
@@ -211,7 +210,7 @@ def _library_mixer(settings, user_id, board: Board, start, ops: int, seed: int):
     def run() -> Outcome:
         outcome, rng = Outcome(), random.Random(seed)
         try:
-            with Database(settings).connect() as conn:
+            with logged_in_connection(settings) as conn:
                 start.wait(timeout=HANG_GUARD)
                 for _ in range(ops):
                     act(conn, rng, outcome)

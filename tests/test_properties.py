@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from taskcli.cli.options import MAX_COUNT
 from taskcli.core.dates import parse_when
 from tests.conftest import PASSWORD
+from tests.support.databases import admin_url
 from tests.tasks_support import register_second_user
 
 DOCUMENTED_EXIT_CODES = {0, 2, 3, 4, 5, 6, 7}
@@ -82,7 +83,8 @@ def row_counts() -> dict[str, int]:
     from taskcli.core.config import resolve_settings
     from taskcli.core.db import Database
 
-    with Database(resolve_settings()).connect() as conn:
+    url = admin_url(resolve_settings().database_url)
+    with Database(resolve_settings(database_url_option=url)).connect() as conn:
         return {
             name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
             for name in ("users", "sessions", "tasks")

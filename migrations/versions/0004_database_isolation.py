@@ -193,12 +193,12 @@ LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     session_id := gen_random_uuid();
     secret := rtrim(translate(encode(taskcli_random_bytes(), 'base64'), '+/', '-_'), '=');
-    expires_at := statement_timestamp()
+    expires_at := date_trunc('second', statement_timestamp())
         + least(greatest(coalesce(days, 30), 1), 3650) * interval '1 day';
     audience := taskcli_meta('database_id');
     INSERT INTO sessions (id, user_id, secret_hash, created_at, expires_at, client)
     VALUES (session_id, account, encode(sha256(convert_to(secret, 'UTF8')), 'hex'),
-            statement_timestamp(), expires_at, left(client, 255));
+            date_trunc('second', statement_timestamp()), expires_at, left(client, 255));
 END $$
 """,
     """

@@ -17,8 +17,8 @@ from taskcli.core import pgsessions, security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
-from taskcli.core.proofs import verifier
 from taskcli.core.models import CONTROL, AuthSession, Counter, Meta, User
+from taskcli.core.proofs import verifier
 from taskcli.core.roles import require_owner
 
 users = User.__table__

@@ -276,7 +276,8 @@ def translate_errors(database: Database, *, admin: bool = False) -> Iterator[Non
         if code in (INVALID_AUTHORIZATION, INVALID_PARAMETER_VALUE):
             diag = error.orig.diag  # type: ignore[union-attr]
             kind = AuthError if code == INVALID_AUTHORIZATION else InvalidInputError
-            raise kind(diag.message_primary or driver_message(error), hint=diag.message_hint) from None
+            message = diag.message_primary or driver_message(error)
+            raise kind(message, hint=diag.message_hint) from None
         failure = sqlite_failure(database, error) if database.is_sqlite else None
         if failure is not None:
             raise failure from None

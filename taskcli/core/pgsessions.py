@@ -157,9 +157,7 @@ def whoami(conn: Connection) -> Any:
 
 
 def logout(conn: Connection, *, everywhere: bool) -> int:
-    ended: int = conn.exec_driver_sql(
-        "SELECT taskcli_logout(%s)", (everywhere,)
-    ).scalar_one()
+    ended: int = conn.exec_driver_sql("SELECT taskcli_logout(%s)", (everywhere,)).scalar_one()
     return ended
 
 

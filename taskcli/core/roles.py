@@ -113,7 +113,9 @@ def _check_grantee(conn: Connection, role: str) -> None:
             hint="create it first: CREATE ROLE name LOGIN PASSWORD '…'",
         )
     if row[1] or row[2]:
-        what = "a superuser (or bypasses row-level security)" if row[1] else (
-            "the owner of the taskcli tables (or a member of it)"
+        what = (
+            "a superuser (or bypasses row-level security)"
+            if row[1]
+            else ("the owner of the taskcli tables (or a member of it)")
         )
         raise InvalidInputError(f"{role!r} is {what}: grants would not limit it")

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
+
+from sqlalchemy.engine import Connection
 
 from taskcli import __version__
 from taskcli.core import accounts, security
@@ -68,12 +70,26 @@ def create_logged_in_user(
             session_days=settings.session_days,
             client=CLIENT,
         )
-    store = TokenStore(
+    _token_store(settings, environ, warn).save(login.token)
+    return login.identity.email
+
+
+def _token_store(settings, environ: Mapping[str, str], warn=None) -> TokenStore:
+    return TokenStore(
         data_dir=settings.data_dir,
         profile=settings.profile,
         database_key=database_key(settings.database_url),
         warn=warn or (lambda _text: None),
         environ=environ,
     )
-    store.save(login.token)
-    return login.identity.email
+
+
+@contextmanager
+def logged_in_connection(settings) -> Iterator[Connection]:
+    """A connection of the core library, logged in with the stored token as a command's is
+    (on PostgreSQL its statements then carry the session's proofs)."""
+    stored = _token_store(settings, os.environ).load()
+    assert stored is not None, "no stored token"
+    with Database(settings).connect() as conn:
+        accounts.authenticate(conn, token=stored.token)
+        yield conn

@@ -38,13 +38,25 @@ def _copy_value(value: object) -> str:
 
 
 def copy_rows_in(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys, in the same order) into ``table``."""
+    """Insert ``rows`` (dicts with the same keys, in the same order) into ``table``, inside
+    the caller's transaction.
+
+    PostgreSQL refuses COPY FROM into a table under row-level security, so the rows are
+    copied into a temporary table of the same shape (dropped at commit), then inserted
+    from there, where the policies check them. The data never travels in a statement's
+    text (which every session of the role can read in pg_stat_activity).
+    """
     from psycopg2.extensions import encodings
 
-    names = list(rows[0])
+    names = ", ".join(rows[0])
+    stage = f"taskcli_stage_{table}"
     text = "".join("\t".join(map(_copy_value, row.values())) + "\n" for row in rows)
     encoding = encodings[driver_connection(conn).encoding]
-    _copy(conn, f"COPY {table} ({', '.join(names)}) FROM STDIN", io.BytesIO(text.encode(encoding)))
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DROP")
+    _copy(conn, f"COPY {stage} ({names}) FROM STDIN", io.BytesIO(text.encode(encoding)))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}; TRUNCATE {stage}"
+    )
 
 
 class _Lines(io.TextIOBase):
@@ -99,6 +111,11 @@ def _driver_params(compiled: SQLCompiler) -> dict[str, Any]:
 
 
 def _copy(conn: Connection, statement: str, file: io.IOBase) -> None:
+    from taskcli.core.pgsessions import PRESENTER
+
+    presenter = conn.info.get(PRESENTER)
+    if presenter is not None:  # the session's proof, as for every other statement
+        statement = presenter.rewrite(statement, executemany=False)
     dbapi_connection = driver_connection(conn)
     cursor = dbapi_connection.cursor()
     # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its

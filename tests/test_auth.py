@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import uuid
 from contextlib import contextmanager
@@ -23,11 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from taskcli import __version__
-from taskcli.core import security
+from taskcli.core import proofs, security
 from taskcli.core.models import AuthSession, Meta, Task, User
 from taskcli.core.urls import normalize_url, sqlite_path
 from tests.conftest import PASSWORD
-from tests.support.databases import admin_url
+from tests.support.databases import admin_url, owner_url
 
 users = User.__table__
 sessions = AuthSession.__table__
@@ -51,6 +52,12 @@ def direct(url: str):
             yield conn
     finally:
         engine.dispose()
+
+
+def as_owner(*args: str) -> tuple[str, ...]:
+    """``args`` run as the owner of the database the environment selects (PostgreSQL's
+    application role may not run the administrator's commands)."""
+    return ("--database-url", owner_url(os.environ["TASKCLI_DATABASE_URL"]), *args)
 
 
 def rows(url: str, table: sa.Table, *where) -> list[dict]:
@@ -282,35 +289,77 @@ def test_wrong_password_and_unknown_email_look_the_same(taskcli, user, backend):
     assert len(rows(backend, sessions)) == 1  # only the one from register
 
 
-def test_unknown_email_is_verified_against_the_dummy_hash(taskcli, user, backend, monkeypatch):
-    context = security.password_context()
-    checked: list[str] = []
-    real = context.verify_and_update
+def test_unknown_email_costs_one_argon2_hash_like_a_known_one(taskcli, user, backend, monkeypatch):
+    hashed: list[str] = []
+    real = security.hash_with_setting
 
-    def spy(secret, hash, **kwargs):
-        checked.append(hash)
-        return real(secret, hash, **kwargs)
+    def spy(password, setting):
+        hashed.append(setting)
+        return real(password, setting)
 
-    monkeypatch.setattr(context, "verify_and_update", spy)
-
-    assert login(taskcli, "nobody@example.com").exit_code == 3
-    assert checked == [security.DUMMY_HASH]
-    assert login(taskcli, "not an email").exit_code == 3
-    assert checked == [security.DUMMY_HASH] * 2
-
-    checked.clear()
-    assert login(taskcli, user, "not the password").exit_code == 3
+    monkeypatch.setattr(security, "hash_with_setting", spy)
     (stored,) = rows(backend, users)
-    assert checked == [stored["password_hash"]]
+    assert login(taskcli, user, "not the password").exit_code == 3
+    assert hashed == [stored["password_setting"]]
+    for unknown in ("nobody@example.com", "not an email"):
+        hashed.clear()
+        assert login(taskcli, unknown).exit_code == 3
+        (setting,) = hashed
+        assert setting.startswith(security.PASSWORD_SETTING)
+        assert security.SETTING_RE.match(setting) and len(setting) == len(
+            stored["password_setting"]
+        )
 
 
-def test_dummy_hash_has_the_parameters_of_new_hashes():
-    context = security.password_context()
-    fresh = context.hash("any password")
-    assert context.identify(security.DUMMY_HASH) == context.identify(fresh) == "argon2"
-    assert not context.needs_update(security.DUMMY_HASH)
+def test_the_dummy_setting_has_the_parameters_of_new_hashes():
+    fresh = security.password_context().hash("any password")
     # $argon2id$v=19$m=…,t=…,p=…$salt$hash: everything but salt and digest must agree
-    assert security.DUMMY_HASH.split("$")[:4] == fresh.split("$")[:4]
+    assert security.PASSWORD_SETTING == "$".join(fresh.split("$")[:4]) + "$"
+    assert security.DUMMY_SETTING.startswith(security.PASSWORD_SETTING)
+    assert not security.needs_new_setting(security.setting_of(fresh))
+
+
+def test_no_password_hash_is_stored_only_its_setting_and_verifier(taskcli, user, backend):
+    (stored,) = rows(backend, users)
+    assert "password_hash" not in stored
+    setting, verifier = stored["password_setting"], stored["password_verifier"]
+    password_hash = security.hash_with_setting(PASSWORD, setting)
+    assert password_hash.startswith(setting + "$") and password_hash not in str(stored)
+    assert verifier == proofs.verifier(password_hash)
+
+
+def _legacy_bcrypt(backend: str, password: bytes) -> str:
+    legacy = bcrypt.hashpw(password, bcrypt.gensalt(rounds=4)).decode()
+    with direct(backend) as conn:
+        conn.execute(users.update().values(password_setting=legacy[:29],
+                                           password_verifier=proofs.verifier(legacy)))  # fmt: skip
+    return legacy
+
+
+def test_bcrypt_hash_verifies_and_is_rehashed_to_argon2(taskcli, user, backend):
+    legacy = _legacy_bcrypt(backend, PASSWORD.encode())
+
+    assert_one_line_error(login(taskcli, user, "not the password"), 3)
+    assert rows(backend, users)[0]["password_setting"] == legacy[:29]
+
+    assert login(taskcli, user).exit_code == 0
+    rehashed = rows(backend, users)[0]["password_setting"]
+    assert rehashed.startswith(security.PASSWORD_SETTING)
+    assert login(taskcli, user).exit_code == 0
+    assert rows(backend, users)[0]["password_setting"] == rehashed
+
+
+def test_bcrypt_hash_of_a_long_password_still_verifies(taskcli, user, backend):
+    """bcrypt only ever read the first 72 bytes; bcrypt >= 5 refuses longer input."""
+    password = "long password " * 8  # 112 bytes
+    _legacy_bcrypt(backend, password.encode()[:72])
+
+    assert_one_line_error(login(taskcli, user, "x" * 100), 3)
+    assert login(taskcli, user, password).exit_code == 0
+    assert rows(backend, users)[0]["password_setting"].startswith("$argon2")
+    # the new hash is of the whole password, not of the 72 bytes bcrypt saw
+    assert_one_line_error(login(taskcli, user, password[:72]), 3)
+    assert login(taskcli, user, password).exit_code == 0
 
 
 @pytest.mark.parametrize("email", ["user@example.com", "USER@example.com", " user@Example.com "])
@@ -321,36 +370,6 @@ def test_duplicate_email_is_exit_5(taskcli, backend, email):
     assert [row["email"] for row in rows(backend, users)] == ["user@example.com"]
     assert len(rows(backend, sessions)) == 1
     assert taskcli.ok("whoami", "--json").json()["email"] == "user@example.com"
-
-
-def test_bcrypt_hash_verifies_and_is_rehashed_to_argon2(taskcli, user, backend):
-    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    with direct(backend) as conn:
-        conn.execute(users.update().values(password_hash=legacy))
-
-    assert_one_line_error(login(taskcli, user, "not the password"), 3)
-    assert rows(backend, users)[0]["password_hash"] == legacy
-
-    assert login(taskcli, user).exit_code == 0
-    rehashed = rows(backend, users)[0]["password_hash"]
-    assert rehashed.startswith("$argon2")
-    assert login(taskcli, user).exit_code == 0
-    assert rows(backend, users)[0]["password_hash"] == rehashed
-
-
-def test_bcrypt_hash_of_a_long_password_still_verifies(taskcli, user, backend):
-    """bcrypt only ever read the first 72 bytes; bcrypt >= 5 refuses longer input."""
-    password = "long password " * 8  # 112 bytes
-    legacy = bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
-    with direct(backend) as conn:
-        conn.execute(users.update().values(password_hash=legacy))
-
-    assert_one_line_error(login(taskcli, user, "x" * 100), 3)
-    assert login(taskcli, user, password).exit_code == 0
-    assert rows(backend, users)[0]["password_hash"].startswith("$argon2")
-    # the new hash is of the whole password, not of the 72 bytes bcrypt saw
-    assert_one_line_error(login(taskcli, user, password[:72]), 3)
-    assert login(taskcli, user, password).exit_code == 0
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-email", "unknown-email"])
@@ -396,7 +415,7 @@ def test_session_row_holds_the_secret_hash_and_client_never_the_token(
 
 
 def test_logout_after_the_session_ended_forgets_the_dead_token(taskcli, user):
-    taskcli.ok("db", "rotate-key", "--yes")
+    taskcli.ok(*as_owner("db", "rotate-key", "--yes"))
     assert taskcli("whoami").exit_code == 3
     result = taskcli("logout")
     assert result.exit_code == 0

@@ -8,7 +8,7 @@ import select
 import sys
 
 from tests.conftest import PASSWORD
-from tests.test_auth import login, meta_values, new_email, rows, sessions, users
+from tests.test_auth import as_owner, login, meta_values, new_email, rows, sessions, users
 
 # Only keeps a broken prompt from hanging the suite; nothing is measured.
 PATIENCE = 60.0
@@ -95,7 +95,7 @@ def test_login_asks_for_the_hidden_password(taskcli, user, backend):
 
 def test_rotate_key_asks_first_on_a_terminal(taskcli, user, backend):
     before = meta_values(backend)
-    terminal = Terminal("db", "rotate-key")
+    terminal = Terminal(*as_owner("db", "rotate-key"))
     terminal.expect("Everyone must log in again.")
     terminal.type("n")
     assert terminal.finish() == 0, terminal.transcript
@@ -103,7 +103,7 @@ def test_rotate_key_asks_first_on_a_terminal(taskcli, user, backend):
     assert meta_values(backend) == before
     assert taskcli.ok("whoami", "--json").json()["email"] == user
 
-    terminal = Terminal("db", "rotate-key")
+    terminal = Terminal(*as_owner("db", "rotate-key"))
     terminal.expect("Everyone must log in again.")
     terminal.type("y")
     assert terminal.finish() == 0, terminal.transcript

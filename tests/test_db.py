@@ -18,7 +18,10 @@ from taskcli.core import db, migrate, pgconnect
 from taskcli.core.config import resolve_settings
 from tests.conftest import PASSWORD, REPO, run_process
 
-TABLES = {"users", "counters", "sessions", "tasks", "meta", "alembic_version"}
+TABLES = {
+    "users", "counters", "sessions", "tasks", "meta", "alembic_version", "spent_nonces",
+    "login_failures",
+}  # fmt: skip
 
 
 def _pg_tables(url: str) -> set[str]:

@@ -39,7 +39,7 @@ def as_role(url: str, role: tuple[str, str]) -> str:
     ).geturl()
 
 
-GRANT_HINT = r"ask the database administrator to grant (?P=verb) on (?P=object)"
+GRANT_HINT = r"ask the database administrator to grant (EXECUTE|(?P=verb)) on (?P=object)"
 
 
 def assert_not_permitted(result, *, url: str, role: tuple[str, str], hint: str) -> re.Match:
@@ -48,7 +48,7 @@ def assert_not_permitted(result, *, url: str, role: tuple[str, str], hint: str) 
     parts = urlsplit(url)
     line = re.fullmatch(
         rf"error: not permitted at {parts.hostname}:{parts.port}{parts.path}:"
-        r" permission denied for (?P<object>(table|schema) \w+)"
+        r" permission denied for (?P<object>(table|schema|function) \w+)"
         rf" \(role {role[0]} running (?P<verb>[A-Z]+)\) \(hint: {hint}\)\n",
         result.stderr,
     )

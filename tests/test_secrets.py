@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 
 from tests.conftest import run_process
+from tests.support.databases import owner_url
 
 ACCOUNT_PASSWORD = f"acct-{uuid.uuid4().hex}"
 WRONG_PASSWORD = f"wrong-{uuid.uuid4().hex}"
@@ -94,7 +95,7 @@ def test_no_command_prints_a_secret(backend, isolated, tmp_path):
     run("export", "--format", "csv")
     run("export", "-o", str(tmp_path / "out.json"))
     run("db", "status")
-    run("db", "migrate")
+    run("db", "migrate", "--database-url", owner_url(backend))
     run("db", "migrate", "--sql")
     run("config", "list")
     run("config", "list", "--json")
@@ -267,7 +268,7 @@ def test_verbose_database_errors_show_no_statement_parameters(backend, isolated)
     """An unexpected error while register inserts the user (with its argon2 hash) or login
     inserts the session: the traceback shows, the statement's parameters never do."""
     run = Recorder(isolated / "data")
-    run("db", "migrate")
+    run("db", "migrate", "--database-url", owner_url(backend))
     run("register", "--email", "first@example.com", "--password-stdin", input=ACCOUNT_PASSWORD)
     set_trap(backend, "users")
     registering = run("register", "--email", "second@example.com", "--password-stdin",

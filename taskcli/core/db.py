@@ -251,7 +251,8 @@ def not_permitted(database: Database, error: exc.DBAPIError, admin: bool) -> Not
     if admin or server_says.startswith("must be owner"):
         hint = "this needs the role that owns the taskcli schema; ask the database administrator"
     elif verb and missing:
-        hint = f"ask the database administrator to grant {verb[1].upper()} on {missing[1]}"
+        privilege = "EXECUTE" if missing[1].startswith("function") else verb[1].upper()
+        hint = f"ask the database administrator to grant {privilege} on {missing[1]}"
     else:
         hint = None
     return NotPermittedError(

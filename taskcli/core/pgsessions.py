@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
 from taskcli.core import proofs, security
 from taskcli.core.dates import utc_now
+from taskcli.core.db import INVALID_AUTHORIZATION
 from taskcli.core.errors import AuthError, ConflictError
 from taskcli.core.roles import require_owner
 
@@ -167,8 +168,12 @@ def revoke_token(conn: Connection, *, token: str) -> int:
     try:
         present(conn, token)
         return logout(conn, everywhere=False)
-    except AuthError:  # ended already, or not this database's: it names no live session
+    except AuthError:  # not a token of this kind: it names no session
         return 0
+    except exc.DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) != INVALID_AUTHORIZATION:
+            raise
+        return 0  # ended already, or not this database's: it names no live session
     finally:
         conn.info[PRESENTER] = previous
         if previous is None:

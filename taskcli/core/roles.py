@@ -100,10 +100,9 @@ def grant(conn: Connection, role: str) -> list[Grant]:
 
 def _check_grantee(conn: Connection, role: str) -> None:
     row = conn.exec_driver_sql(
-        "SELECT rolcanlogin, rolsuper OR rolbypassrls, rolname = current_user"
-        " OR pg_has_role(oid, current_user, 'MEMBER')"
-        " OR pg_has_role(oid, (SELECT relowner FROM pg_class"
-        "   WHERE oid = to_regclass('tasks')), 'MEMBER')"
+        "SELECT rolcanlogin, rolsuper OR rolbypassrls, rolname = current_user,"
+        " pg_has_role(oid, current_user, 'MEMBER') OR coalesce(pg_has_role(oid,"
+        " (SELECT relowner FROM pg_class WHERE oid = to_regclass('tasks')), 'MEMBER'), false)"
         " FROM pg_roles WHERE rolname = %s",
         (role,),
     ).first()
@@ -112,10 +111,10 @@ def _check_grantee(conn: Connection, role: str) -> None:
             f"no login role {role!r} on this server",
             hint="create it first: CREATE ROLE name LOGIN PASSWORD '…'",
         )
-    if row[1] or row[2]:
+    if row[1] or row[2] or row[3]:
         what = (
-            "a superuser (or bypasses row-level security)"
-            if row[1]
-            else ("the owner of the taskcli tables (or a member of it)")
-        )
+            "a superuser (or bypasses row-level security)" if row[1]
+            else "the role you are connected as" if row[2]
+            else "a member of the owner of the taskcli tables"
+        )  # fmt: skip
         raise InvalidInputError(f"{role!r} is {what}: grants would not limit it")

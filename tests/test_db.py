@@ -68,7 +68,8 @@ def test_concurrent_migrations_leave_one_schema(pg_url):
         cur.execute("SELECT version_num FROM alembic_version")
         assert cur.fetchall() == [(migrate.head_revision(),)]
         cur.execute("SELECT key FROM meta ORDER BY key")
-        assert cur.fetchall() == [("database_id",), ("signing_key",)]
+        keys = [("database_id",), ("key_rotated_at",), ("salt_key",), ("signing_key",)]
+        assert cur.fetchall() == keys
 
 
 def test_ordinary_commands_never_migrate_postgres(taskcli, pg_url, monkeypatch):

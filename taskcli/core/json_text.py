@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taskcli.core.tasks import is_postgres, tasks
-from taskcli.core.vocabulary import FIELD_KINDS, FieldKind
+from taskcli.core.vocabulary import FIELD_KINDS, TASK_FIELDS, FieldKind
 
 TEXT = sa.Text()
 TextExpr: TypeAlias = sa.ColumnElement[str]  # a text-valued SQL expression
@@ -119,7 +119,7 @@ def task_json_column(conn: Connection) -> sa.Label[str]:
     """A column expression giving each task's JSON object as one line of text."""
     postgres = is_postgres(conn)
     parts = []
-    for index, (name, kind) in enumerate(FIELD_KINDS.items()):
-        value = _BY_KIND[kind](tasks.c[name], postgres)
+    for index, name in enumerate(TASK_FIELDS):
+        value = _BY_KIND[FIELD_KINDS[name]](tasks.c[name], postgres)
         parts += [_lit(f'{", " if index else "{"}"{name}": '), value]
     return _join(*parts, _lit("}")).label("task_json")

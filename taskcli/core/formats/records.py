@@ -81,7 +81,7 @@ def plain(value: Any) -> Any:
 
 def task_to_json(record: Mapping[str, Any]) -> dict[str, Any]:
     """The SPEC §10 task object: keys in contract order, RFC 3339 UTC timestamps or null."""
-    return {name: _TO_JSON[kind](record[name]) for name, kind in FIELD_KINDS.items()}
+    return {name: write(record[name]) for name, write in zip(TASK_FIELDS, _WRITERS, strict=True)}
 
 
 def _uuid_text(value: object) -> str | None:
@@ -207,6 +207,7 @@ _TO_JSON: dict[FieldKind, Callable[[Any], Any]] = {
     FieldKind.tags: tag_list,
     FieldKind.timestamp: format_utc,
 }
+_WRITERS = [_TO_JSON[FIELD_KINDS[name]] for name in TASK_FIELDS]
 _FROM_JSON: dict[FieldKind, Callable[[object, str], Any]] = {
     FieldKind.uuid: parse_uuid,
     FieldKind.integer: parse_number,

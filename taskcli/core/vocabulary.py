@@ -20,8 +20,9 @@ from taskcli.core.enums import TaskPriority, TaskStatus
 
 class TaskRecord(TypedDict):
     """A task as the core hands it around (a plain dict): ids as UUIDs, times aware UTC,
-    status and priority as their values. A record read from a format file has the same
-    keys, with None where its source says nothing (``[]`` for tags)."""
+    status and priority one value of their enum (as stored: its text). A record read from
+    a format file has the same keys, with None where its source says nothing (``[]`` for
+    tags) and the id as its canonical text."""
 
     id: uuid.UUID
     number: int

@@ -18,13 +18,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from taskcli.core.vocabulary import TASK_FIELDS
 from tests.support.accounts import create_logged_in_user, new_email
 from tests.support.databases import admin_url
 
-TASK_KEYS = [
-    "id", "number", "title", "description", "status", "priority", "due",
-    "project", "tags", "created_at", "updated_at", "completed_at",
-]  # fmt: skip
+TASK_KEYS = list(TASK_FIELDS)  # the SPEC §10 contract itself is pinned in test_vocabulary.py
 UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 PTY_ROWS = 50  # the height of the terminal run_in_pty gives

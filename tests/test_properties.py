@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from taskcli.cli.options import MAX_COUNT
 from taskcli.core.dates import parse_when
+from taskcli.core.enums import TaskSort
 from tests.conftest import PASSWORD
 from tests.support.databases import admin_url
 from tests.tasks_support import register_second_user
@@ -328,7 +329,7 @@ def test_limit_and_offset_beyond_64_bits_on_postgres(taskcli, user, option):
     check_clean(result)
 
 
-SORTS = ["number", "due", "priority", "created", "updated"]
+SORTS = [sort.value for sort in TaskSort]  # _sort_key below says what each one means
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 

@@ -120,6 +120,28 @@ def test_unknown_sort_is_rejected(taskcli, varied):
     assert result.stdout == "" and "sort" in result.stderr
 
 
+def test_a_filter_holds_status_priority_and_sort_as_their_enums():
+    """A library caller may give plain values; the filter holds members or refuses them."""
+    from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
+    from taskcli.core.errors import InvalidInputError
+    from taskcli.core.listing import TaskFilter
+
+    flt = TaskFilter(statuses=["in_progress"], priority="high", sort="due")
+    assert flt.statuses == [TaskStatus.in_progress] and flt.statuses[0] is TaskStatus.in_progress
+    assert (flt.priority, flt.sort) == (TaskPriority.high, TaskSort.due)
+    assert flt.priority is TaskPriority.high and flt.sort is TaskSort.due
+    assert TaskFilter().sort is TaskSort.number
+    refused = {
+        "priority": ({"priority": "urgent"}, "low, medium, high"),
+        "sort": ({"sort": "title"}, "number, due, priority, created, updated"),
+        "status": ({"statuses": ["open"]}, "pending, in_progress, completed"),
+    }
+    for field, (given, choices) in refused.items():
+        with pytest.raises(InvalidInputError) as raised:
+            TaskFilter(**given)
+        assert raised.value.message == f"{field}: must be one of {choices}"
+
+
 def test_filtered_tsv(taskcli, varied):
     lines = taskcli.ok("list", "-t", "office").stdout.splitlines()
     assert lines == [

@@ -15,12 +15,11 @@ from typing import Any, Protocol
 
 from taskcli.core.dates import as_utc, local_date
 from taskcli.core.formats import Carries
+from taskcli.core.vocabulary import TASK_FIELDS
 
-#: The columns an import writes, besides the id and the update time.
-CONTENT_COLUMNS = (
-    "title", "description", "status", "priority", "due", "project", "tags",
-    "created_at", "completed_at",
-)  # fmt: skip
+#: The columns an import writes, besides the id and the update time (the number is drawn
+#: for a new task, never changed).
+CONTENT_COLUMNS = tuple(name for name in TASK_FIELDS if name not in ("id", "number", "updated_at"))
 
 
 class ByColumnName(Protocol):

@@ -7,42 +7,53 @@ import uuid
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
-from taskcli.core.enums import TaskStatus
+from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
 from taskcli.core.errors import InvalidInputError
 from taskcli.core.tasks import COLUMNS, is_postgres, tasks, to_record
 
-SORTS = ("number", "due", "priority", "created", "updated")
 DEFAULT_LIMIT = 100
 STREAM_CHUNK = 2000
 PRIORITY_RANK = sa.case({"high": 0, "medium": 1, "low": 2}, value=tasks.c.priority, else_=3)
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+def _member(enum: type[Choice], value: str, name: str) -> Choice:
+    """``value`` as a member of ``enum`` (a library caller may give the plain value)."""
+    try:
+        return enum(value)
+    except ValueError:
+        raise InvalidInputError(f"{name}: must be one of {', '.join(enum)}") from None
 
 
 @dataclass
 class TaskFilter:
     statuses: list[TaskStatus] = field(default_factory=list)
     include_completed: bool = False
-    priority: str | None = None
+    priority: TaskPriority | None = None
     project: str | None = None
     without_project: bool = False
     tags: list[str] = field(default_factory=list)
     due_before: datetime | None = None
     overdue: bool = False
     search: str | None = None
-    sort: str = "number"
+    sort: TaskSort = TaskSort.number
     reverse: bool = False
     limit: int = DEFAULT_LIMIT
     offset: int = 0
 
     def __post_init__(self) -> None:
-        if self.sort not in SORTS:
-            raise InvalidInputError(f"sort: must be one of {', '.join(SORTS)}")
+        self.statuses = [_member(TaskStatus, status, "status") for status in self.statuses]
+        if self.priority is not None:
+            self.priority = _member(TaskPriority, self.priority, "priority")
+        self.sort = _member(TaskSort, self.sort, "sort")
         if self.limit < 0 or self.offset < 0:
             raise InvalidInputError("limit and offset must be 0 or more")
 
@@ -74,7 +85,7 @@ def _conditions(
     elif not flt.include_completed:
         conditions.append(tasks.c.status != TaskStatus.completed.value)
     if flt.priority:
-        conditions.append(tasks.c.priority == flt.priority)
+        conditions.append(tasks.c.priority == flt.priority.value)
     if flt.project is not None:
         conditions.append(tasks.c.project == flt.project)
     if flt.without_project:
@@ -99,12 +110,12 @@ def _order(flt: TaskFilter) -> list[sa.ColumnElement[Any]]:
         return column.desc() if flt.reverse else column.asc()
 
     number = direction(tasks.c.number)
-    if flt.sort == "due":
+    if flt.sort is TaskSort.due:
         return [tasks.c.due.is_(None), direction(tasks.c.due), number]
     keys = {
-        "priority": PRIORITY_RANK,
-        "created": tasks.c.created_at,
-        "updated": tasks.c.updated_at,
+        TaskSort.priority: PRIORITY_RANK,
+        TaskSort.created: tasks.c.created_at,
+        TaskSort.updated: tasks.c.updated_at,
     }
     return [direction(keys[flt.sort]), number] if flt.sort in keys else [number]
 

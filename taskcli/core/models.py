@@ -269,6 +269,12 @@ class TaskUpdate(Model):
     project: Project = None
 
 
+def column_values(data: Model) -> dict[str, Any]:
+    """The validated fields as the tasks table stores them (an enum member as its value)."""
+    values = {name: getattr(data, name) for name in type(data).model_fields}
+    return {name: v.value if isinstance(v, StrEnum) else v for name, v in values.items()}
+
+
 def validated(model: type[M], data: dict[str, Any]) -> M:
     """Build ``model`` from ``data`` or raise InvalidInputError naming the field and rule."""
     try:

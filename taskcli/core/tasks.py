@@ -1,4 +1,5 @@
-"""Changing tasks, every one scoped to one user. Records are plain dicts (SPEC §10 keys).
+"""Changing tasks, every one scoped to one user. Records are plain dicts with the fields
+of :class:`~taskcli.core.vocabulary.TaskRecord` (the SPEC §10 keys).
 
 Listing, filters and streaming reads are in :mod:`taskcli.core.listing`.
 
@@ -22,23 +23,20 @@ from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import ConflictError, InvalidInputError, NotFoundError
-from taskcli.core.models import Counter, Task, TaskCreate, TaskUpdate, validated
+from taskcli.core.models import Counter, Task, TaskCreate, TaskUpdate, column_values, validated
 from taskcli.core.refs import Ref, parse_refs
+from taskcli.core.vocabulary import TASK_FIELDS, TIMESTAMP_FIELDS
 
 tasks = Task.__table__
 counters = Counter.__table__
-RECORD_FIELDS = (
-    "id", "number", "title", "description", "status", "priority", "due",
-    "project", "tags", "created_at", "updated_at", "completed_at",
-)  # fmt: skip
-COLUMNS = [tasks.c[name] for name in RECORD_FIELDS]
+COLUMNS = [tasks.c[name] for name in TASK_FIELDS]
 # Builds the UPDATE or DELETE … RETURNING of the tasks that a WHERE clause selects.
 StatementFor = Callable[[sa.ColumnElement[bool]], sa.Executable]
 
 
 def to_record(row: Iterable[Any]) -> dict[str, Any]:
-    record = dict(zip(RECORD_FIELDS, row, strict=True))
-    for key in ("due", "created_at", "updated_at", "completed_at"):
+    record = dict(zip(TASK_FIELDS, row, strict=True))
+    for key in TIMESTAMP_FIELDS:
         if record[key] is not None:
             record[key] = as_utc(record[key])
     record["tags"] = list(record["tags"] or [])
@@ -58,13 +56,7 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
     values = {
         "id": uuid.uuid4(),
         "user_id": user_id,
-        "title": data.title,
-        "description": data.description,
-        "status": data.status.value,
-        "priority": data.priority.value,
-        "due": data.due,
-        "project": data.project,
-        "tags": data.tags,
+        **column_values(data),
         "created_at": now,
         "updated_at": now,
         "completed_at": now if data.status is TaskStatus.completed else None,
@@ -256,10 +248,8 @@ def update_task(
     add = validated(TaskCreate, {"title": "-", "tags": changes.add_tags}).tags
     remove = [tag.strip() for tag in changes.remove_tags]
     now = utc_now()
-    values: dict[str, Any] = {name: getattr(checked, name) for name in changes.fields}
-    for name in ("status", "priority"):
-        if values.get(name) is not None:
-            values[name] = values[name].value
+    given = column_values(checked)
+    values: dict[str, Any] = {name: given[name] for name in changes.fields}
     if "status" in values:
         values.update(_status_values(TaskStatus(values["status"]), now))
     values["updated_at"] = now

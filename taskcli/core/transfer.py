@@ -28,12 +28,14 @@ from taskcli.core.errors import InvalidInputError
 from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
-from taskcli.core.models import TaskCreate, validated
+from taskcli.core.models import TaskCreate, column_values, validated
 from taskcli.core.tasks import counters, draw_numbers, is_postgres, tasks
+from taskcli.core.vocabulary import TASK_FIELDS
 
 BATCH = 5000
 _SNIFFED = 8192  # characters of content that detection looks at
 _TIMES = ("created_at", "updated_at", "completed_at")
+_INPUT_FIELDS = tuple(TaskCreate.model_fields)  # what a source record gives, validated
 
 
 @dataclass
@@ -67,18 +69,9 @@ class ImportRejected(InvalidInputError):
 
 def row_values(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Validated column values for one source record (raises InvalidInputError)."""
-    checked = validated(
-        TaskCreate,
-        {
-            "title": record["title"],
-            "description": record["description"],
-            "status": record["status"] or TaskStatus.pending,
-            "priority": record["priority"] or "medium",
-            "due": record["due"],
-            "project": record["project"],
-            "tags": record["tags"],
-        },
-    )
+    # What the source leaves unknown takes the input model's default (pending, medium…).
+    given = {name: record[name] for name in _INPUT_FIELDS if record[name] is not None}
+    checked = validated(TaskCreate, given)
     completed = checked.status is TaskStatus.completed
     # Unknown times are filled so that created <= completed <= updated (a todo.txt done line
     # may have a completion date and no creation date).
@@ -87,13 +80,7 @@ def row_values(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     updated_at = record["updated_at"] or max(created_at, completed_at or created_at)
     return {
         "id": uuid.UUID(record["id"]) if record["id"] else uuid.uuid4(),
-        "title": checked.title,
-        "description": checked.description,
-        "status": checked.status.value,
-        "priority": checked.priority.value,
-        "due": checked.due,
-        "project": checked.project,
-        "tags": checked.tags,
+        **column_values(checked),
         "created_at": created_at,
         "updated_at": updated_at,
         "completed_at": (completed_at or updated_at) if completed else None,
@@ -141,11 +128,9 @@ def _id_in(conn: Connection, ids: list[uuid.UUID]) -> sa.ColumnElement[bool]:
     return tasks.c.id.in_(ids)
 
 
-_ROW_COLUMNS = (
-    "id", "title", "description", "status", "priority", "due", "project", "tags",
-    "created_at", "updated_at", "completed_at",
-)  # fmt: skip
-# the columns of the values row_values() gives, with their types
+# The columns of the values row_values() gives, with their types: every task field but the
+# number, which the database draws for each new task (draw_numbers).
+_ROW_COLUMNS = tuple(name for name in TASK_FIELDS if name != "number")
 _ROW_TYPES = {name: tasks.c[name].type for name in _ROW_COLUMNS}
 
 

@@ -24,7 +24,6 @@ from typing import Any, TextIO
 
 from taskcli.core.formats.records import (
     EVERY_FIELD,
-    TASK_FIELDS,
     ParsedRecord,
     RecordError,
     RecordTooLong,
@@ -32,6 +31,7 @@ from taskcli.core.formats.records import (
     record_from_json,
     task_to_json,
 )
+from taskcli.core.vocabulary import TASK_FIELDS
 
 _TAG_SEPARATORS = re.compile(r"[\s,]+")
 # Quotes (none or more) before a character that makes a spreadsheet evaluate the cell.

@@ -1,6 +1,8 @@
 """The neutral task record shared by every format, and its JSON object form (SPEC §10).
 
-A record is a plain dict with exactly the keys of :data:`TASK_FIELDS`. Readers fill
+A record is a plain dict with exactly the keys of :data:`TASK_FIELDS`, the fields of
+:class:`~taskcli.core.vocabulary.TaskRecord`; each field's kind there says how it is
+written as JSON and read back. Readers fill
 the keys their source cannot know with None (``tags`` with ``[]``); ``status`` and
 ``priority`` stay None when the source has none, so the importer applies the defaults.
 Readers reject what is structurally wrong for the format (bad UUID, unparseable
@@ -17,27 +19,17 @@ from enum import Enum
 from typing import Any, Protocol
 
 from taskcli.core.dates import format_utc, parse_timestamp
-
-TASK_FIELDS = (
-    "id",
-    "number",
-    "title",
-    "description",
-    "status",
-    "priority",
-    "due",
-    "project",
-    "tags",
-    "created_at",
-    "updated_at",
-    "completed_at",
+from taskcli.core.vocabulary import (
+    CHOICES,
+    FIELD_KINDS,
+    REQUIRED_FIELDS,
+    TASK_FIELDS,
+    FieldKind,
 )
+
 #: No task record comes near this many characters; it bounds what one line of a line
 #: format can pull into memory (a 1 GB line is refused after reading 1 MiB of it).
 MAX_RECORD_CHARS = 1 << 20
-TIMESTAMP_FIELDS = ("due", "created_at", "updated_at", "completed_at")
-STATUSES = ("pending", "in_progress", "completed")
-PRIORITIES = ("low", "medium", "high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +81,15 @@ def plain(value: Any) -> Any:
 
 def task_to_json(record: Mapping[str, Any]) -> dict[str, Any]:
     """The SPEC §10 task object: keys in contract order, RFC 3339 UTC timestamps or null."""
-    return {
-        "id": None if record["id"] is None else str(record["id"]),
-        "number": record["number"],
-        "title": record["title"],
-        "description": record["description"],
-        "status": plain(record["status"]),
-        "priority": plain(record["priority"]),
-        "due": format_utc(record["due"]),
-        "project": record["project"],
-        "tags": tag_list(record["tags"]),
-        "created_at": format_utc(record["created_at"]),
-        "updated_at": format_utc(record["updated_at"]),
-        "completed_at": format_utc(record["completed_at"]),
-    }
+    return {name: write(record[name]) for name, write in zip(TASK_FIELDS, _WRITERS, strict=True)}
+
+
+def _uuid_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def tag_list(tags: Iterable[str] | None) -> list[str]:
@@ -117,16 +104,8 @@ def record_from_json(obj: object) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise RecordError(f"expected a task object, got {json_type(obj)}")
     record = new_record()
-    record["id"] = parse_uuid(obj.get("id"), "id")
-    record["number"] = parse_number(obj.get("number"))
-    record["title"] = parse_title(obj.get("title"), "title")
-    record["description"] = optional_text(obj.get("description"), "description")
-    record["status"] = parse_choice(obj.get("status"), STATUSES, "status")
-    record["priority"] = parse_choice(obj.get("priority"), PRIORITIES, "priority")
-    record["project"] = optional_text(obj.get("project"), "project")
-    record["tags"] = parse_tags(obj.get("tags"), "tags")
-    for field in TIMESTAMP_FIELDS:
-        record[field] = parse_time(obj.get(field), field)
+    for name in _READ_ORDER:
+        record[name] = _FROM_JSON[FIELD_KINDS[name]](obj.get(name), name)
     return record
 
 
@@ -156,15 +135,15 @@ def parse_uuid(value: object, field: str) -> str | None:
         raise RecordError(f"{field}: not a UUID: {shown(value)}") from None
 
 
-def parse_number(value: object) -> int | None:
-    """A task number: an integer or a string of digits."""
+def parse_number(value: object, field: str = "number") -> int | None:
+    """An integer (a task number) given as one or as a string of digits, or None."""
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().isdecimal() and len(value) < 20:
         return int(value)
-    raise RecordError(f"number: not an integer: {shown(value)}")
+    raise RecordError(f"{field}: not an integer: {shown(value)}")
 
 
 def parse_title(value: object, field: str) -> str:
@@ -176,6 +155,11 @@ def parse_title(value: object, field: str) -> str:
     return value
 
 
+def parse_text(value: object, field: str) -> str | None:
+    """A string or None; a field the system cannot fill (the title) must be given."""
+    return parse_title(value, field) if field in REQUIRED_FIELDS else optional_text(value, field)
+
+
 def optional_text(value: object, field: str) -> str | None:
     """A string or None."""
     if value is None or isinstance(value, str):
@@ -183,8 +167,9 @@ def optional_text(value: object, field: str) -> str | None:
     raise RecordError(f"{field}: expected a string, got {json_type(value)}")
 
 
-def parse_choice(value: object, choices: tuple[str, ...], field: str) -> str | None:
-    """One of ``choices`` (case-insensitive), or None."""
+def parse_choice(value: object, field: str) -> str | None:
+    """One of the field's choices (case-insensitive), or None."""
+    choices = CHOICES[field]
     if value is None:
         return None
     if isinstance(value, str) and value.strip().lower() in choices:
@@ -212,6 +197,28 @@ def parse_time(value: object, field: str) -> datetime | None:
         return parse_timestamp(value)
     except (ValueError, OverflowError):
         raise RecordError(f"{field}: not a timestamp: {shown(value)}") from None
+
+
+_TO_JSON: dict[FieldKind, Callable[[Any], Any]] = {
+    FieldKind.uuid: _uuid_text,
+    FieldKind.integer: _same,
+    FieldKind.text: _same,
+    FieldKind.choice: plain,
+    FieldKind.tags: tag_list,
+    FieldKind.timestamp: format_utc,
+}
+_WRITERS = [_TO_JSON[FIELD_KINDS[name]] for name in TASK_FIELDS]
+_FROM_JSON: dict[FieldKind, Callable[[object, str], Any]] = {
+    FieldKind.uuid: parse_uuid,
+    FieldKind.integer: parse_number,
+    FieldKind.text: parse_text,
+    FieldKind.choice: parse_choice,
+    FieldKind.tags: parse_tags,
+    FieldKind.timestamp: parse_time,
+}
+# Which fault of a record with several is reported is part of what import shows: the
+# timestamps are read last, as they always were.
+_READ_ORDER = sorted(TASK_FIELDS, key=lambda name: FIELD_KINDS[name] is FieldKind.timestamp)
 
 
 class LineStream(Protocol):

@@ -34,7 +34,6 @@ from taskcli.core.formats.json_stream import (
     write_json_array,
 )
 from taskcli.core.formats.records import (
-    TASK_FIELDS,
     Carries,
     ParsedRecord,
     RecordError,
@@ -50,8 +49,13 @@ from taskcli.core.formats.records import (
     tag_list,
 )
 
-# Everything but our task number (Taskwarrior's ``id`` is its own working-set index).
-CARRIES = Carries(frozenset(TASK_FIELDS) - {"number"})
+# What the mapping below reads: everything but our task number (Taskwarrior's ``id`` is its
+# own working-set index). Named one by one: a new task field is carried once it is mapped,
+# and until then re-importing a Taskwarrior file keeps its stored value.
+CARRIES = Carries(
+    frozenset(("id", "title", "description", "status", "priority", "due", "project", "tags",
+               "created_at", "updated_at", "completed_at")),
+)  # fmt: skip
 _PRIORITIES = {"H": "high", "M": "medium", "L": "low"}
 _LETTERS = {name: letter for letter, name in _PRIORITIES.items()}
 _STATUSES = {

@@ -566,19 +566,10 @@ def _postgres_upgrade() -> None:
     # Every function runs with a search path fixed to this schema (pg_temp last, so a
     # temporary object cannot stand in for one of ours), and none is anyone's to call
     # until `db grant` says so.
-    op.execute("""
-DO $$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOR f IN SELECT p.oid FROM pg_proc p
-             WHERE p.pronamespace = current_schema()::regnamespace
-               AND p.proname LIKE 'taskcli\\_%' LOOP
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f, current_schema());
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-    END LOOP;
-END $$
-""")
+    _each_function(
+        "EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f, current_schema());"
+        " EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);"
+    )
     for table, column in PER_USER.items():
         _row_security(table)
         op.execute(
@@ -588,6 +579,22 @@ END $$
         )
     for table in PRIVATE:
         _row_security(table)  # no policy for anyone but the owner: nothing to see
+
+
+def _each_function(statements: str) -> None:
+    """Run ``statements`` (PL/pgSQL, the function as ``f``) for each taskcli function."""
+    op.execute(f"""
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_proc p
+             WHERE p.pronamespace = current_schema()::regnamespace
+               AND p.proname LIKE 'taskcli\\_%' LOOP
+        {statements}
+    END LOOP;
+END $$
+""")
 
 
 def _row_security(table: str) -> None:
@@ -619,18 +626,7 @@ def downgrade() -> None:
         batch.drop_column('password_verifier')
         batch.drop_column('password_setting')
     if _postgres():
-        op.execute("""
-DO $$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOR f IN SELECT p.oid FROM pg_proc p
-             WHERE p.pronamespace = current_schema()::regnamespace
-               AND p.proname LIKE 'taskcli\\_%' LOOP
-        EXECUTE format('DROP FUNCTION %s', f);
-    END LOOP;
-END $$
-""")
+        _each_function("EXECUTE format('DROP FUNCTION %s', f);")
     op.execute("DELETE FROM meta WHERE key IN ('salt_key', 'key_rotated_at')")
     op.drop_index('ix_spent_nonces_at', table_name='spent_nonces')
     op.drop_table('login_failures')

@@ -39,6 +39,7 @@ def render(results: dict) -> str:
     lines += _startup_section(results.get("startup", {}))
     lines += _scaling_section(results.get("scaling", {}), results.get("imports", {}))
     lines += _roundtrip_section(results.get("roundtrips", {}))
+    lines += _rls_section(results.get("rls", {}))
     lines += _throughput_section(results)
     lines += ["## Budgets", ""]
     rows = [
@@ -154,6 +155,24 @@ def _roundtrip_section(roundtrips: dict) -> list[str]:
         + details
         + ["```", ""]
     )
+
+
+def _rls_section(rls: dict) -> list[str]:
+    if not rls:
+        return []
+    lines = [
+        "## Row-level security",
+        "",
+        f"One user with {rls['size']:,} tasks among {rls['users']} users on PostgreSQL: the"
+        " application role (under row-level security) against the server's superuser"
+        " (exempt from it), same token, same commands, round-robin.",
+        "",
+    ]
+    rows = []
+    for command, variants in rls["commands"].items():
+        with_rls, without = variants["rls"]["wall_ms"], variants["plain"]["wall_ms"]
+        rows.append([command, with_rls, without, f"{with_rls / without:.2f}"])
+    return lines + _table(["command", "with RLS", "without", "ratio"], rows)
 
 
 def _throughput_section(results: dict) -> list[str]:

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import markdown, report, roundtrips, scaling, suites, taskwarrior  # noqa: E402
+from bench import isolation, markdown, report, roundtrips, scaling, suites, taskwarrior  # noqa: E402
 from bench.context import PROFILES, Profile, Run  # noqa: E402
 from bench.runner import capture  # noqa: E402
 from bench.workloads import TASKCLI, base_env  # noqa: E402
@@ -33,6 +33,7 @@ SECTIONS = {
     "startup": suites.startup_section,
     "scaling": scaling.section,
     "roundtrips": roundtrips.section,
+    "rls": isolation.section,
     "import": suites.import_section,
     "memory": suites.memory_section,
 }

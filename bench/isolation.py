@@ -11,6 +11,7 @@ session proof (the client always does), so the difference is the policies' own c
 from __future__ import annotations
 
 import json
+import statistics
 import uuid
 
 from bench.context import Run
@@ -41,6 +42,40 @@ def _setup_roles(run: Run) -> tuple[str, str, str]:
 def _token(tc: Taskcli) -> str:
     tokens = json.loads((tc.home / "data" / "tokens.json").read_text())["tokens"]
     return next(iter(tokens.values()))
+
+
+def _login_timing(app_url: str, known: list[str]) -> dict[str, float]:
+    """The database's time for a wrong login, for a known and an unknown email, alternating
+    (each known email fails once, so throttling never starts)."""
+    import time
+
+    import psycopg2
+
+    from taskcli.core import proofs, security
+
+    conn = psycopg2.connect(app_url)
+    conn.autocommit = True
+    times: dict[str, list[float]] = {"known email": [], "unknown email": []}
+    try:
+        with conn.cursor() as cursor:
+            for email in known:
+                unknown = f"nobody-{uuid.uuid4().hex}@example.com"
+                for kind, address in (("known email", email), ("unknown email", unknown)):
+                    cursor.execute("SELECT taskcli_password_setting(%s)", (address,))
+                    (setting,) = cursor.fetchone()
+                    wrong = security.hash_with_setting("not the password", setting)
+                    proof = proofs.login_proof(wrong, email=address)
+                    began = time.perf_counter()
+                    cursor.execute(
+                        f"SELECT taskcli_spend('{proof.nonce}'); COMMIT; SELECT status FROM "
+                        "taskcli_login(%s, %s, %s, %s, %s, 'bench', 1, NULL, NULL)",
+                        (address, str(proof.nonce), proof.ts, str(proof.r), str(proof.s)),
+                    )
+                    assert cursor.fetchone() == ("wrong",)
+                    times[kind].append((time.perf_counter() - began) * 1000)
+    finally:
+        conn.close()
+    return {kind: round(statistics.median(values), 1) for kind, values in times.items()}
 
 
 def section(run: Run) -> None:
@@ -82,6 +117,9 @@ def section(run: Run) -> None:
     run.results["rls"] = {
         "size": size,
         "users": USERS,
+        "login_ms": _login_timing(
+            app_url, [f"rls-{index}@example.com" for index in range(USERS - 1)]
+        ),
         "commands": {
             command: {variant: stats(s) for variant, s in by_variant.items()}
             for command, by_variant in samples.items()

@@ -172,7 +172,15 @@ def _rls_section(rls: dict) -> list[str]:
     for command, variants in rls["commands"].items():
         with_rls, without = variants["rls"]["wall_ms"], variants["plain"]["wall_ms"]
         rows.append([command, with_rls, without, f"{with_rls / without:.2f}"])
-    return lines + _table(["command", "with RLS", "without", "ratio"], rows)
+    lines += _table(["command", "with RLS", "without", "ratio"], rows)
+    login = rls.get("login_ms", {})
+    if login:
+        lines += [
+            "A wrong login, the database's time (median, ms; one email known, one not):",
+            "",
+        ]
+        lines += _table(list(login), [list(login.values())])
+    return lines
 
 
 def _throughput_section(results: dict) -> list[str]:

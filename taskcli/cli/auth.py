@@ -66,32 +66,14 @@ def _ask_new_password() -> str:
 
 
 def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:
-    """Register or log in, replace the stored token, and end the session it belonged to.
-
-    The new token is saved before the old session ends: when the save fails (a full disk)
-    the new session is ended instead and the previous one goes on working.
-    """
-    from taskcli.core import accounts
-    from taskcli.core.errors import TokenStoreError
+    """Register or log in and keep the token (see :func:`taskcli.core.logins.log_in`)."""
+    from taskcli.core import logins
 
     settings = state(ctx).settings()
-    store = token_store(ctx)
-    previous = store.load()
-    with state(ctx).database().connect() as conn:
-        login = action(
-            conn,
-            email=email,
-            password=password,
-            session_days=settings.session_days,
-            client=_client(),
-        )
-        try:
-            storage = store.save(login.token)
-        except TokenStoreError:
-            accounts.revoke_token(conn, token=login.token)  # nobody holds this token
-            raise
-        if previous is not None and not previous.storage.startswith("environment"):
-            accounts.revoke_token(conn, token=previous.token)
+    login, storage = logins.log_in(
+        state(ctx).database(), token_store(ctx), action, email=email, password=password,
+        session_days=settings.session_days, client=_client(),
+    )  # fmt: skip
     if as_json:
         output.print_json(_identity_document(ctx, login.identity, storage))
     else:
@@ -149,32 +131,15 @@ def logout_command(
     as_json: Json = False,
 ) -> None:
     """End this session (or all of them) and forget the stored token."""
-    from taskcli.core import accounts
-    from taskcli.core.errors import AuthError
+    from taskcli.core import logins
 
-    store = token_store(ctx)
-    try:
-        with logged_in(ctx) as session:
-            identity = session.identity
-            ended = accounts.logout(session.conn, identity=identity, everywhere=everywhere)
-    except AuthError:
-        # A session that already ended (expired, revoked, key rotated) leaves a dead token
-        # behind; forget it, as logging out means. No stored token at all stays exit 3.
-        stored = store.load()
-        if stored is None or stored.storage.startswith("environment"):
-            raise
-        store.delete()
+    ended = logins.log_out(state(ctx).database(), token_store(ctx), everywhere=everywhere)
+    if ended.email is None:
         output.message("the session had already ended; the stored token is forgotten")
-        email, ended = None, 0
-    else:
-        email = identity.email
-        # A TASKCLI_TOKEN session is the caller's; the stored token may be another, live one.
-        if not session.token_storage.startswith("environment"):
-            store.delete()
     if as_json:
-        output.print_json({"email": email, "sessions_ended": ended})
-    elif email:
-        output.print_line(f"logged out {email} ({ended} session(s) ended)")
+        output.print_json({"email": ended.email, "sessions_ended": ended.sessions_ended})
+    elif ended.email:
+        output.print_line(f"logged out {ended.email} ({ended.sessions_ended} session(s) ended)")
 
 
 def _identity_document(ctx: typer.Context, identity, storage: str) -> dict:
@@ -199,7 +164,7 @@ def whoami_command(ctx: typer.Context, as_json: Json = False) -> None:
 
     with logged_in(ctx) as session:
         identity = accounts.verified(session.conn, session.identity)
-        document = _identity_document(ctx, identity, session.token_storage)
+        document = _identity_document(ctx, identity, session.token.storage)
     if as_json:
         output.print_json(document)
         return

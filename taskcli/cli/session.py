@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import typer
@@ -24,35 +23,11 @@ def token_store(ctx: typer.Context):
     )
 
 
-@dataclass(frozen=True)
-class LoggedIn:
-    conn: Any
-    identity: Any
-    token_storage: str
-
-
 @contextmanager
-def logged_in(ctx: typer.Context) -> Iterator[LoggedIn]:
-    """The connection and verified identity of the stored token's user (exit 3 if none)."""
-    from taskcli.core import accounts
-    from taskcli.core.errors import AuthError
+def logged_in(ctx: typer.Context) -> Iterator[Any]:
+    """The connection and identity of the stored token's user (exit 3 if none); see
+    :func:`taskcli.core.logins.logged_in`."""
+    from taskcli.core import logins
 
-    stored = token_store(ctx).load()
-    database = state(ctx).database()
-    if stored is None:
-        raise AuthError("not logged in", hint=_first_step(database))
-    with database.connect() as conn:
-        yield LoggedIn(conn, accounts.authenticate(conn, token=stored.token), stored.storage)
-
-
-def _first_step(database) -> str:
-    """The command to run without a login: register while the embedded database has no
-    account; on a server, whether accounts exist is nobody's business, so both."""
-    from taskcli.core import accounts
-
-    # Connecting first: a server that cannot be reached is the problem to report (exit 6),
-    # not the missing login, since logging in would only meet the same failure.
-    with database.connect() as conn:
-        if not database.is_sqlite:
-            return "run: taskcli register (or taskcli login)"
-        return "run: taskcli login" if accounts.any_account(conn) else "run: taskcli register"
+    with logins.logged_in(state(ctx).database(), token_store(ctx)) as session:
+        yield session

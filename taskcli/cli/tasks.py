@@ -90,13 +90,12 @@ def add_command(
 ) -> None:
     """Create a task; prints its number (the whole task with --json)."""
     from taskcli.core import tasks
-    from taskcli.core.models import TaskCreate, validated
 
     data = {"title": " ".join(title), "description": description, "due": _when(due),
             "project": project, "tags": list(tag or [])}  # fmt: skip
     if priority is not None:
         data["priority"] = priority
-    checked = validated(TaskCreate, data)
+    checked = tasks.task_input(data)
     with logged_in(ctx) as session:
         record = tasks.create_task(session.conn, user_id=session.identity.user_id, data=checked)
     render.created(record, as_json=as_json)

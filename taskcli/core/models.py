@@ -269,6 +269,12 @@ class TaskUpdate(Model):
     project: Project = None
 
 
+class TagList(Model):
+    """Tags given on their own (update's --tag), checked as a task's are."""
+
+    tags: Tags = []
+
+
 def column_values(data: Model) -> dict[str, Any]:
     """The validated fields as the tasks table stores them (an enum member as its value)."""
     values = {name: getattr(data, name) for name in type(data).model_fields}

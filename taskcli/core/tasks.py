@@ -11,7 +11,7 @@ through a count guard in the same UPDATE/DELETE), so commands stay at the round-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,15 @@ from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import ConflictError, InvalidInputError, NotFoundError
-from taskcli.core.models import Counter, Task, TaskCreate, TaskUpdate, column_values, validated
+from taskcli.core.models import (
+    Counter,
+    TagList,
+    Task,
+    TaskCreate,
+    TaskUpdate,
+    column_values,
+    validated,
+)
 from taskcli.core.refs import Ref, parse_refs
 from taskcli.core.vocabulary import TASK_FIELDS, TIMESTAMP_FIELDS
 
@@ -48,6 +56,12 @@ def is_postgres(conn: Connection) -> bool:
 
 
 # ---- create -----------------------------------------------------------------------------
+
+
+def task_input(fields: Mapping[str, Any]) -> TaskCreate:
+    """A new task's fields as the user gave them, checked (InvalidInputError names the
+    field and the rule). Commands check before they connect, so bad input costs no login."""
+    return validated(TaskCreate, dict(fields))
 
 
 def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> dict[str, Any]:
@@ -245,7 +259,7 @@ def update_task(
     if changes.is_empty():
         raise InvalidInputError("nothing to update: give at least one field to change")
     checked = validated(TaskUpdate, changes.fields)
-    add = validated(TaskCreate, {"title": "-", "tags": changes.add_tags}).tags
+    add = validated(TagList, {"tags": changes.add_tags}).tags
     remove = [tag.strip() for tag in changes.remove_tags]
     now = utc_now()
     given = column_values(checked)

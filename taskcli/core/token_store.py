@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -50,10 +51,22 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StoredToken:
-    """A token and a description of where it came from (shown by ``whoami``)."""
+    """A token, where it came from, and a description of that (shown by ``whoami``)."""
 
     token: str = field(repr=False)
     storage: str
+    source: TokenSource
+
+    @property
+    def from_environment(self) -> bool:
+        """Given by the caller (TASKCLI_TOKEN): not taskcli's to replace or forget."""
+        return self.source is TokenSource.environment
+
+
+class TokenSource(StrEnum):
+    environment = "environment"
+    file = "file"
+    keyring = "keyring"
 
 
 class _KeyringUnusable(Exception):
@@ -86,17 +99,19 @@ class TokenStore:
         """The token in force, or None when not logged in."""
         from_env = self._environ.get(TOKEN_ENV, "").strip()
         if from_env:
-            return StoredToken(from_env, f"environment ({TOKEN_ENV})")
+            return StoredToken(from_env, f"environment ({TOKEN_ENV})", TokenSource.environment)
         from_file = (self._read_file() or {}).get(self.entry)
         if from_file:
-            return StoredToken(from_file, f"file {self.path}")
+            return StoredToken(from_file, f"file {self.path}", TokenSource.file)
         try:
             token, backend_name = _with_keyring(
                 lambda backend: backend.get_password(SERVICE, self.entry)
             )
         except _KeyringUnusable:
             return None
-        return StoredToken(token, f"keyring ({backend_name})") if token else None
+        if not token:
+            return None
+        return StoredToken(token, f"keyring ({backend_name})", TokenSource.keyring)
 
     def save(self, token: str) -> str:
         """Store the token; return where it went (the same text ``load`` reports)."""

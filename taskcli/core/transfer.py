@@ -28,8 +28,8 @@ from taskcli.core.errors import InvalidInputError
 from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
-from taskcli.core.models import TaskCreate, column_values, validated
-from taskcli.core.tasks import counters, draw_numbers, is_postgres, tasks
+from taskcli.core.models import TaskCreate, column_values
+from taskcli.core.tasks import counters, draw_numbers, is_postgres, task_input, tasks
 from taskcli.core.vocabulary import TASK_FIELDS
 
 BATCH = 5000
@@ -71,7 +71,7 @@ def row_values(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Validated column values for one source record (raises InvalidInputError)."""
     # What the source leaves unknown takes the input model's default (pending, medium…).
     given = {name: record[name] for name in _INPUT_FIELDS if record[name] is not None}
-    checked = validated(TaskCreate, given)
+    checked = task_input(given)
     completed = checked.status is TaskStatus.completed
     # Unknown times are filled so that created <= completed <= updated (a todo.txt done line
     # may have a completion date and no creation date).

@@ -168,6 +168,17 @@ def test_without_a_token_the_functions_reveal_nothing(scene):
     assert taken == [("taken", None)]
 
 
+def test_an_emails_salt_does_not_change_when_it_registers(scene, taskcli, tmp_path):
+    email = new_email()
+    before = _run(scene.url, "SELECT taskcli_password_setting(%s)", (email,))
+    env = {"TASKCLI_DATA_DIR": str(tmp_path / "newcomer")}
+    registered = taskcli("register", "-e", email, "--password-stdin", input=PASSWORD, env=env)
+    assert registered.exit_code == 0, registered.stderr
+    assert _run(scene.url, "SELECT taskcli_password_setting(%s)", (email,)) == before
+    stored = _run(scene.admin, "SELECT password_setting FROM users WHERE email = %s", (email,))
+    assert stored == before
+
+
 # ---- with A's token -------------------------------------------------------------------------
 
 

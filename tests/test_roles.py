@@ -112,7 +112,7 @@ def test_a_role_without_grants_gets_exit_8_naming_the_privilege(taskcli, pg_role
         "--database-url", pg_roles.app_url, "register", "--email", "a@example.com",
         "--password-stdin", input=PASSWORD,
     )  # fmt: skip
-    assert_one_line_error(result, 8, "permission denied for function taskcli_register")
+    assert_one_line_error(result, 8, "permission denied for function taskcli_password_setting")
     as_json = taskcli(
         "--database-url", pg_roles.app_url, "register", "--email", "a@example.com",
         "--password-stdin", "--json", input=PASSWORD,

@@ -272,7 +272,7 @@ class TaskUpdate(Model):
 class TagList(Model):
     """Tags given on their own (update's --tag), checked as a task's are."""
 
-    tags: Tags = []
+    tags: Tags
 
 
 def column_values(data: Model) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from taskcli.cli import output
 WHEN_SYNTAX = (
     "WHEN is an ISO 8601 date or date and time: 2026-12-01, 2026-12-01T17:00 (local time), "
     "2026-12-01T17:00Z or 2026-12-01T17:00+01:00; now; today, tomorrow, yesterday, eod "
-    "(the end of today); a weekday such as friday or fri (the next one after today); or "
-    "days, weeks, months or years from today: +3d, +2w, +1m, +1y (-3d for the past). "
+    "(the end of today), eow, eom, eoy (the end of this week, Sunday, month or year); a "
+    "weekday such as friday, fri or next friday (the next one after today); days, weeks, "
+    "months or years from today: +3d, +2w, +1m, +1y, in 3 days (-3d for the past); or "
+    "hours from now: +4h, in 4 hours. "
     "A day without a time means its end (23:59:59, local time)."
 )
 

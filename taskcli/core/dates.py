@@ -60,7 +60,8 @@ def parse_timestamp(text: str) -> datetime:
 
 
 WHEN_FORMATS = (
-    "YYYY-MM-DD[THH:MM[:SS]][±HH:MM], today, tomorrow, yesterday, a weekday, +3d/+2w/+1m or eod"
+    "YYYY-MM-DD[THH:MM[:SS]][±HH:MM], today, tomorrow, yesterday, a weekday, next friday, "
+    "+3d/+2w/+1m/+4h, in 3 days, eod, eow, eom or eoy"
 )
 
 _ISO_WHEN = re.compile(
@@ -68,7 +69,9 @@ _ISO_WHEN = re.compile(
     r"(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?)?",
     re.ASCII,
 )
-_OFFSET_WHEN = re.compile(r"([+-])(\d+)([dwmy])", re.ASCII)
+_OFFSET_WHEN = re.compile(r"([+-])(\d+)([hdwmy])", re.ASCII)
+_IN_WHEN = re.compile(r"in\s+(\d+)\s+(hour|day|week|month|year)s?", re.ASCII)
+_NEXT_WHEN = re.compile(r"next\s+([a-z]+)", re.ASCII)
 _DAY_WORDS = {"yesterday": -1, "today": 0, "eod": 0, "tomorrow": 1}
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAYS = {
@@ -110,14 +113,41 @@ def _parse_when(key: str, now: datetime) -> datetime | None:
     today = now.astimezone().date()
     if key in _DAY_WORDS:
         return _end_of_local_day(today + timedelta(days=_DAY_WORDS[key]))
-    if key in _WEEKDAYS:
-        days_ahead = (_WEEKDAYS[key] - today.weekday() - 1) % 7 + 1
+    if key in _ENDS:
+        return _end_of_local_day(_ENDS[key](today))
+    weekday = _NEXT_WHEN.fullmatch(key)
+    if key in _WEEKDAYS or (weekday and weekday[1] in _WEEKDAYS):
+        number = _WEEKDAYS[weekday[1] if weekday else key]
+        days_ahead = (number - today.weekday() - 1) % 7 + 1
         return _end_of_local_day(today + timedelta(days=days_ahead))
     if match := _OFFSET_WHEN.fullmatch(key):
         sign, amount, unit = match.groups()
-        count = int(amount) if sign == "+" else -int(amount)
-        return _end_of_local_day(_shift(today, count, unit))
+        return _offset(now, today, int(amount) if sign == "+" else -int(amount), unit)
+    if match := _IN_WHEN.fullmatch(key):
+        return _offset(now, today, int(match[1]), match[2][0])
     return None
+
+
+def _offset(now: datetime, today: date, count: int, unit: str) -> datetime:
+    """Hours count from now; days, weeks, months and years from today, to the day's end."""
+    if unit == "h":
+        return now + timedelta(hours=count)
+    return _end_of_local_day(_shift(today, count, unit))
+
+
+def _end_of_week(day: date) -> date:
+    return day + timedelta(days=6 - day.weekday())  # Sunday
+
+
+def _end_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _end_of_year(day: date) -> date:
+    return day.replace(month=12, day=31)
+
+
+_ENDS = {"eow": _end_of_week, "eom": _end_of_month, "eoy": _end_of_year}
 
 
 def _shift(day: date, count: int, unit: str) -> date:

@@ -13,12 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-from taskcli.core import pgsessions, security
+from taskcli.core import pgsessions, proofs, security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
 from taskcli.core.models import CONTROL, AuthSession, Counter, Meta, User
-from taskcli.core.proofs import verifier
 from taskcli.core.roles import require_owner
 
 users = User.__table__
@@ -119,19 +118,38 @@ def register(
                 conn, user_id=user_id, email=email, session_days=session_days, client=client
             )
     except exc.IntegrityError:
-        raise ConflictError(
-            f"an account with the email {email} already exists", hint="run: taskcli login"
-        ) from None
+        raise _taken(email) from None
 
 
 def _on_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+def _taken(email: str) -> ConflictError:
+    return ConflictError(
+        f"an account with the email {email} already exists", hint="run: taskcli login"
+    )
+
+
+def _wrong_credentials() -> AuthError:
+    return AuthError(WRONG_CREDENTIALS, hint="check the email and password")
+
+
 def _pg_login(action: Any, conn: Connection, email: str, password: str, days: int,
               client: str) -> Login:  # fmt: skip
-    row, token = action(conn, email=email, password=password, days=days, client=client[:255])
-    return Login(Identity(row.user_id, email, row.session_id, as_utc(row.expires_at)), token)
+    """Register or log in through the database's functions (their row says how it went)."""
+    row = action(conn, email=email, password=password, days=days, client=client[:255])
+    if row.status == "taken":
+        raise _taken(email)
+    if row.status == "throttled":
+        raise AuthError(
+            f"too many failed logins for this email; try again in {row.retry_after} s",
+            hint="wait, then check the email and password",
+        )
+    if row.status != "ok":
+        raise _wrong_credentials()
+    identity = Identity(row.user_id, email, row.session_id, as_utc(row.expires_at))
+    return Login(identity, pgsessions.token_for(row, email))
 
 
 def login(conn: Connection, *, email: str, password: str, session_days: int, client: str) -> Login:
@@ -150,9 +168,10 @@ def login(conn: Connection, *, email: str, password: str, session_days: int, cli
     password_hash = security.hash_with_setting(
         password, row.password_setting if row else security.DUMMY_SETTING
     )
-    matches = hmac.compare_digest(verifier(password_hash), row.password_verifier if row else "")
+    stored = row.password_verifier if row else ""
+    matches = hmac.compare_digest(proofs.verifier(password_hash), stored)
     if not matches or row is None or len(password) > security.PASSWORD_MAX:
-        raise AuthError(WRONG_CREDENTIALS, hint="check the email and password")
+        raise _wrong_credentials()
     with atomic(conn):
         if security.needs_new_setting(row.password_setting):
             setting, new_verifier = security.new_password(password)

@@ -111,11 +111,9 @@ def _driver_params(compiled: SQLCompiler) -> dict[str, Any]:
 
 
 def _copy(conn: Connection, statement: str, file: io.IOBase) -> None:
-    from taskcli.core.pgsessions import PRESENTER
+    from taskcli.core.pgsessions import with_proof
 
-    presenter = conn.info.get(PRESENTER)
-    if presenter is not None:  # the session's proof, as for every other statement
-        statement = presenter.rewrite(statement, executemany=False)
+    statement = with_proof(conn, statement)  # the session's proof, as for every statement
     dbapi_connection = driver_connection(conn)
     cursor = dbapi_connection.cursor()
     # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from taskcli.core import proofs, security
 from taskcli.core.dates import utc_now
 from taskcli.core.db import INVALID_AUTHORIZATION
-from taskcli.core.errors import AuthError, ConflictError
+from taskcli.core.errors import AuthError
 from taskcli.core.roles import require_owner
 
 PRESENTER = "taskcli.presenter"
@@ -46,7 +46,7 @@ class Presenter:
             claims.secret, user_id=claims.user_id, session_id=claims.session_id
         )
         # Only hex digits, uuids and numbers: nothing to quote, no % for the driver.
-        spend = f"SELECT taskcli_spend('{proof.nonce}'); COMMIT; "
+        spend = _spend(proof.nonce)
         present = (
             f"SELECT taskcli_present('{claims.user_id}', '{claims.session_id}', "
             f"'{proof.nonce}', {proof.ts}, '{proof.proof}', '{_literal(claims.audience)}')"
@@ -73,6 +73,18 @@ def _literal(text: str) -> str:
     return text.replace("'", "''")
 
 
+def _spend(nonce: object) -> str:
+    """Spend a proof's nonce and commit it before anything else in the message runs."""
+    return f"SELECT taskcli_spend('{nonce}'); COMMIT; "
+
+
+def with_proof(conn: Connection, statement: str, executemany: bool = False) -> str:
+    """``statement`` as it must be sent on ``conn``: with the session's proof in front when
+    it starts a transaction of a logged-in connection (COPY goes through here too)."""
+    presenter = conn.info.get(PRESENTER)
+    return statement if presenter is None else presenter.rewrite(statement, executemany)
+
+
 def install(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute", retval=True)
     def _prefix(
@@ -83,10 +95,7 @@ def install(engine: Engine) -> None:
         context: Any,
         executemany: bool,
     ) -> tuple[str, Any]:
-        presenter = conn.info.get(PRESENTER)
-        if presenter is not None:
-            statement = presenter.rewrite(statement, executemany)
-        return statement, parameters
+        return with_proof(conn, statement, executemany), parameters
 
 
 def present(conn: Connection, token: str) -> security.Claims:
@@ -98,7 +107,8 @@ def present(conn: Connection, token: str) -> security.Claims:
     return verified
 
 
-def _token(row: Any, email: str) -> str:
+def token_for(row: Any, email: str) -> str:
+    """The token of the session a register or login row started."""
     return security.issue_token(
         key=token_key(row.secret),
         audience=row.audience,
@@ -111,24 +121,29 @@ def _token(row: Any, email: str) -> str:
     )
 
 
+def _password_setting(conn: Connection, email: str) -> str:
+    setting: str = conn.exec_driver_sql(
+        "SELECT taskcli_password_setting(%s)", (email,)
+    ).scalar_one()
+    return setting
+
+
 def register(conn: Connection, *, email: str, password: str, days: int, client: str) -> Any:
+    """The database's row: status ``ok`` (with the new session) or ``taken``."""
     # The salt the database already hands out for this email: it does not change when the
     # account is made, so watching an email's salt tells nobody when it registered.
-    setting = conn.exec_driver_sql("SELECT taskcli_password_setting(%s)", (email,)).scalar_one()
+    setting = _password_setting(conn, email)
     verifier = proofs.verifier(security.hash_with_setting(password, setting))
-    row = conn.exec_driver_sql(
+    return conn.exec_driver_sql(
         "SELECT * FROM taskcli_register(%s, %s, %s, %s, %s)",
         (email, setting, verifier, client, days),
     ).one()
-    if row.status == "taken":
-        raise ConflictError(
-            f"an account with the email {email} already exists", hint="run: taskcli login"
-        )
-    return row, _token(row, email)
 
 
 def login(conn: Connection, *, email: str, password: str, days: int, client: str) -> Any:
-    setting = conn.exec_driver_sql("SELECT taskcli_password_setting(%s)", (email,)).scalar_one()
+    """The database's row: status ``ok`` (with the new session), ``wrong`` or ``throttled``
+    (with ``retry_after`` seconds)."""
+    setting = _password_setting(conn, email)
     password_hash = security.hash_with_setting(password, setting)
     new_setting = new_verifier = None
     if security.needs_new_setting(setting) and len(password) <= security.PASSWORD_MAX:
@@ -137,20 +152,11 @@ def login(conn: Connection, *, email: str, password: str, days: int, client: str
     proof = proofs.login_proof(password_hash, email=email, new_verifier=replacement)
     if len(password) > security.PASSWORD_MAX:  # register refuses it: it matches nothing
         proof = proofs.LoginProof(proof.nonce, proof.ts, proof.r, proof.s + 1)
-    row = conn.exec_driver_sql(
-        f"SELECT taskcli_spend('{proof.nonce}'); COMMIT; "
-        "SELECT * FROM taskcli_login(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    return conn.exec_driver_sql(
+        _spend(proof.nonce) + "SELECT * FROM taskcli_login(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (email, str(proof.nonce), proof.ts, str(proof.r), str(proof.s), client, days,
          new_setting, new_verifier),
     ).one()  # fmt: skip
-    if row.status == "throttled":
-        raise AuthError(
-            f"too many failed logins for this email; try again in {row.retry_after} s",
-            hint="wait, then check the email and password",
-        )
-    if row.status != "ok":
-        raise AuthError("wrong email or password", hint="check the email and password")
-    return row, _token(row, email)
 
 
 def whoami(conn: Connection) -> Any:

@@ -115,7 +115,7 @@ def test_without_a_token_every_table_reads_nothing_or_is_denied(scene):
         assert _run(scene.url, f"SELECT count(*) FROM {table}") == [(0,)]
     for table in PRIVATE:
         assert _refused(scene.url, f"SELECT * FROM {table}") == "42501"
-    assert _run(scene.url, "SELECT * FROM alembic_version") == [("0004",)]
+    assert _run(scene.url, "SELECT * FROM alembic_version") == [("0005",)]
 
 
 WRITES = [

@@ -1,7 +1,7 @@
 """Option aliases shared by many commands (declared once, used everywhere)."""
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -63,16 +63,27 @@ Statuses = Annotated[
     ),
 ]
 All = Annotated[bool, typer.Option("--all", "-a", help="Include completed tasks.")]
-Priority = Annotated[
-    TaskPriority | None,
-    typer.Option(
-        "--priority",
-        "-P",
-        metavar="PRIORITY",
-        case_sensitive=False,
-        help="Only tasks with this priority: low, medium or high.",
-    ),
-]
+PRIORITIES = "low, medium or high (or H, M, L)"
+
+
+def priority_value(value: str | None) -> TaskPriority | None:
+    """A --priority value: low, medium, high or their first letters, any case (exit 2
+    otherwise, like any bad option value)."""
+    if value is None:
+        return None
+    try:
+        return TaskPriority(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not one of {PRIORITIES}") from None
+
+
+def priority_option(help_text: str) -> Any:
+    return typer.Option(
+        "--priority", "-P", metavar="PRIORITY", callback=priority_value, help=help_text
+    )
+
+
+Priority = Annotated[str | None, priority_option(f"Only tasks with this priority: {PRIORITIES}.")]
 ProjectFilter = Annotated[
     str | None,
     typer.Option("--project", metavar="NAME", help="Only tasks of this project (exact name)."),
@@ -96,10 +107,25 @@ Sort = Annotated[
         "--sort",
         metavar="KEY",
         case_sensitive=False,
-        help="Sort by number, due, priority, created or updated (no due date sorts last).",
+        help="Sort by number, due, priority, created, updated or urgency (no due date sorts "
+        "last; urgency: most urgent first).",
     ),
 ]
 Reverse = Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")]
+Waiting = Annotated[
+    bool, typer.Option("--waiting", help="Only tasks waiting until a time still ahead.")
+]
+Ready = Annotated[
+    bool,
+    typer.Option("--ready", help="Only ready tasks: open, not waiting, scheduled now or before, "
+                 "not blocked."),
+]  # fmt: skip
+Blocked = Annotated[
+    bool, typer.Option("--blocked", help="Only tasks with a dependency that is not completed.")
+]
+NoContext = Annotated[
+    bool, typer.Option("--no-context", help="Ignore the context in use (taskcli context use).")
+]
 MAX_COUNT = 2**31 - 1
 Limit = Annotated[
     int,
@@ -117,7 +143,7 @@ def task_filter(
     *,
     status: list[TaskStatus] | None,
     include_all: bool,
-    priority: TaskPriority | None,
+    priority: str | TaskPriority | None,
     project: str | None,
     no_project: bool,
     tag: list[str] | None,
@@ -128,8 +154,11 @@ def task_filter(
     reverse: bool,
     limit: int,
     offset: int,
+    waiting: bool = False,
+    ready: bool = False,
+    blocked: bool = False,
 ):
-    """The core TaskFilter for the options above (one place for list and export)."""
+    """The core TaskFilter for the options above (one place for list, next and export)."""
     from taskcli.core.dates import parse_when
     from taskcli.core.errors import UsageError
     from taskcli.core.listing import TaskFilter
@@ -149,8 +178,23 @@ def task_filter(
         due_before=None if due_before is None else parse_when(due_before),
         overdue=overdue,
         search=search,
+        include_waiting=include_all,
+        only_waiting=waiting,
+        ready=ready,
+        blocked=blocked,
         sort=sort,
         reverse=reverse,
         limit=limit,
         offset=offset,
     )
+
+
+def filter_options(**given: Any) -> dict[str, Any]:
+    """The list filters given on the command line, by their context key (for ``context
+    define``): what was not given is left out."""
+    if given.get("project") == "":
+        from taskcli.core.errors import UsageError
+
+        raise UsageError("--project needs a name", hint="--no-project selects tasks without one")
+    return {key: value.value if hasattr(value, "value") else value
+            for key, value in given.items() if value not in (None, False, [])}  # fmt: skip

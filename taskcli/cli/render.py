@@ -109,16 +109,22 @@ def task_list(
 
 
 def task_detail(record: dict, *, as_json: bool) -> None:
-    """``show``: every field."""
+    """``show``: every field; annotations one a line, numbered as denotate counts them."""
     if as_json:
         output.print_json(_json(record))
         return
     document = _json(record)
-    document["tags"] = ",".join(document["tags"])
+    for key in ("tags", "depends"):
+        document[key] = ",".join(document[key])
+    notes = [f"{index}. {note['entry']} {note['text']}"
+             for index, note in enumerate(document.pop("annotations"), 1)]  # fmt: skip
     if not terminal.current().stdout_is_tty():
         for key, value in document.items():
             output.print_line(f"{key}\t{output.visible('' if value is None else str(value))}")
+        for note in notes:
+            output.print_line(f"annotation\t{output.visible(note)}")
         return
+    document["annotations"] = "\n".join(notes) or None
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -148,3 +154,106 @@ def created(record: dict, *, as_json: bool) -> None:
         output.print_line(f"created task {record['number']}")
     else:
         output.print_line(str(record["number"]))
+
+
+def completed(done, *, as_json: bool) -> None:
+    """``done``: the completed tasks (the JSON array of them), and on a line each the next
+    occurrence of a recurring one."""
+    task_changes(done.completed, verb="completed", as_json=as_json, many=True)
+    if as_json:
+        return
+    from taskcli.core.dates import utc_now
+
+    now = utc_now()
+    for record in done.completed:
+        following = done.next_occurrences.get(record["id"])
+        if following is not None:
+            title = output.visible(following["title"])
+            output.print_line(f"next {following['number']}: {title} (due "
+                              f"{_due_text(following, now)})")  # fmt: skip
+
+
+def next_list(records: list[dict], *, as_json: bool, no_pager: bool) -> None:
+    """``next``: task objects with their ``urgency``; on a TTY the table with an Urg
+    column; piped, the list's tab-separated line with the urgency at its end."""
+    if as_json:
+        output.print_json([{**_json(record), "urgency": record["urgency"]} for record in records])
+    elif terminal.current().stdout_is_tty():
+        from rich.text import Text
+
+        from taskcli.cli.table import print_rows
+        from taskcli.core.dates import utc_now
+
+        now = utc_now()
+        rows = ((*table_row(r, now), Text(f"{r['urgency']:.1f}")) for r in records)
+        with output.paging(no_pager=no_pager) as console:
+            shown = print_rows(console, (*TABLE_HEADER, "Urg"), rows)
+        if shown == 0:
+            output.message("no ready tasks")
+    else:
+        for record in records:
+            output.print_line(f"{tsv_row(record)}\t{record['urgency']}")
+
+
+def name_counts(rows: list[dict], *, as_json: bool, what: str) -> None:
+    """``projects`` and ``tags``: each name with its open and total task counts."""
+    if as_json:
+        output.print_json(rows)
+    elif terminal.current().stdout_is_tty():
+        from rich.text import Text
+
+        from taskcli.cli.table import print_rows
+
+        cells = ((Text(output.visible(r["name"])), Text(str(r["open"])), Text(str(r["total"])))
+                 for r in rows)  # fmt: skip
+        if print_rows(output.console(), (what.capitalize(), "Open", "Total"), cells) == 0:
+            output.message(f"no {what}s")
+    else:
+        for row in rows:
+            output.print_line(f"{output.visible(row['name'])}\t{row['open']}\t{row['total']}")
+
+
+def filters_text(filters: dict) -> str:
+    """A context's filters as the list options that give them."""
+    words = []
+    for key, value in filters.items():
+        option = "--" + key.replace("_", "-")
+        if key == "tags":
+            option = "--tag"
+        if value is True:
+            words.append(option)
+        elif isinstance(value, list):
+            words += [f"{option} {item}" for item in value]
+        else:
+            words.append(f"{option} {value}")
+    return output.visible(" ".join(words))
+
+
+def context_list(items: list[dict], *, active: str | None, as_json: bool) -> None:
+    """``context list``: name and filters of each; the one in use is marked."""
+    if as_json:
+        output.print_json([{**item, "active": item["name"] == active} for item in items])
+        return
+    if not items and terminal.current().stdout_is_tty():
+        output.message("no contexts (taskcli context define NAME [list filters])")
+    for item in items:
+        mark = "*" if item["name"] == active else " "
+        output.print_line(f"{mark} {item['name']}\t{filters_text(item['filters'])}")
+
+
+def context_shown(item: dict | None, *, as_json: bool) -> None:
+    """``context show``: the context in use and its filters (JSON null for none)."""
+    if as_json:
+        output.print_json(item)
+    elif item is None:
+        output.print_line("none")
+    else:
+        output.print_line(f"{item['name']}\t{filters_text(item['filters'])}")
+
+
+def done_message(text: str, *, as_json: bool, document: object = None) -> None:
+    """A change that has no task to show (context use/define/delete): a line, or JSON."""
+    if as_json:
+        output.print_json(document)
+    else:
+        output.print_line(text)

@@ -8,27 +8,33 @@ import typer
 from taskcli.cli import output, render, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
+    PRIORITIES,
     All,
+    Blocked,
     DueBefore,
     FilterTags,
     Json,
     Limit,
+    NoContext,
     NoProject,
     Offset,
     Overdue,
     Priority,
     ProjectFilter,
+    Ready,
     Reverse,
     Search,
     Sort,
     Statuses,
+    Waiting,
     Yes,
     confirm_or_require_yes,
+    priority_option,
     task_filter,
 )  # fmt: skip
 from taskcli.cli.session import logged_in
 from taskcli.cli.state import state
-from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
+from taskcli.core.enums import TaskSort, TaskStatus
 
 Refs = Annotated[
     list[str], typer.Argument(metavar="REF", help="Task numbers or UUID prefixes (≥ 6 hex).")
@@ -37,18 +43,13 @@ Ref = Annotated[str, typer.Argument(metavar="REF", help="Task number or UUID pre
 
 
 # add and update set the task's fields: their options say so (the filters say "Only ...").
-PRIORITIES = "low, medium or high"
 NewDescription = Annotated[
     str | None,
     typer.Option("--description", "-d", metavar="TEXT", help="Description of the new task."),
 ]
 NewPriority = Annotated[
-    TaskPriority | None,
-    typer.Option(
-        "--priority", "-P", metavar="PRIORITY", case_sensitive=False,
-        help=f"Priority of the new task: {PRIORITIES} (default: medium).",
-    ),
-]  # fmt: skip
+    str | None, priority_option(f"Priority of the new task: {PRIORITIES} (default: medium).")
+]
 NewDue = Annotated[
     str | None, typer.Option("--due", metavar="WHEN", help="When the new task is due (WHEN below).")
 ]
@@ -58,6 +59,23 @@ NewProject = Annotated[
 NewTags = Annotated[
     list[str] | None,
     typer.Option("--tag", "-t", metavar="TAG", help="Tag of the new task (repeatable)."),
+]
+WaitUntil = Annotated[
+    str | None,
+    typer.Option("--wait", metavar="WHEN", help="Hide the task from list and next until WHEN."),
+]
+ScheduledFor = Annotated[
+    str | None,
+    typer.Option("--scheduled", metavar="WHEN", help="Not to be started before WHEN."),
+]
+RECUR_HELP = (
+    "Repeat: daily, weekdays, weekly, biweekly, monthly, quarterly, yearly, or Nd, Nw, Nm, Ny "
+    "(needs --due; done creates the next occurrence)."
+)
+Recur = Annotated[str | None, typer.Option("--recur", metavar="PERIOD", help=RECUR_HELP)]
+Until = Annotated[
+    str | None,
+    typer.Option("--until", metavar="WHEN", help="No occurrence of the series after WHEN."),
 ]
 
 
@@ -86,18 +104,32 @@ def add_command(
     due: NewDue = None,
     project: NewProject = None,
     tag: NewTags = None,
+    wait: WaitUntil = None,
+    scheduled: ScheduledFor = None,
+    depends: Annotated[
+        list[str] | None,
+        typer.Option("--depends", metavar="REF", help="A task this one waits for (repeatable)."),
+    ] = None,
+    recur: Recur = None,
+    until: Until = None,
     as_json: Json = False,
 ) -> None:
     """Create a task; prints its number (the whole task with --json)."""
     from taskcli.core import tasks
+    from taskcli.core.refs import parse_refs
 
     data = {"title": " ".join(title), "description": description, "due": _when(due),
-            "project": project, "tags": list(tag or [])}  # fmt: skip
+            "project": project, "tags": list(tag or []), "wait": _when(wait),
+            "scheduled": _when(scheduled), "recur": recur, "until": _when(until)}  # fmt: skip
     if priority is not None:
         data["priority"] = priority
     checked = tasks.task_input(data)
+    if depends:
+        parse_refs(depends)
     with logged_in(ctx) as session:
-        record = tasks.create_task(session.conn, user_id=session.identity.user_id, data=checked)
+        record = tasks.create_task(
+            session.conn, user_id=session.identity.user_id, data=checked, depends=depends or ()
+        )
     render.created(record, as_json=as_json)
 
 
@@ -119,14 +151,18 @@ def list_command(
     due_before: DueBefore = None,
     overdue: Overdue = False,
     search: Search = None,
+    waiting: Waiting = False,
+    ready: Ready = False,
+    blocked: Blocked = False,
     sort: Sort = TaskSort.number,
     reverse: Reverse = False,
     limit: Limit = 100,
     offset: Offset = 0,
+    no_context: NoContext = False,
     as_json: Json = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")] = False,
 ) -> None:
-    """List tasks (completed ones hidden unless --all or --status)."""
+    """List tasks (completed and waiting ones hidden unless --all; --status shows completed)."""
     from taskcli.core import listing
 
     if as_json and jsonl:
@@ -138,12 +174,13 @@ def list_command(
         status=status, include_all=include_all, priority=priority, project=project,
         no_project=no_project, tag=tag,
         due_before=due_before, overdue=overdue, search=search, sort=sort, reverse=reverse,
-        limit=limit, offset=offset,
+        limit=limit, offset=offset, waiting=waiting, ready=ready, blocked=blocked,
     )  # fmt: skip
     as_table = terminal.current().stdout_is_tty() and not (as_json or jsonl)
     shown = {"as_json": as_json, "jsonl": jsonl, "no_pager": state(ctx).no_pager}
     with logged_in(ctx) as session:
         user_id = session.identity.user_id
+        flt = planning_view(ctx, session, flt, no_context=no_context)
         if listing.is_bounded(flt):
             records = listing.list_tasks(session.conn, user_id=user_id, flt=flt)
             total = None
@@ -181,16 +218,7 @@ def update_command(
     description: Annotated[
         str | None, typer.Option("--description", "-d", metavar="TEXT", help="New description.")
     ] = None,
-    priority: Annotated[
-        TaskPriority | None,
-        typer.Option(
-            "--priority",
-            "-P",
-            metavar="PRIORITY",
-            case_sensitive=False,
-            help=f"New priority: {PRIORITIES}.",
-        ),
-    ] = None,  # fmt: skip
+    priority: Annotated[str | None, priority_option(f"New priority: {PRIORITIES}.")] = None,
     due: Annotated[
         str | None, typer.Option("--due", metavar="WHEN", help="New due date (WHEN below).")
     ] = None,
@@ -216,20 +244,51 @@ def update_command(
         list[str] | None,
         typer.Option("--remove-tag", metavar="TAG", help="Remove this tag (repeatable)."),
     ] = None,
+    wait: WaitUntil = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Stop waiting: show it now.")] = False,
+    scheduled: ScheduledFor = None,
+    no_scheduled: Annotated[
+        bool, typer.Option("--no-scheduled", help="Remove the scheduled time.")
+    ] = False,
+    recur: Recur = None,
+    no_recur: Annotated[bool, typer.Option("--no-recur", help="Stop repeating.")] = False,
+    until: Until = None,
+    no_until: Annotated[bool, typer.Option("--no-until", help="Repeat without an end.")] = False,
+    add_depends: Annotated[
+        list[str] | None,
+        typer.Option("--add-depends", metavar="REF", help="Wait for this task too (repeatable)."),
+    ] = None,
+    remove_depends: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove-depends", metavar="REF", help="No longer wait for this task (repeatable)."
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Change the given fields only."""
     from taskcli.core import tasks
     from taskcli.core.errors import UsageError
+    from taskcli.core.refs import parse_refs
 
-    if (due is not None and no_due) or (project is not None and no_project):
-        raise UsageError("--due/--no-due and --project/--no-project exclude each other")
+    pairs = {"due": (due, no_due), "project": (project, no_project), "wait": (wait, no_wait),
+             "scheduled": (scheduled, no_scheduled), "recur": (recur, no_recur),
+             "until": (until, no_until)}  # fmt: skip
+    for name, (value, clear) in pairs.items():
+        if value is not None and clear:
+            raise UsageError(f"--{name} and --no-{name} exclude each other")
     given = {"title": title, "description": description, "priority": priority,
-             "due": _when(due), "project": project, "status": status}  # fmt: skip
+             "due": _when(due), "project": project, "status": status, "wait": _when(wait),
+             "scheduled": _when(scheduled), "recur": recur, "until": _when(until)}  # fmt: skip
     fields = {key: value for key, value in given.items() if value is not None}
-    fields.update({"due": None} if no_due else {})
-    fields.update({"project": None} if no_project else {})
-    changes = tasks.TaskChanges(fields, list(add_tag or []), list(remove_tag or []))
+    fields.update({name: None for name, (_value, clear) in pairs.items() if clear})
+    for refs in (add_depends, remove_depends):
+        if refs:
+            parse_refs(refs)
+    changes = tasks.TaskChanges(
+        fields, list(add_tag or []), list(remove_tag or []),
+        list(add_depends or []), list(remove_depends or []),
+    )  # fmt: skip
     with logged_in(ctx) as session:
         record = tasks.update_task(
             session.conn, user_id=session.identity.user_id, ref=ref, changes=changes
@@ -247,16 +306,50 @@ def _set_status(ctx: typer.Context, refs: list[str], status: TaskStatus, verb: s
     render.task_changes(records, verb=verb, as_json=as_json, many=True)
 
 
+def planning_view(ctx: typer.Context, session, flt, *, no_context: bool):
+    """``flt`` with the profile's urgency coefficients and, unless --no-context, the
+    context in use (a note on a TTY says which)."""
+    from dataclasses import replace
+
+    from taskcli.core import contexts, urgency
+
+    settings = state(ctx).settings()
+    flt = replace(flt, urgency=urgency.weights(settings.urgency))
+    if no_context or not settings.context:
+        return flt
+    active = contexts.active(session.conn, user_id=session.identity.user_id,
+                             name=settings.context, warn=output.warn)  # fmt: skip
+    if active is None:
+        return flt
+    if terminal.current().stderr_is_tty():
+        output.message(f"context {active['name']} in use (--no-context to ignore it)")
+    return replace(flt, also=contexts.filter_of(active["filters"]))
+
+
 @command(app, "start", "taskcli start 3", "taskcli start 3 4")
 def start_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks in progress (all or none)."""
     _set_status(ctx, refs, TaskStatus.in_progress, "started", as_json)
 
 
+@command(app, "stop", "taskcli stop 3")
+def stop_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
+    """Put started tasks back to pending (all or none)."""
+    from taskcli.core import tasks
+
+    with logged_in(ctx) as session:
+        records = tasks.stop_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
+    render.task_changes(records, verb="stopped", as_json=as_json, many=True)
+
+
 @command(app, "done", "taskcli done 3", "taskcli done 3 4 --json")
 def done_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
-    """Mark tasks completed (all or none)."""
-    _set_status(ctx, refs, TaskStatus.completed, "completed", as_json)
+    """Mark tasks completed (all or none); a recurring task's next occurrence is created."""
+    from taskcli.core import tasks
+
+    with logged_in(ctx) as session:
+        done = tasks.complete(session.conn, user_id=session.identity.user_id, refs=refs)
+    render.completed(done, as_json=as_json)
 
 
 @command(app, "reopen", "taskcli reopen 3")

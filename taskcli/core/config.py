@@ -11,11 +11,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taskcli.core.errors import ConfigError
+from taskcli.core.errors import ConfigError, InvalidInputError
+from taskcli.core.urgency import DEFAULTS as URGENCY_DEFAULTS
 
 APP_NAME = "taskcli"
 DEFAULT_PROFILE = "default"
@@ -65,10 +66,34 @@ def _profile_name(value: Any) -> str:
     return text
 
 
+def _context_name(value: Any) -> str:
+    from taskcli.core.contexts import checked_name
+
+    try:
+        return checked_name(str(value))
+    except InvalidInputError as error:
+        raise ConfigError(error.message) from None
+
+
+def _coefficient(term: str) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        from taskcli.core.urgency import coefficient
+
+        try:
+            return coefficient(term, value)
+        except InvalidInputError as error:
+            raise ConfigError(error.message.removeprefix(f"urgency.{term}: ")) from None
+
+    return parse
+
+
 PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
     "database_url": _database_url,
     "session_days": _positive_int(1, 3650),
     "connect_timeout": _positive_int(1, 300),
+    "context": _context_name,  # the context in use (taskcli context use)
+    # the urgency coefficients a profile may override
+    **{f"urgency.{term}": _coefficient(term) for term in URGENCY_DEFAULTS},
 }
 TOP_LEVEL_KEYS: dict[str, Callable[[Any], Any]] = {"default_profile": _profile_name}
 ALL_KEYS = (*TOP_LEVEL_KEYS, *PROFILE_KEYS)
@@ -224,6 +249,8 @@ class Settings:
     connect_timeout: int
     config_dir: Path
     data_dir: Path
+    context: str | None = None
+    urgency: dict[str, float] = field(default_factory=dict)  # the profile's overrides
 
     @property
     def config_path(self) -> Path:
@@ -274,4 +301,26 @@ def resolve_settings(
         ),
         config_dir=config.path.parent,
         data_dir=directory,
+        context=table.get("context"),
+        urgency=_urgency_overrides(table),
     )
+
+
+def _urgency_overrides(table: Mapping[str, Any]) -> dict[str, float]:
+    """The profile's ``urgency.<term>`` values, written as dotted keys (what ``config set``
+    writes) or as a TOML ``[profiles.NAME.urgency]`` table; a bad one is a ConfigError."""
+    given = {key.removeprefix("urgency."): value for key, value in table.items()
+             if key.startswith("urgency.")}  # fmt: skip
+    nested = table.get("urgency")
+    if isinstance(nested, dict):
+        given.update(nested)
+    overrides = {}
+    for term, value in given.items():
+        key = f"urgency.{term}"
+        if key not in PROFILE_KEYS:
+            raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(ALL_KEYS)}")
+        try:
+            overrides[term] = PROFILE_KEYS[key](value)
+        except ConfigError as error:
+            raise ConfigError(f"{key}: {error.message}") from None
+    return overrides

@@ -56,7 +56,7 @@ def parse_timestamp(text: str) -> datetime:
     if len(cleaned) <= len("YYYY-MM-DD"):  # any ISO date with a time is longer
         return _end_of_local_day(date.fromisoformat(cleaned))
     value = datetime.fromisoformat(cleaned)
-    return _local_to_utc(value) if value.tzinfo is None else as_utc(value)
+    return local_to_utc(value) if value.tzinfo is None else as_utc(value)
 
 
 WHEN_FORMATS = (
@@ -155,10 +155,10 @@ def _shift(day: date, count: int, unit: str) -> date:
         return day + timedelta(days=count)
     if unit == "w":
         return day + timedelta(weeks=count)
-    return _add_months(day, count * 12 if unit == "y" else count)
+    return add_months(day, count * 12 if unit == "y" else count)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     """Calendar months, clamped to the last day of the target month (Jan 31 + 1 = Feb 28/29)."""
     year, month_index = divmod(day.year * 12 + day.month - 1 + months, 12)
     if not MINYEAR <= year <= MAXYEAR:
@@ -168,10 +168,10 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _end_of_local_day(day: date) -> datetime:
-    return _local_to_utc(datetime.combine(day, _END_OF_DAY))
+    return local_to_utc(datetime.combine(day, _END_OF_DAY))
 
 
-def _local_to_utc(value: datetime) -> datetime:
+def local_to_utc(value: datetime) -> datetime:
     """A naive local datetime in UTC, with the system's DST rules for that date."""
     try:
         return value.astimezone(UTC)

@@ -16,6 +16,17 @@ class TaskPriority(StrEnum):
     medium = "medium"
     high = "high"
 
+    @classmethod
+    def _missing_(cls, value: object) -> TaskPriority | None:
+        """Any case, and Taskwarrior's letters: ``H``, ``m``, ``Low``."""
+        if not isinstance(value, str):
+            return None
+        key = value.strip().lower()
+        for member in cls:
+            if key in (member.value, member.value[0]):
+                return member
+        return None
+
 
 class TaskSort(StrEnum):
     number = "number"
@@ -23,3 +34,4 @@ class TaskSort(StrEnum):
     priority = "priority"
     created = "created"
     updated = "updated"
+    urgency = "urgency"

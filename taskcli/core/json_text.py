@@ -101,6 +101,25 @@ def _bracketed(items: sa.Select[Any]) -> TextExpr:
     return _join(_lit("["), joined, _lit("]"))
 
 
+def _stored_json(column: ColumnExpr, postgres: bool) -> TextExpr:
+    """A column that keeps its value as the JSON text export writes (annotations, and the
+    ids of ``depends`` on SQLite); NULL is ``[]``."""
+    return sa.func.coalesce(sa.type_coerce(column, TEXT), _lit("[]"), type_=TEXT)
+
+
+def _uuids(column: ColumnExpr, postgres: bool) -> TextExpr:
+    if not postgres:
+        return _stored_json(column, postgres)
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    quoted = _join(_lit('"'), sa.cast(sa.column("dep"), TEXT), _lit('"'))
+    in_order = aggregate_order_by(_lit(", "), sa.column("n"))
+    items = sa.select(sa.func.string_agg(quoted, in_order)).select_from(
+        sa.func.unnest(column).table_valued("dep", with_ordinality="n").render_derived()
+    )
+    return _bracketed(items)
+
+
 def _integer(column: ColumnExpr, postgres: bool) -> TextExpr:
     return _or_null(sa.cast(column, TEXT))
 
@@ -112,6 +131,8 @@ _BY_KIND: dict[FieldKind, Callable[[ColumnExpr, bool], TextExpr]] = {
     FieldKind.choice: _text,
     FieldKind.tags: _tags,
     FieldKind.timestamp: _timestamp,
+    FieldKind.uuids: _uuids,
+    FieldKind.annotations: _stored_json,
 }
 
 

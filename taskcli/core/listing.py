@@ -17,6 +17,7 @@ from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
 from taskcli.core.errors import InvalidInputError
+from taskcli.core.sql import planning
 from taskcli.core.tasks import COLUMNS, is_postgres, tasks, to_record
 
 DEFAULT_LIMIT = 100
@@ -44,6 +45,14 @@ class TaskFilter:
     due_before: datetime | None = None
     overdue: bool = False
     search: str | None = None
+    include_waiting: bool = True  # tasks whose wait time is still ahead
+    only_waiting: bool = False
+    ready: bool = False  # open, not waiting, scheduled empty or past, not blocked
+    blocked: bool = False  # with a dependency that is not completed
+    # Conditions that must hold as well (the active context's filters): sort, page and the
+    # completed/waiting defaults are this filter's own.
+    also: TaskFilter | None = None
+    urgency: dict[str, float] | None = None  # coefficients for sort=urgency (else defaults)
     sort: TaskSort = TaskSort.number
     reverse: bool = False
     limit: int = DEFAULT_LIMIT
@@ -77,9 +86,12 @@ def _tag_conditions(conn: Connection, tags: list[str]) -> list[sa.ColumnElement[
 
 
 def _conditions(
-    conn: Connection, user_id: uuid.UUID, flt: TaskFilter
+    conn: Connection, user_id: uuid.UUID, flt: TaskFilter, *, now: datetime | None = None
 ) -> list[sa.ColumnElement[bool]]:
-    conditions = [tasks.c.user_id == user_id]
+    now = now or utc_now()
+    conditions = [tasks.c.user_id == user_id, *_planning_conditions(conn, flt, now)]
+    if flt.also is not None:
+        conditions += _conditions(conn, user_id, flt.also, now=now)[1:]
     if flt.statuses:
         conditions.append(tasks.c.status.in_([status.value for status in flt.statuses]))
     elif not flt.include_completed:
@@ -105,11 +117,43 @@ def _conditions(
     return conditions + _tag_conditions(conn, flt.tags)
 
 
-def _order(flt: TaskFilter) -> list[sa.ColumnElement[Any]]:
+def _planning_conditions(
+    conn: Connection, flt: TaskFilter, now: datetime
+) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    not_waiting = sa.or_(tasks.c.wait.is_(None), tasks.c.wait <= now)
+    if flt.only_waiting:
+        conditions.append(tasks.c.wait > now)
+    elif not flt.include_waiting or flt.ready:
+        conditions.append(not_waiting)
+    if flt.ready:
+        conditions.append(tasks.c.status != TaskStatus.completed.value)
+        conditions.append(sa.or_(tasks.c.scheduled.is_(None), tasks.c.scheduled <= now))
+        conditions.append(~planning.open_dependency(conn, tasks))
+    if flt.blocked:
+        conditions.append(planning.open_dependency(conn, tasks))
+    return conditions
+
+
+def urgency_column(
+    conn: Connection, user_id: uuid.UUID, flt: TaskFilter
+) -> sa.ColumnElement[float]:
+    from taskcli.core import urgency
+
+    coefficients = flt.urgency if flt.urgency is not None else urgency.DEFAULTS
+    return urgency.expression(
+        conn, tasks, user_id=user_id, coefficients=coefficients, now=utc_now()
+    )
+
+
+def _order(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list[sa.ColumnElement[Any]]:
     def direction(column: sa.ColumnElement[Any]) -> sa.UnaryExpression[Any]:
         return column.desc() if flt.reverse else column.asc()
 
     number = direction(tasks.c.number)
+    if flt.sort is TaskSort.urgency:  # most urgent first; equal urgency by number
+        score = urgency_column(conn, user_id, flt)
+        return [score.asc() if flt.reverse else score.desc(), number]
     if flt.sort is TaskSort.due:
         return [tasks.c.due.is_(None), direction(tasks.c.due), number]
     keys = {
@@ -130,10 +174,35 @@ def select_tasks(
     query = (
         sa.select(*columns)
         .where(*_conditions(conn, user_id, flt))
-        .order_by(*_order(flt))
+        .order_by(*_order(conn, user_id, flt))
         .offset(flt.offset or None)
     )
     return query.limit(flt.limit) if flt.limit else query
+
+
+def next_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict[str, Any]]:
+    """Ready tasks matching ``flt``, most urgent first (equal urgency by number), each with
+    its ``urgency``; the database computes it once a row and sorts by it."""
+    from dataclasses import replace
+
+    from taskcli.core.urgency import rounded
+
+    ready = replace(flt, ready=True)
+    score = urgency_column(conn, user_id, ready).label("urgency")
+    query = (
+        sa.select(*COLUMNS, score)
+        .where(*_conditions(conn, user_id, ready))
+        .order_by(score.desc(), tasks.c.number)
+        .offset(ready.offset or None)
+    )
+    if ready.limit:
+        query = query.limit(ready.limit)
+    records = []
+    for row in conn.execute(query):
+        record = to_record(row[: len(COLUMNS)])
+        record["urgency"] = rounded(row[len(COLUMNS)])
+        records.append(record)
+    return records
 
 
 def is_bounded(flt: TaskFilter) -> bool:
@@ -189,3 +258,24 @@ def _stream(conn: Connection, query: sa.Select[Any], chunk: int) -> Generator[sa
             yield from result
         finally:
             result.close()
+
+
+def name_counts(conn: Connection, *, user_id: uuid.UUID, of: str) -> list[dict[str, Any]]:
+    """Each project (``of="project"``) or tag (``of="tag"``) of the user's tasks with its
+    open (not completed) and total task counts, by name; one grouped query."""
+    is_open = sa.case((tasks.c.status != TaskStatus.completed.value, 1), else_=0)
+    if of == "project":
+        name: sa.ColumnElement[str] = tasks.c.project
+        source: sa.FromClause = tasks
+        having = [tasks.c.project.is_not(None)]
+    else:
+        rows, name = planning.tag_rows(conn, tasks)
+        source, having = tasks.join(rows, sa.true()), []
+    query = (
+        sa.select(name.label("name"), sa.func.sum(is_open), sa.func.count())
+        .select_from(source)
+        .where(tasks.c.user_id == user_id, *having)
+        .group_by(name)
+        .order_by(name)
+    )
+    return [{"name": n, "open": int(o), "total": int(c)} for n, o, c in conn.execute(query)]

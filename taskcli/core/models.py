@@ -8,6 +8,7 @@ Input shapes (``TaskCreate``, ``TaskUpdate``) carry the data-model rules once.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -16,10 +17,18 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    model_validator,
+)
 from sqlmodel import Field, SQLModel
+from typing_extensions import TypedDict
 
-from taskcli.core.dates import utc_now
+from taskcli.core.dates import format_utc, parse_timestamp, utc_now
 from taskcli.core.enums import TaskPriority, TaskStatus
 from taskcli.core.errors import InvalidInputError
 
@@ -38,6 +47,9 @@ TITLE_MAX = 255
 DESCRIPTION_MAX = 2000
 PROJECT_MAX = 100
 TAG_MAX = 50
+ANNOTATION_MAX = 2000
+RECUR_MAX = 16
+CONTEXT_NAME_MAX = 50
 
 
 def _timestamp(**kwargs: Any) -> sa.Column[datetime]:
@@ -56,6 +68,58 @@ class Model(SQLModel):
     model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
     # Set by SQLModel on each table=True class, which it does not declare for type checkers.
     __table__: ClassVar[sa.Table]
+
+
+class UuidList(sa.types.TypeDecorator[list[uuid.UUID]]):
+    """Task ids (``depends``): a native uuid array on PostgreSQL, a JSON array of canonical
+    UUID strings elsewhere (the JSON text is then already what export writes); no ids is
+    NULL."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.ARRAY(sa.Uuid))
+        return dialect.type_descriptor(sa.JSON())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if not value:
+            return None
+        ids = [item if isinstance(item, uuid.UUID) else uuid.UUID(str(item)) for item in value]
+        return ids if dialect.name == "postgresql" else [str(item) for item in ids]
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> list[uuid.UUID]:
+        return [item if isinstance(item, uuid.UUID) else uuid.UUID(item) for item in value or []]
+
+
+class AnnotationList(sa.types.TypeDecorator[list[dict[str, Any]]]):
+    """Annotations, oldest first, stored as the JSON text export writes for them
+    (``[{"entry": "2026-11-23T08:00:00Z", "text": "…"}]``); none is NULL."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return annotations_text(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> list[dict[str, Any]]:
+        return annotations_from_text(value)
+
+
+def annotations_text(value: list[dict[str, Any]] | str | None) -> str | None:
+    """The stored JSON text of a list of annotations (already text: kept), None for none."""
+    if isinstance(value, str) or not value:
+        return value or None
+    items = [{"entry": format_utc(item["entry"]), "text": item["text"]} for item in value]
+    return json.dumps(items, ensure_ascii=False)
+
+
+def annotations_from_text(value: str | None) -> list[dict[str, Any]]:
+    if not value:
+        return []
+    return [{"entry": parse_timestamp(item["entry"]), "text": item["text"]}
+            for item in json.loads(value)]  # fmt: skip
 
 
 # Tags: a native text array on PostgreSQL (GIN-indexed, filtered with @>), JSON elsewhere.
@@ -170,6 +234,33 @@ class Task(Model, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    annotations: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=sa.Column(AnnotationList, nullable=True)
+    )
+    wait: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    scheduled: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    depends: list[uuid.UUID] = Field(
+        default_factory=list, sa_column=sa.Column(UuidList, nullable=True)
+    )
+    recur: str | None = Field(default=None, sa_column=sa.Column(sa.String(RECUR_MAX)))
+    until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # The series a recurring task belongs to (not part of the task object): its id, this
+    # occurrence's index and the due time of occurrence 0 (see taskcli.core.recurrence).
+    recur_series: uuid.UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid))
+    recur_index: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    recur_anchor: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class Context(Model, table=True):
+    """A named set of list filters, stored per user (it follows the user to every machine)."""
+
+    __tablename__ = "contexts"
+    __table_args__ = (sa.PrimaryKeyConstraint("user_id", "name"),)
+    user_id: uuid.UUID = Field(sa_column=_owner_column())
+    name: str = Field(sa_column=sa.Column(sa.String(CONTEXT_NAME_MAX), nullable=False))
+    filters: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # JSON object
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
 
 
 # ---- validated input shapes -------------------------------------------------------------
@@ -198,6 +289,23 @@ def _trimmed_title(value: str) -> str:
     if len(value) > TITLE_MAX:
         raise ValueError(f"must be at most {TITLE_MAX} characters")
     return _plain_text(value)
+
+
+def _annotation_text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if LINE_BREAKS.search(value) or "\t" in value:
+        raise ValueError("must be one line without tabs")
+    if len(value) > ANNOTATION_MAX:
+        raise ValueError(f"must be at most {ANNOTATION_MAX} characters")
+    return _plain_text(value)
+
+
+def _recur(value: str | None) -> str | None:
+    from taskcli.core.recurrence import canonical_period
+
+    return None if value is None else canonical_period(value)
 
 
 def _description(value: str | None) -> str | None:
@@ -242,6 +350,13 @@ Project = Annotated[
     str | None, BeforeValidator(_text), AfterValidator(_no_space_word(PROJECT_MAX, "project"))
 ]
 Tags = Annotated[list[str], AfterValidator(_tag_set)]
+AnnotationText = Annotated[str, BeforeValidator(_text), AfterValidator(_annotation_text)]
+Recur = Annotated[str | None, BeforeValidator(_text), AfterValidator(_recur)]
+
+
+class AnnotationItem(TypedDict):
+    entry: AwareDatetime
+    text: AnnotationText
 
 
 class TaskBase(Model):
@@ -252,10 +367,22 @@ class TaskBase(Model):
     due: datetime | None = None
     project: Project = None
     tags: Tags = []
+    annotations: list[AnnotationItem] = []
+    wait: datetime | None = None
+    scheduled: datetime | None = None
+    depends: list[uuid.UUID] = []
+    recur: Recur = None
+    until: datetime | None = None
 
 
 class TaskCreate(TaskBase):
     """A new task as the user describes it (add, import)."""
+
+    @model_validator(mode="after")
+    def _recurring_is_due(self) -> TaskCreate:
+        if self.recur is not None and self.due is None:
+            raise ValueError("recur: a recurring task needs a due date (--due)")
+        return self
 
 
 class TaskUpdate(Model):
@@ -267,6 +394,16 @@ class TaskUpdate(Model):
     priority: TaskPriority | None = None
     due: datetime | None = None
     project: Project = None
+    wait: datetime | None = None
+    scheduled: datetime | None = None
+    recur: Recur = None
+    until: datetime | None = None
+
+
+class AnnotationInput(Model):
+    """One annotation's text as the user gives it (annotate)."""
+
+    text: AnnotationText
 
 
 class TagList(Model):
@@ -287,6 +424,7 @@ def validated(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "value"
+        field = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        raise InvalidInputError(f"{field}: {message}") from None
+        # a rule across fields names its field itself
+        raise InvalidInputError(f"{field}: {message}" if field else message) from None

@@ -31,8 +31,8 @@ def _copy_value(value: object) -> str:
         return value.translate(_COPY_ESCAPES)
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, list):  # text[]: every element quoted
-        quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+    if isinstance(value, list):  # text[] or uuid[]: every element quoted
+        quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
         return ("{" + ",".join(quoted) + "}").translate(_COPY_ESCAPES)
     return str(value)  # uuid, int
 

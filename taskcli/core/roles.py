@@ -15,11 +15,12 @@ from sqlalchemy.engine import Connection
 from taskcli.core.db import atomic
 from taskcli.core.errors import InvalidInputError, NotPermittedError
 
-# What the ordinary commands do, table by table; row-level security narrows tasks and
-# counters to the session's user. Accounts, sessions, keys, spent proofs and the login
+# What the ordinary commands do, table by table; row-level security narrows tasks,
+# counters and contexts to the session's user. Accounts, sessions, keys, spent proofs and the login
 # throttle are the database's own: reached only through the functions below.
 APPLICATION_PRIVILEGES = (
     ("alembic_version", ("SELECT",)),
+    ("contexts", ("SELECT", "INSERT", "UPDATE", "DELETE")),
     ("counters", ("SELECT", "UPDATE")),
     ("tasks", ("SELECT", "INSERT", "UPDATE", "DELETE")),
 )

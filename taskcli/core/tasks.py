@@ -24,15 +24,18 @@ from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.errors import ConflictError, InvalidInputError, NotFoundError
 from taskcli.core.models import (
+    AnnotationInput,
     Counter,
     TagList,
     Task,
     TaskCreate,
     TaskUpdate,
+    annotations_text,
     column_values,
     validated,
 )
 from taskcli.core.refs import Ref, parse_refs
+from taskcli.core.sql import planning
 from taskcli.core.vocabulary import TASK_FIELDS, TIMESTAMP_FIELDS
 
 tasks = Task.__table__
@@ -64,17 +67,30 @@ def task_input(fields: Mapping[str, Any]) -> TaskCreate:
     return validated(TaskCreate, dict(fields))
 
 
-def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> dict[str, Any]:
-    """Insert a task with the user's next number (never reused, safe under concurrency)."""
+def create_task(
+    conn: Connection, *, user_id: uuid.UUID, data: TaskCreate, depends: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Insert a task with the user's next number (never reused, safe under concurrency);
+    ``depends`` are references to the tasks it waits for."""
     now = utc_now()
+    task_id = uuid.uuid4()
     values = {
-        "id": uuid.uuid4(),
+        "id": task_id,
         "user_id": user_id,
         **column_values(data),
         "created_at": now,
         "updated_at": now,
         "completed_at": now if data.status is TaskStatus.completed else None,
+        **series_start(task_id, data.due if data.recur else None),
     }
+    if depends:
+        found = dependency_ids(conn, user_id=user_id, refs=depends)
+        values["depends"] = list(dict.fromkeys([*values["depends"], *found]))
+    return insert_task(conn, user_id=user_id, values=values)
+
+
+def insert_task(conn: Connection, *, user_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
+    """INSERT ``values`` (every column but the number) with the user's next number."""
     draw = draw_numbers(user_id, 1)
     if is_postgres(conn):
         drawn = draw.cte("drawn")
@@ -87,6 +103,21 @@ def create_task(conn: Connection, *, user_id: uuid.UUID, data: TaskCreate) -> di
         number = conn.execute(draw).scalar_one()
         row = conn.execute(tasks.insert().values(number=number, **values).returning(*COLUMNS))
         return to_record(row.one())
+
+
+def series_start(task_id: uuid.UUID, due: datetime | None) -> dict[str, Any]:
+    """The hidden series columns of a task that starts a series due at ``due`` (None: a
+    task that does not recur)."""
+    if due is None:
+        return {"recur_series": None, "recur_index": None, "recur_anchor": None}
+    return {"recur_series": task_id, "recur_index": 0, "recur_anchor": due}
+
+
+def dependency_ids(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[str]) -> list[uuid.UUID]:
+    """The ids of the tasks ``refs`` name (NotFound / ambiguous as for any reference)."""
+    if not refs:
+        return []
+    return [record["id"] for record in resolve(conn, user_id=user_id, refs=parse_refs(refs))]
 
 
 def draw_numbers(user_id: uuid.UUID, count: int) -> sa.Update:
@@ -220,15 +251,127 @@ def _status_values(status: TaskStatus, now: datetime) -> dict[str, Any]:
 def set_status(
     conn: Connection, *, user_id: uuid.UUID, refs: list[str], status: TaskStatus
 ) -> list[dict[str, Any]]:
-    """start / done / reopen: all named tasks or none."""
+    """start / done / reopen: all named tasks or none. Completing a recurring task also
+    creates its next occurrence (see :func:`complete`)."""
+    if status is TaskStatus.completed:
+        return complete(conn, user_id=user_id, refs=refs).completed
     values = _status_values(status, utc_now())
-    parsed = parse_refs(refs)
+    return _change_all(conn, user_id=user_id, refs=parse_refs(refs), values=values)
 
+
+def stop_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict[str, Any]]:
+    """In progress back to pending (all named tasks or none; others keep their status)."""
+    started = tasks.c.status == TaskStatus.in_progress.value
+    values = {
+        "status": sa.case((started, TaskStatus.pending.value), else_=tasks.c.status),
+        "updated_at": sa.case((started, utc_now()), else_=tasks.c.updated_at),
+    }
+    return _change_all(conn, user_id=user_id, refs=parse_refs(refs), values=values)
+
+
+def _change_all(
+    conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref], values: dict[str, Any]
+) -> list[dict[str, Any]]:
     def statement(where: sa.ColumnElement[bool]) -> sa.Executable:
         return tasks.update().where(where).values(**values).returning(*COLUMNS)
 
-    rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
+    rows = _all_or_nothing(conn, user_id=user_id, refs=refs, statement_for=statement)
     return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
+
+
+@dataclass
+class Completion:
+    """What ``done`` did: the completed tasks, and the next occurrence of each recurring
+    one (created now or by an earlier completion of the same occurrence), by its id."""
+
+    completed: list[dict[str, Any]]
+    next_occurrences: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+
+
+SERIES = [tasks.c.recur_series, tasks.c.recur_index, tasks.c.recur_anchor]
+
+
+def complete(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> Completion:
+    """Complete the named tasks (all or none); for each recurring one, its next occurrence
+    exists afterwards exactly once: its id comes from the series and the index, so a second
+    completion (another machine, a retry) finds it instead of making another."""
+    parsed = parse_refs(refs)
+    values = _status_values(TaskStatus.completed, utc_now())
+    if is_postgres(conn):
+        # One statement when no named task recurs (the usual case); else the transaction.
+        recurring = tasks.alias("recurring")
+        none_recur = ~sa.exists().where(
+            recurring.c.user_id == user_id,
+            _ref_condition(recurring, user_id, parsed),
+            recurring.c.recur.is_not(None),
+        )
+        where = sa.and_(
+            tasks.c.user_id == user_id, _ref_condition(tasks, user_id, parsed), none_recur
+        )
+        update = tasks.update().where(sa.and_(where, _guard(user_id, parsed)))
+        rows = conn.execute(update.values(**values).returning(*COLUMNS)).all()
+        if rows:
+            return Completion(sorted((to_record(r) for r in rows), key=lambda r: r["number"]))
+    with atomic(conn):
+
+        def statement(where: sa.ColumnElement[bool]) -> sa.Executable:
+            return tasks.update().where(where).values(**values).returning(*COLUMNS, *SERIES)
+
+        rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
+        done = Completion(sorted((to_record(r[: len(COLUMNS)]) for r in rows),
+                                 key=lambda r: r["number"]))  # fmt: skip
+        for row in rows:
+            record = to_record(row[: len(COLUMNS)])
+            series = dict(zip([c.name for c in SERIES], row[len(COLUMNS) :], strict=True))
+            if record["recur"] and record["due"] is not None:
+                following = _next_occurrence(conn, user_id, record, series)
+                if following is not None:
+                    done.next_occurrences[record["id"]] = following
+        return done
+
+
+def _next_occurrence(
+    conn: Connection, user_id: uuid.UUID, record: dict[str, Any], series: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The occurrence after ``record`` (created when missing), or None past ``until``."""
+    from taskcli.core import recurrence
+
+    anchor = as_utc(series["recur_anchor"] or record["due"])
+    series_id = series["recur_series"] or record["id"]
+    index = (series["recur_index"] or 0) + 1
+    period = recurrence.parse_period(record["recur"])
+    due = recurrence.due_of(period, anchor=anchor, index=index, previous=record["due"])
+    if record["until"] is not None and due > record["until"]:
+        return None
+    next_id = recurrence.occurrence_id(series_id, index)
+    existing = conn.execute(
+        sa.select(*COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == next_id)
+    ).first()
+    if existing is not None:
+        return to_record(existing)
+    now = utc_now()
+    shift = due - record["due"]
+    copied = {name: record[name] for name in (
+        "title", "description", "priority", "project", "tags", "annotations", "depends",
+        "recur", "until")}  # fmt: skip
+    values = {
+        "id": next_id,
+        "user_id": user_id,
+        **copied,
+        "status": TaskStatus.pending.value,
+        "due": due,
+        "wait": None if record["wait"] is None else record["wait"] + shift,
+        "scheduled": None if record["scheduled"] is None else record["scheduled"] + shift,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": None,
+        "recur_series": series_id,
+        "recur_index": index,
+        "recur_anchor": anchor,
+    }
+    number = conn.execute(draw_numbers(user_id, 1)).scalar_one()
+    row = conn.execute(tasks.insert().values(number=number, **values).returning(*COLUMNS))
+    return to_record(row.one())
 
 
 def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict[str, Any]]:
@@ -243,14 +386,20 @@ def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> li
 
 @dataclass
 class TaskChanges:
-    """What ``update`` was asked to change; ``fields`` holds only the given fields."""
+    """What ``update`` was asked to change; ``fields`` holds only the given fields (None
+    clears a field that may be empty); dependencies are references to tasks."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
+    add_depends: list[str] = field(default_factory=list)
+    remove_depends: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.fields or self.add_tags or self.remove_tags)
+        return not (
+            self.fields or self.add_tags or self.remove_tags
+            or self.add_depends or self.remove_depends
+        )  # fmt: skip
 
 
 def update_task(
@@ -268,6 +417,17 @@ def update_task(
         values.update(_status_values(TaskStatus(values["status"]), now))
     values["updated_at"] = now
     parsed = parse_refs([ref])
+    if _needs_stored_task(values, changes):
+        with atomic(conn):
+            current = resolve(conn, user_id=user_id, refs=parsed)[0]
+            values.update(_checked_plan(conn, user_id, current, values, changes))
+            if add or remove:
+                merged = [t for t in dict.fromkeys([*current["tags"], *add]) if t not in remove]
+                values["tags"] = merged
+            by_id = [Ref(text=str(current["id"]), low=current["id"], high=current["id"])]
+            return _update_one(conn, user_id=user_id, refs=by_id, values=values)
+    if "due" in values:  # a recurring task's series starts again at its new due time
+        values.update(_series_restart(values["due"]))
     if not (add or remove):
         return _update_one(conn, user_id=user_id, refs=parsed, values=values)
     if is_postgres(conn):
@@ -278,6 +438,89 @@ def update_task(
         merged = [t for t in dict.fromkeys([*current["tags"], *add]) if t not in remove]
         values["tags"] = merged
         return _update_one(conn, user_id=user_id, refs=parsed, values=values)
+
+
+def _needs_stored_task(values: dict[str, Any], changes: TaskChanges) -> bool:
+    """Whether the change depends on what is stored: dependencies (cycles), or recurrence
+    (a recurring task needs a due date)."""
+    recur_set = values.get("recur") is not None
+    due_cleared = "due" in values and values["due"] is None
+    return bool(changes.add_depends or changes.remove_depends or recur_set or due_cleared)
+
+
+def _series_restart(due: datetime | None) -> dict[str, Any]:
+    """SET values that restart a recurring task's series at ``due`` (others keep NULL)."""
+    recurs = tasks.c.recur.is_not(None)
+    return {
+        "recur_series": sa.case((recurs, tasks.c.id), else_=None),
+        "recur_index": sa.case((recurs, 0), else_=None),
+        "recur_anchor": sa.case((recurs, sa.literal(due, tasks.c.due.type)), else_=None),
+    }
+
+
+def _checked_plan(
+    conn: Connection,
+    user_id: uuid.UUID,
+    current: dict[str, Any],
+    values: dict[str, Any],
+    changes: TaskChanges,
+) -> dict[str, Any]:
+    """The dependency and recurrence columns of an update, checked against the stored task:
+    no cycle, no self-dependency, and a recurring task keeps a due date."""
+    planned: dict[str, Any] = {}
+    if changes.add_depends or changes.remove_depends:
+        added = dependency_ids(conn, user_id=user_id, refs=changes.add_depends)
+        removed = set(dependency_ids(conn, user_id=user_id, refs=changes.remove_depends))
+        if current["id"] in added:
+            raise InvalidInputError(f"task {current['number']} cannot depend on itself")
+        if added and planning.depends_on_any(conn, tasks, user_id, added, current["id"]):
+            raise InvalidInputError(
+                f"task {current['number']} cannot depend on that: it would close a cycle"
+            )
+        kept = [dep for dep in current["depends"] if dep not in removed]
+        planned["depends"] = list(dict.fromkeys([*kept, *added]))
+    recur = values.get("recur", current["recur"])
+    due = values.get("due", current["due"])
+    if recur is not None and due is None:
+        raise InvalidInputError("recur: a recurring task needs a due date (--due)")
+    if recur is not None and ("recur" in values or "due" in values):
+        planned.update(series_start(current["id"], due))
+    if recur is None:
+        planned.update(series_start(current["id"], None))
+    return planned
+
+
+# ---- annotations ------------------------------------------------------------------------
+
+
+def annotate(conn: Connection, *, user_id: uuid.UUID, ref: str, text: str) -> dict[str, Any]:
+    """Add an annotation (entry time now) after the task's others, in one statement."""
+    checked = validated(AnnotationInput, {"text": text}).text
+    now = utc_now()
+    item = annotations_text([{"entry": now, "text": checked}])
+    assert item is not None
+    stored = sa.type_coerce(tasks.c.annotations, sa.Text)
+    body = sa.literal(item[1:-1], sa.Text)  # the object, without the list's brackets
+    appended = sa.case(
+        (stored.is_(None), sa.literal("[", sa.Text) + body + "]"),
+        else_=sa.func.substr(stored, 1, sa.func.length(stored) - 1) + ", " + body + "]",
+    )
+    values = {"annotations": sa.type_coerce(appended, tasks.c.annotations.type), "updated_at": now}
+    return _update_one(conn, user_id=user_id, refs=parse_refs([ref]), values=values)
+
+
+def denotate(conn: Connection, *, user_id: uuid.UUID, ref: str, index: int) -> dict[str, Any]:
+    """Remove the ``index``-th annotation (1-based, oldest first)."""
+    with atomic(conn):
+        current = resolve(conn, user_id=user_id, refs=parse_refs([ref]))[0]
+        notes = current["annotations"]
+        if not 1 <= index <= len(notes):
+            have = f"it has {len(notes)}" if notes else "it has none"
+            raise InvalidInputError(f"task {current['number']} has no annotation {index}: {have}")
+        kept = notes[: index - 1] + notes[index:]
+        by_id = [Ref(text=str(current["id"]), low=current["id"], high=current["id"])]
+        values = {"annotations": kept, "updated_at": utc_now()}
+        return _update_one(conn, user_id=user_id, refs=by_id, values=values)
 
 
 def _update_one(

@@ -28,8 +28,15 @@ from taskcli.core.errors import InvalidInputError
 from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
-from taskcli.core.models import TaskCreate, column_values
-from taskcli.core.tasks import counters, draw_numbers, is_postgres, task_input, tasks
+from taskcli.core.models import TaskCreate, annotations_text, column_values
+from taskcli.core.tasks import (
+    counters,
+    draw_numbers,
+    is_postgres,
+    series_start,
+    task_input,
+    tasks,
+)
 from taskcli.core.vocabulary import TASK_FIELDS
 
 BATCH = 5000
@@ -78,8 +85,11 @@ def row_values(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     completed_at = record["completed_at"] if completed else None
     created_at = record["created_at"] or min(now, completed_at or now)
     updated_at = record["updated_at"] or max(created_at, completed_at or created_at)
+    task_id = uuid.UUID(record["id"]) if record["id"] else uuid.uuid4()
+    if task_id in checked.depends:
+        raise InvalidInputError("depends: a task cannot depend on itself")
     return {
-        "id": uuid.UUID(record["id"]) if record["id"] else uuid.uuid4(),
+        "id": task_id,
         **column_values(checked),
         "created_at": created_at,
         "updated_at": updated_at,
@@ -150,9 +160,13 @@ def _write_batch(
     new = [v for v in batch if v["id"] not in stored]
     if new:
         first = conn.execute(draw_numbers(user_id, len(new))).scalar_one()
-        rows = [{**_columns(v), "user_id": user_id, "number": first + i} for i, v in enumerate(new)]
+        rows = [
+            {**_columns(v), **series_start(v["id"], v["due"] if v["recur"] else None),
+             "user_id": user_id, "number": first + i}
+            for i, v in enumerate(new)
+        ]  # fmt: skip
         if is_postgres(conn):
-            pgcopy.copy_rows_in(conn, tasks.name, rows)
+            pgcopy.copy_rows_in(conn, tasks.name, [_as_stored(row) for row in rows])
         else:
             conn.execute(tasks.insert(), rows)
     if mine:
@@ -163,6 +177,16 @@ def _write_batch(
         else:
             _update_each(conn, user_id, mine)
     return len(new), len(mine)
+
+
+def _as_stored(row: dict[str, Any]) -> dict[str, Any]:
+    """Row values with the list columns as the database keeps them (for COPY and JSON):
+    annotations as their JSON text, no dependencies as NULL."""
+    return {
+        **row,
+        "annotations": annotations_text(row["annotations"]),
+        "depends": row["depends"] or None,
+    }
 
 
 def _stored_rows(
@@ -193,11 +217,15 @@ def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict[str,
     """One UPDATE … FROM json_to_recordset(one parameter) for the batch, not one per row."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    types = {**_ROW_TYPES, "tags": ARRAY(sa.Text)}
+    types = {
+        **_ROW_TYPES,
+        "tags": ARRAY(sa.Text),
+        "depends": ARRAY(sa.Uuid),
+        "annotations": sa.Text,
+    }
+    stored = [_as_stored(_columns(v)) for v in rows]
     source = (
-        sa.func.json_to_recordset(
-            sa.literal(json.dumps([_columns(v) for v in rows], default=str), sa.Text)
-        )
+        sa.func.json_to_recordset(sa.literal(json.dumps(stored, default=str), sa.Text))
         .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
         .render_derived(name="source", with_types=True)
     )

@@ -18,6 +18,13 @@ from typing import TypedDict, Union, get_args, get_origin, get_type_hints
 from taskcli.core.enums import TaskPriority, TaskStatus
 
 
+class Annotation(TypedDict):
+    """A note on a task: when it was made and its one line of text."""
+
+    entry: datetime
+    text: str
+
+
 class TaskRecord(TypedDict):
     """A task as the core hands it around (a plain dict): ids as UUIDs, times aware UTC,
     status and priority one value of their enum (as stored: its text). A record read from
@@ -36,6 +43,12 @@ class TaskRecord(TypedDict):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    annotations: list[Annotation]
+    wait: datetime | None
+    scheduled: datetime | None
+    depends: list[uuid.UUID]
+    recur: str | None
+    until: datetime | None
 
 
 class FieldKind(StrEnum):
@@ -47,6 +60,8 @@ class FieldKind(StrEnum):
     choice = "choice"  # one value of the field's enum
     tags = "tags"  # an array of strings
     timestamp = "timestamp"  # RFC 3339 UTC, whole seconds
+    uuids = "uuids"  # an array of canonical UUID strings
+    annotations = "annotations"  # an array of {"entry": timestamp, "text": text}
 
 
 def values_of(enum: type[StrEnum]) -> tuple[str, ...]:
@@ -79,8 +94,11 @@ def _kind(name: str, hint: object) -> FieldKind:
     if _enum(hint) is not None:
         return FieldKind.choice
     plain = _without_none(hint)
-    if get_origin(plain) is list and get_args(plain) == (str,):
-        return FieldKind.tags
+    if get_origin(plain) is list:
+        lists = {str: FieldKind.tags, uuid.UUID: FieldKind.uuids, Annotation: FieldKind.annotations}
+        (item,) = get_args(plain)
+        if item in lists:
+            return lists[item]
     for type_, kind in _SIMPLE_KINDS:
         if plain is type_:
             return kind

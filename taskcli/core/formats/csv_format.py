@@ -18,6 +18,7 @@ so every string reads back exactly as it was written.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
@@ -77,6 +78,10 @@ def read_csv(stream: TextIO) -> Iterator[ParsedRecord]:
         yield _parse_row(f"line {start}", row, columns, width)
 
 
+# Cells holding a list of words, joined by spaces; annotations are a cell of JSON text.
+_LIST_CELLS = ("tags", "depends")
+
+
 def _header_columns(header: list[str]) -> dict[str, int]:
     """Field name → column index for the known fields (the first column of a name wins)."""
     columns: dict[str, int] = {}
@@ -95,8 +100,13 @@ def _parse_row(location: str, row: list[str], columns: dict[str, int], width: in
     values: dict[str, Any] = {}
     for field, index in columns.items():
         cell = unguard_cell(row[index])
-        if field == "tags":
-            values[field] = [tag for tag in _TAG_SEPARATORS.split(cell) if tag]
+        if field in _LIST_CELLS:
+            values[field] = [item for item in _TAG_SEPARATORS.split(cell) if item]
+        elif field == "annotations" and cell.strip():
+            try:
+                values[field] = json.loads(cell)
+            except ValueError:
+                return ParsedRecord(location, error="annotations: not a JSON array")
         elif cell.strip():
             values[field] = cell
     try:
@@ -116,7 +126,10 @@ def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     count = 0
     for record in records:
         obj = task_to_json(record)
-        obj["tags"] = " ".join(obj["tags"])
+        for name in _LIST_CELLS:
+            obj[name] = " ".join(obj[name])
+        notes = obj["annotations"]
+        obj["annotations"] = json.dumps(notes, ensure_ascii=False) if notes else None
         writer.writerow(
             "" if obj[field] is None else guard_cell(str(obj[field])) for field in TASK_FIELDS
         )

@@ -99,6 +99,16 @@ def tag_list(tags: Iterable[str] | None) -> list[str]:
     return sorted(tags) if isinstance(tags, set | frozenset) else list(tags)
 
 
+def uuid_list(ids: Iterable[object] | None) -> list[str]:
+    """Task ids as canonical UUID strings."""
+    return [str(value) for value in ids or []]
+
+
+def annotation_list(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Annotations as JSON objects: ``{"entry": RFC 3339, "text": …}``, oldest first."""
+    return [{"entry": format_utc(item["entry"]), "text": item["text"]} for item in items or []]
+
+
 def record_from_json(obj: object) -> dict[str, Any]:
     """The record for a SPEC §10 task object; unknown keys are ignored, missing ones unknown."""
     if not isinstance(obj, dict):
@@ -186,6 +196,32 @@ def parse_tags(value: object, field: str) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def parse_uuids(value: object, field: str) -> list[str]:
+    """A list of UUID strings (canonical, each once, order kept); None is none."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"{field}: expected an array of UUID strings, got {json_type(value)}")
+    return list(dict.fromkeys(parse_uuid(item, field) for item in value))
+
+
+def parse_annotations(value: object, field: str) -> list[dict[str, Any]]:
+    """A list of ``{"entry": timestamp, "text": str}`` (entry times as aware UTC)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"{field}: expected an array of annotations, got {json_type(value)}")
+    items = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise RecordError(f"{field}: each annotation is an object with entry and text")
+        entry = parse_time(item.get("entry"), f"{field}.entry")
+        if entry is None:
+            raise RecordError(f"{field}: an annotation has no entry time")
+        items.append({"entry": entry, "text": item["text"]})
+    return items
+
+
 def parse_time(value: object, field: str) -> datetime | None:
     """An ISO 8601 timestamp as aware UTC (no offset: local time; a bare date: the end of
     that day, as for WHEN), or None."""
@@ -206,6 +242,8 @@ _TO_JSON: dict[FieldKind, Callable[[Any], Any]] = {
     FieldKind.choice: plain,
     FieldKind.tags: tag_list,
     FieldKind.timestamp: format_utc,
+    FieldKind.uuids: uuid_list,
+    FieldKind.annotations: annotation_list,
 }
 _WRITERS = [_TO_JSON[FIELD_KINDS[name]] for name in TASK_FIELDS]
 _FROM_JSON: dict[FieldKind, Callable[[object, str], Any]] = {
@@ -215,6 +253,8 @@ _FROM_JSON: dict[FieldKind, Callable[[object, str], Any]] = {
     FieldKind.choice: parse_choice,
     FieldKind.tags: parse_tags,
     FieldKind.timestamp: parse_time,
+    FieldKind.uuids: parse_uuids,
+    FieldKind.annotations: parse_annotations,
 }
 # Which fault of a record with several is reported is part of what import shows: the
 # timestamps are read last, as they always were.

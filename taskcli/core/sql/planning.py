@@ -1,0 +1,146 @@
+"""The dialect-specific SQL of planning: dependencies, list lengths, day spans, tag rows.
+
+PostgreSQL keeps ``depends`` and ``tags`` as native arrays and ``annotations`` as JSON
+text; SQLite keeps all three as JSON text (``depends`` as canonical UUID strings, while
+SQLite's ``tasks.id`` is 32 hex digits). Each function gives the same meaning on both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from taskcli.core.enums import TaskStatus
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def dependency_rows(conn: Connection, owner: sa.FromClause) -> sa.TableValuedAlias:
+    """A table of ``owner``'s dependencies, one row each, column ``dep`` comparable with
+    ``tasks.id`` (for a FROM list beside ``owner``)."""
+    if is_postgres(conn):
+        return sa.func.unnest(owner.c.depends).table_valued(sa.column("dep", sa.Uuid))
+    return sa.func.json_each(owner.c.depends).table_valued("value")
+
+
+def dependency_id(conn: Connection, rows: sa.TableValuedAlias) -> sa.ColumnElement[Any]:
+    """The task id of a row of :func:`dependency_rows`."""
+    if is_postgres(conn):
+        return rows.c.dep
+    return sa.type_coerce(sa.func.replace(rows.c.value, "-", ""), sa.Text)
+
+
+def open_dependency(conn: Connection, tasks: sa.Table) -> sa.ColumnElement[bool]:
+    """True for a task with a dependency that is not completed (it is *blocked*)."""
+    rows = dependency_rows(conn, tasks)
+    dep = tasks.alias("dependency")
+    return sa.exists(
+        sa.select(1)
+        .select_from(rows)
+        .join(
+            dep,
+            sa.and_(dep.c.user_id == tasks.c.user_id, _id(conn, dep) == dependency_id(conn, rows)),
+        )
+        .where(dep.c.status != TaskStatus.completed.value)
+    )
+
+
+def _id(conn: Connection, table: sa.FromClause) -> sa.ColumnElement[Any]:
+    """``table.id`` as :func:`dependency_id` writes ids (SQLite: the stored hex text)."""
+    return table.c.id if is_postgres(conn) else sa.type_coerce(table.c.id, sa.Text)
+
+
+def blocking_others(conn: Connection, tasks: sa.Table, user_id: Any) -> sa.ColumnElement[bool]:
+    """True for a task that an open task of the user depends on. The ids are collected
+    once for the whole query (not once a row), so the cost stays flat."""
+    waiting = tasks.alias("waiting_on")
+    rows = dependency_rows(conn, waiting)
+    needed = (
+        sa.select(dependency_id(conn, rows))
+        .select_from(waiting)
+        .join(rows, sa.true())
+        .where(
+            waiting.c.user_id == user_id,
+            waiting.c.depends.is_not(None),
+            waiting.c.status != TaskStatus.completed.value,
+        )
+    )
+    return _id(conn, tasks).in_(needed)
+
+
+def days_since(
+    conn: Connection, column: sa.ColumnElement[Any], now: datetime
+) -> sa.ColumnElement[float]:
+    """Days from ``column`` to ``now`` (fractional; negative when ``column`` is later)."""
+    if is_postgres(conn):
+        span = sa.func.extract("epoch", sa.literal(now, sa.DateTime(timezone=True)) - column)
+        return sa.cast(span, sa.Float) / 86400.0
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    return sa.func.julianday(stamp) - sa.func.julianday(column)
+
+
+def tag_count(conn: Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """How many tags a task has."""
+    if is_postgres(conn):
+        return sa.func.coalesce(sa.func.cardinality(column), 0)
+    return sa.func.coalesce(sa.func.json_array_length(column), 0)
+
+
+def annotation_count(conn: Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """How many annotations a task has (NULL, the stored form of none, counts 0)."""
+    text = sa.type_coerce(column, sa.Text)
+    if is_postgres(conn):
+        return sa.func.coalesce(sa.func.json_array_length(sa.cast(text, sa.JSON)), 0)
+    return sa.func.coalesce(sa.func.json_array_length(text), 0)
+
+
+def tag_rows(
+    conn: Connection, tasks: sa.Table
+) -> tuple[sa.TableValuedAlias, sa.ColumnElement[str]]:
+    """A table of each task's tags, one row each, and its tag column."""
+    if is_postgres(conn):
+        rows = sa.func.unnest(tasks.c.tags).table_valued(sa.column("tag", sa.Text))
+        return rows, rows.c.tag
+    rows = sa.func.json_each(tasks.c.tags).table_valued("value")
+    return rows, sa.type_coerce(rows.c.value, sa.Text)
+
+
+def depends_on_any(
+    conn: Connection, tasks: sa.Table, user_id: Any, starts: list[Any], target: Any
+) -> bool:
+    """Whether ``target`` is one of ``starts`` or a dependency of theirs at any depth
+    (one recursive query: a new edge to ``starts`` would close a cycle)."""
+    postgres = is_postgres(conn)
+
+    def key(value: Any) -> Any:
+        return value if postgres else value.hex
+
+    id_type = sa.Uuid if postgres else sa.Text
+    selects = [sa.select(sa.literal(key(start), id_type).label("id")) for start in starts]
+    seed = selects[0] if len(selects) == 1 else sa.union(*selects)
+    reach = seed.cte("reach", recursive=True)
+    node = tasks.alias("node")
+    rows = dependency_rows(conn, node)
+    step = (
+        sa.select(dependency_id(conn, rows).label("id"))
+        .select_from(node)
+        .join(reach, _id(conn, node) == reach.c.id)
+        .join(rows, sa.true())
+        .where(node.c.user_id == user_id)
+    )
+    reach = reach.union(step)
+    found = sa.select(sa.exists().where(reach.c.id == sa.literal(key(target), id_type)))
+    return bool(conn.execute(found).scalar())
+
+
+def smaller(
+    conn: Connection, value: sa.ColumnElement[float], limit: float
+) -> sa.ColumnElement[float]:
+    """The smaller of ``value`` and ``limit``, row by row."""
+    function = sa.func.least if is_postgres(conn) else sa.func.min
+    return function(value, limit, type_=sa.Float)

@@ -27,7 +27,7 @@ from taskcli.core.formats import (
     task_to_json,
     write_records,
 )
-from taskcli.core.formats.records import MAX_RECORD_CHARS
+from taskcli.core.formats.records import MAX_RECORD_CHARS, new_record
 from taskcli.core.models import TaskCreate, validated
 
 DATA = Path(__file__).parent / "data" / "formats"
@@ -68,20 +68,7 @@ def errors(parsed: list[ParsedRecord]) -> list[tuple[str, str]]:
 
 
 def task(**fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": None,
-        "number": None,
-        "title": "A task",
-        "description": None,
-        "status": None,
-        "priority": None,
-        "due": None,
-        "project": None,
-        "tags": [],
-        "created_at": None,
-        "updated_at": None,
-        "completed_at": None,
-    }
+    record = {**new_record(), "title": "A task"}
     record.update(fields)
     return record
 
@@ -124,6 +111,7 @@ def test_task_to_json_is_the_spec_object() -> None:
     assert list(obj) == [
         "id", "number", "title", "description", "status", "priority", "due",
         "project", "tags", "created_at", "updated_at", "completed_at",
+        "annotations", "wait", "scheduled", "depends", "recur", "until",
     ]  # fmt: skip
     assert obj == {
         "id": UUID_1,
@@ -138,6 +126,12 @@ def test_task_to_json_is_the_spec_object() -> None:
         "created_at": "2026-11-01T09:15:30Z",
         "updated_at": None,
         "completed_at": "2026-11-03T08:00:00Z",
+        "annotations": [],
+        "wait": None,
+        "scheduled": None,
+        "depends": [],
+        "recur": None,
+        "until": None,
     }
     json.dumps(obj)  # plain JSON types only
 
@@ -290,8 +284,8 @@ def test_csv_writer_header_and_null_cells() -> None:
     text = write([task(title="Buy milk, eggs", tags=["shop", "today"], number=3)], "csv")
     assert text == (
         "id,number,title,description,status,priority,due,project,tags,"
-        "created_at,updated_at,completed_at\r\n"
-        ',3,"Buy milk, eggs",,,,,,shop today,,,\r\n'
+        "created_at,updated_at,completed_at,annotations,wait,scheduled,depends,recur,until\r\n"
+        ',3,"Buy milk, eggs",,,,,,shop today,,,,,,,,,\r\n'
     )
 
 

@@ -18,7 +18,7 @@ def _walk(command, path=()):
 
 
 COMMANDS = list(_walk(typer.main.get_command(app)))
-WHEN_COMMANDS = {("add",), ("update",), ("list",), ("export",)}
+WHEN_COMMANDS = {("add",), ("update",), ("list",), ("export",), ("next",), ("context", "define")}
 
 
 def help_page(taskcli, path) -> str:

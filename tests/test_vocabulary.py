@@ -47,8 +47,8 @@ assert Path(taskcli.__file__).is_relative_to(root), taskcli.__file__
 engine = sa.create_engine("sqlite://", isolation_level="AUTOCOMMIT")
 Task.metadata.create_all(engine)
 owner = uuid.uuid4()
-source = {"id": str(uuid.uuid4()), "title": "water the plants", "wait": "2030-01-02T03:04:05Z",
-          "recur": "weekly", "created_at": OLD, "updated_at": OLD}
+source = {"id": str(uuid.uuid4()), "title": "water the plants", "reminder": "2030-01-02T03:04:05Z",
+          "mood": "calm", "created_at": OLD, "updated_at": OLD}
 seen = {"columns": [column.name for column in COLUMNS], "exports": {}, "read_back": {}}
 with engine.connect() as conn:
     conn.execute(Counter.__table__.insert().values(user_id=owner))
@@ -61,7 +61,7 @@ with engine.connect() as conn:
             conn, user_id=owner, flt=flt)]
     seen["created"] = load(json.dumps(source))
     # no update time given: the import's time when a field changed, like this one
-    changed = {**source, "recur": "daily"}
+    changed = {**source, "mood": "busy"}
     del changed["updated_at"]
     seen["updated"] = load(json.dumps(changed))
     seen["python_json"] = task_objects()
@@ -92,20 +92,19 @@ def _package_with_two_more_fields(root: Path) -> Path:
     core = package / "core"
     _insert_after(
         core / "vocabulary.py",
-        "    completed_at: datetime | None\n",
-        "    wait: datetime | None\n    recur: str | None\n",
+        "    until: datetime | None\n",
+        "    reminder: datetime | None\n    mood: str | None\n",
     )
     _insert_after(
         core / "models.py",
-        "    completed_at: datetime | None = Field(default=None, "
-        "sa_column=_timestamp(nullable=True))\n",
-        "    wait: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))\n"
-        "    recur: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))\n",
+        "    until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))\n",
+        "    reminder: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))\n"
+        "    mood: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))\n",
     )
     _insert_after(
         core / "models.py",
-        "    tags: Tags = []\n",
-        "    wait: datetime | None = None\n    recur: str | None = None\n",
+        "    depends: list[uuid.UUID] = []\n",
+        "    reminder: datetime | None = None\n    mood: str | None = None\n",
     )
     return root
 
@@ -122,13 +121,13 @@ def test_a_field_added_to_the_record_is_exported_imported_and_in_the_json(tmp_pa
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
-    fields = [*TASK_FIELDS, "wait", "recur"]
+    fields = [*TASK_FIELDS, "reminder", "mood"]
     assert seen["columns"] == fields
     assert seen["created"]["created"] == 1
     assert seen["updated"]["updated"] == 1
     (task,) = seen["python_json"]
     assert list(task) == fields
-    assert (task["wait"], task["recur"]) == ("2030-01-02T03:04:05Z", "daily")
+    assert (task["reminder"], task["mood"]) == ("2030-01-02T03:04:05Z", "busy")
     assert task["created_at"] == OLD and task["updated_at"] > OLD  # the change was seen
     # The database writes the same bytes as Python, new keys included.
     assert seen["exports"]["jsonl"] == json.dumps(task, ensure_ascii=False) + "\n"
@@ -137,10 +136,10 @@ def test_a_field_added_to_the_record_is_exported_imported_and_in_the_json(tmp_pa
     for fmt in ("json", "jsonl", "csv"):
         assert sorted(seen["carries"][fmt]) == sorted(fields), fmt
         (record,) = seen["read_back"][fmt]
-        assert (record["wait"], record["recur"]) == ("2030-01-02 03:04:05+00:00", "daily"), fmt
+        assert (record["reminder"], record["mood"]) == ("2030-01-02 03:04:05+00:00", "busy"), fmt
     # The mapped formats carry a new field only once their mapping reads it: until then,
     # re-importing their files keeps it.
     for fmt in ("taskwarrior", "todotxt"):
-        assert not {"wait", "recur"} & set(seen["carries"][fmt]), fmt
+        assert not {"reminder", "mood"} & set(seen["carries"][fmt]), fmt
     (kept,) = seen["after_mapped_formats"]
-    assert (kept["wait"], kept["recur"]) == ("2030-01-02T03:04:05Z", "daily")
+    assert (kept["reminder"], kept["mood"]) == ("2030-01-02T03:04:05Z", "busy")

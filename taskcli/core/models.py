@@ -81,7 +81,7 @@ class UuidList(sa.types.TypeDecorator[list[uuid.UUID]]):
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(sa.ARRAY(sa.Uuid))
-        return dialect.type_descriptor(sa.JSON())
+        return dialect.type_descriptor(sa.JSON(none_as_null=True))
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         if not value:

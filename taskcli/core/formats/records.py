@@ -41,6 +41,11 @@ class Carries:
     as_dates: frozenset[str] = frozenset()
 
 
+#: The fields that hold a list (none is ``[]``, never None).
+LIST_FIELDS = tuple(
+    name for name in TASK_FIELDS
+    if FIELD_KINDS[name] in (FieldKind.tags, FieldKind.uuids, FieldKind.annotations)
+)  # fmt: skip
 #: What a format made of SPEC §10 task objects (or their columns) holds: everything.
 EVERY_FIELD = Carries(frozenset(TASK_FIELDS))
 
@@ -70,7 +75,8 @@ class ParsedRecord:
 def new_record() -> dict[str, Any]:
     """A record with every field unknown."""
     record: dict[str, Any] = dict.fromkeys(TASK_FIELDS)
-    record["tags"] = []
+    for name in LIST_FIELDS:
+        record[name] = []
     return record
 
 

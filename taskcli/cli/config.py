@@ -24,7 +24,9 @@ profile_app = group(
 Key = Annotated[
     str,
     typer.Argument(
-        metavar="KEY", help="database_url, session_days, connect_timeout or default_profile."
+        metavar="KEY",
+        help="database_url, session_days, connect_timeout, context, urgency.<term> or "
+        "default_profile.",
     ),
 ]
 

@@ -9,7 +9,8 @@ from bench.runner import Sample
 HELP_MS = 100.0
 FLOOR_FACTOR = 1.3
 FLAT_FACTOR = 1.15
-FLAT_OPERATIONS = ("add", "list", "show", "done")
+FLAT_OPERATIONS = ("add", "list", "show", "done", "done (recurring)", "update")
+NEXT_FACTOR = 1.2  # `next` at the largest size, against a list page there
 COMPARED_WITH_TASKWARRIOR = ("list --limit 0", "export")
 VERSUS_FACTOR = 0.5  # taskcli at most half of Taskwarrior's time: "≥ 2× faster"
 EXTRA_TURNS, AIM_TURNS = 2, 1
@@ -140,6 +141,19 @@ def _scaling_budgets(scaling: dict) -> list[dict]:
                     wall,
                     f"≤ {FLAT_FACTOR}",
                     lambda v: v <= FLAT_FACTOR,
+                    cpu,
+                )
+            )
+    for system in TASKCLI_SYSTEMS:
+        for operation in ("next", "list --sort urgency"):
+            wall, cpu = _pair(scaling, (system, large, operation), (system, large, "list"))
+            found.append(
+                _budget(
+                    f"{operation} at {size_label(large)} / list at {size_label(large)}",
+                    system,
+                    wall,
+                    f"≤ {NEXT_FACTOR}",
+                    lambda v: v <= NEXT_FACTOR,
                     cpu,
                 )
             )

@@ -46,6 +46,8 @@ def _commands(pool: Iterator[str], fixed: str) -> dict[str, Callable[[], tuple[s
         "show": lambda: ("show", fixed),
         "done": lambda: ("done", next(pool)),
         "update": lambda: ("update", fixed, "--title", "renamed"),
+        "annotate": lambda: ("annotate", fixed, "a note"),
+        "next": lambda: ("next",),
         "delete": lambda: ("delete", next(pool), "--yes"),
         "export": lambda: ("export",),
     }

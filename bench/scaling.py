@@ -20,7 +20,10 @@ from bench.report import COMPARED_WITH_TASKWARRIOR, stats
 from bench.runner import PYTHON, BenchError, Sample, run
 from bench.workloads import Dataset, Taskcli, base_env, middle_targets, write_tasks
 
-OPERATIONS = ("add", "list", "list --limit 0", "show", "done", "export")
+OPERATIONS = (
+    "add", "list", "list --limit 0", "show", "done", "done (recurring)", "update", "next",
+    "list --sort urgency", "export",
+)  # fmt: skip
 SYSTEM_ORDER = ("sqlite", "postgres", "taskwarrior")
 FLOOR_ARGV = [PYTHON, "-c", "import sqlmodel, typer"]
 
@@ -39,7 +42,7 @@ class System:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def taskcli_commands(refs: list[str]) -> Commands:
+def taskcli_commands(refs: list[str], recurring: list[str]) -> Commands:
     return {
         "add": lambda i: (
             "add",
@@ -57,6 +60,10 @@ def taskcli_commands(refs: list[str]) -> Commands:
         "list --limit 0": lambda i: ("list", "--limit", "0"),
         "show": lambda i: ("show", refs[i]),
         "done": lambda i: ("done", refs[i]),
+        "done (recurring)": lambda i: ("done", recurring[i]),
+        "update": lambda i: ("update", refs[i], "-P", "low", "--add-tag", "bench"),
+        "next": lambda i: ("next",),
+        "list --sort urgency": lambda i: ("list", "--sort", "urgency"),
         "export": lambda i: ("export",),
     }
 
@@ -75,6 +82,8 @@ def taskwarrior_commands(uuids: list[str]) -> Commands:
         "list --limit 0": lambda i: ("list",),
         "show": lambda i: (uuids[i], "info"),
         "done": lambda i: (uuids[i], "done"),
+        "update": lambda i: (uuids[i], "modify", "priority:L", "+bench"),
+        "next": lambda i: ("next", "limit:10"),
         "export": lambda i: ("export",),
     }
 
@@ -127,9 +136,10 @@ def measure(systems: list[System], *, reps: dict[int, int], timeout: float) -> l
     return floor
 
 
-def done_targets(dataset: Dataset, reps: int) -> list[int]:
-    """Pending tasks from the middle of the data: one fresh one per `done` repetition."""
-    targets = middle_targets(dataset, reps)
+def done_targets(dataset: Dataset, reps: int, *, recurring: bool = False) -> list[int]:
+    """Pending tasks (recurring ones) from the middle of the data: one fresh one per `done`
+    repetition."""
+    targets = middle_targets(dataset, reps, recurring=recurring)
     if len(targets) < reps:
         raise BenchError(f"only {len(targets)} pending tasks for {reps} repetitions")
     return targets
@@ -163,13 +173,15 @@ def load_systems(run: Run, size: int) -> list[System]:
     run.log(f"{size:,} tasks: generating and loading")
     dataset = write_tasks(home / "tasks.json", size, seed=size)
     targets = done_targets(dataset, run.profile.reps[size])
+    recurring = done_targets(dataset, run.profile.reps[size], recurring=True)
     systems: list[System] = []
 
     def load(name: str, tc: Taskcli, migrate: bool) -> Taskcli:
         sample = load_taskcli(tc, dataset, migrate=migrate)
         record_import(run, name, size, sample)
         refs = task_refs(tc, dataset, targets)
-        systems.append(System(name, size, tc.run, taskcli_commands(refs)))
+        series = task_refs(tc, dataset, recurring)
+        systems.append(System(name, size, tc.run, taskcli_commands(refs, series)))
         return tc
 
     source = run.attempt(

@@ -39,6 +39,7 @@ class Dataset:
     size: int
     ids: list[str]  # in file order: import numbers them 1..N in this order
     pending: list[int]  # 0-based indexes of pending records, spread over the whole file
+    recurring: list[int] = field(default_factory=list)  # the pending ones that recur
 
 
 def _stamp(moment: datetime) -> str:
@@ -64,7 +65,28 @@ def _task(rng: random.Random, index: int) -> dict:
         "created_at": _stamp(created),
         "updated_at": _stamp(updated),
         "completed_at": _stamp(updated) if status == "completed" else None,
+        **_planning(rng, created, due),
     }
+
+
+def _planning(rng: random.Random, created: datetime, due: datetime | None) -> dict:
+    """The planning fields of about one task in twenty each: a recurrence (with a due
+    date), a wait (past or ahead), a scheduled time, annotations; dependencies are added
+    by write_tasks (on earlier tasks)."""
+    fields: dict = {"annotations": [], "wait": None, "scheduled": None, "depends": [],
+                    "recur": None, "until": None}  # fmt: skip
+    if rng.random() < 0.05:
+        fields["recur"] = rng.choice(("daily", "weekly", "monthly", "weekdays", "2w"))
+        fields["due"] = _stamp(due or created + timedelta(days=7))
+    if rng.random() < 0.05:
+        fields["wait"] = _stamp(created + timedelta(days=rng.randrange(1, 1500)))
+    if rng.random() < 0.05:
+        fields["scheduled"] = _stamp(created + timedelta(days=rng.randrange(1, 900)))
+    if rng.random() < 0.05:
+        moment = created + timedelta(hours=1)
+        fields["annotations"] = [{"entry": _stamp(moment), "text": "noted " * rng.randrange(1, 6)}
+                                 for _ in range(rng.randrange(1, 3))]  # fmt: skip
+    return fields
 
 
 def write_tasks(path: Path, size: int, seed: int = 1) -> Dataset:
@@ -72,21 +94,27 @@ def write_tasks(path: Path, size: int, seed: int = 1) -> Dataset:
     rng = random.Random(seed)
     ids: list[str] = []
     pending: list[int] = []
+    recurring: list[int] = []
     with open(path, "w", encoding="utf-8") as out:
         out.write("[\n")
         for index in range(size):
             task = _task(rng, index)
+            if index and rng.random() < 0.05:  # waits for one or two earlier tasks
+                task["depends"] = rng.sample(ids[-200:], min(len(ids), rng.randrange(1, 3)))
             ids.append(task["id"])
             if task["status"] == "pending":
                 pending.append(index)
+                if task["recur"]:
+                    recurring.append(index)
             out.write(("," if index else "") + json.dumps(task) + "\n")
         out.write("]\n")
-    return Dataset(path=path, size=size, ids=ids, pending=pending)
+    return Dataset(path=path, size=size, ids=ids, pending=pending, recurring=recurring)
 
 
-def middle_targets(dataset: Dataset, count: int) -> list[int]:
-    """`count` distinct pending indexes from the middle of the file (no edge effects)."""
-    pending = dataset.pending
+def middle_targets(dataset: Dataset, count: int, *, recurring: bool = False) -> list[int]:
+    """`count` distinct pending indexes (recurring ones: of those) from the middle of the
+    file (no edge effects)."""
+    pending = dataset.recurring if recurring else dataset.pending
     start = max(0, len(pending) // 2 - count // 2)
     return pending[start : start + count]
 

@@ -171,7 +171,7 @@ def task_filter(
     return TaskFilter(
         statuses=list(status or []),
         include_completed=include_all,
-        priority=priority,
+        priority=None if priority is None else TaskPriority(priority),
         project=project,
         without_project=no_project,
         tags=list(tag or []),

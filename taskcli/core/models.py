@@ -109,8 +109,10 @@ class AnnotationList(sa.types.TypeDecorator[list[dict[str, Any]]]):
 
 def annotations_text(value: list[dict[str, Any]] | str | None) -> str | None:
     """The stored JSON text of a list of annotations (already text: kept), None for none."""
-    if isinstance(value, str) or not value:
+    if isinstance(value, str):
         return value or None
+    if not value:
+        return None
     items = [{"entry": format_utc(item["entry"]), "text": item["text"]} for item in value]
     return json.dumps(items, ensure_ascii=False)
 

@@ -117,7 +117,8 @@ def dependency_ids(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[str])
     """The ids of the tasks ``refs`` name (NotFound / ambiguous as for any reference)."""
     if not refs:
         return []
-    return [record["id"] for record in resolve(conn, user_id=user_id, refs=parse_refs(refs))]
+    found = resolve(conn, user_id=user_id, refs=parse_refs(list(refs)))
+    return [record["id"] for record in found]
 
 
 def draw_numbers(user_id: uuid.UUID, count: int) -> sa.Update:
@@ -403,6 +404,17 @@ class TaskChanges:
 
 
 def update_task(
+    conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
+) -> dict[str, Any]:
+    """Change the given fields; ``--status completed`` of a recurring task also makes its
+    next occurrence, as ``done`` does (a second completion finds it: see complete)."""
+    record = _update_task(conn, user_id=user_id, ref=ref, changes=changes)
+    if record["recur"] and changes.fields.get("status") == TaskStatus.completed:
+        complete(conn, user_id=user_id, refs=[str(record["id"])])
+    return record
+
+
+def _update_task(
     conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
 ) -> dict[str, Any]:
     if changes.is_empty():

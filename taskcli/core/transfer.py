@@ -217,11 +217,11 @@ def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict[str,
     """One UPDATE … FROM json_to_recordset(one parameter) for the batch, not one per row."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    types = {
+    types: dict[str, Any] = {
         **_ROW_TYPES,
         "tags": ARRAY(sa.Text),
         "depends": ARRAY(sa.Uuid),
-        "annotations": sa.Text,
+        "annotations": sa.Text(),
     }
     stored = [_as_stored(_columns(v)) for v in rows]
     source = (

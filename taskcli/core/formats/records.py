@@ -208,7 +208,13 @@ def parse_uuids(value: object, field: str) -> list[str]:
         return []
     if not isinstance(value, list):
         raise RecordError(f"{field}: expected an array of UUID strings, got {json_type(value)}")
-    return list(dict.fromkeys(parse_uuid(item, field) for item in value))
+    ids = []
+    for item in value:
+        parsed = parse_uuid(item, field)
+        if parsed is None:
+            raise RecordError(f"{field}: expected an array of UUID strings, got null in it")
+        ids.append(parsed)
+    return list(dict.fromkeys(ids))
 
 
 def parse_annotations(value: object, field: str) -> list[dict[str, Any]]:

@@ -81,9 +81,9 @@ def days_since(
     """Days from ``column`` to ``now`` (fractional; negative when ``column`` is later)."""
     if is_postgres(conn):
         span = sa.func.extract("epoch", sa.literal(now, sa.DateTime(timezone=True)) - column)
-        return sa.cast(span, sa.Float) / 86400.0
+        return sa.type_coerce(sa.cast(span, sa.Float) / 86400.0, sa.Float)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
-    return sa.func.julianday(stamp) - sa.func.julianday(column)
+    return sa.type_coerce(sa.func.julianday(stamp) - sa.func.julianday(column), sa.Float)
 
 
 def tag_count(conn: Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:

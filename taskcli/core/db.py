@@ -193,8 +193,21 @@ class Database:
                 if self.is_sqlite and migrate_embedded:
                     ensure_embedded_schema(conn)
                 yield conn
+            if self.is_sqlite:
+                _optimize(conn)
         finally:
             conn.close()
+
+
+def _optimize(conn: Connection) -> None:
+    """Let SQLite keep the statistics its planner needs (``PRAGMA optimize``, as SQLite
+    advises before closing a connection: nearly free unless a table the command used has
+    none or changed size many times over; then an ANALYZE, about 3 ms per 1,000 tasks).
+    Without them it reads every task of a user through the user_id index, one random
+    lookup each, where a plain scan is several times faster (a sort by urgency at
+    100,000 tasks). A sampled ANALYZE would not do: it takes user_id for selective."""
+    with suppress(exc.SQLAlchemyError):
+        conn.exec_driver_sql("PRAGMA optimize")
 
 
 def is_schema_error(error: BaseException) -> bool:

@@ -38,18 +38,19 @@ def dependency_id(conn: Connection, rows: sa.TableValuedAlias) -> sa.ColumnEleme
 
 
 def open_dependency(conn: Connection, tasks: sa.Table) -> sa.ColumnElement[bool]:
-    """True for a task with a dependency that is not completed (it is *blocked*)."""
-    rows = dependency_rows(conn, tasks)
+    """True for a task with a dependency that is not completed (it is *blocked*): each
+    dependency is looked up by the primary key (user_id, id), so a row costs its own
+    dependencies, never a scan."""
     dep = tasks.alias("dependency")
-    return sa.exists(
-        sa.select(1)
-        .select_from(rows)
-        .join(
-            dep,
-            sa.and_(dep.c.user_id == tasks.c.user_id, _id(conn, dep) == dependency_id(conn, rows)),
-        )
-        .where(dep.c.status != TaskStatus.completed.value)
+    if is_postgres(conn):
+        named = dep.c.id == sa.any_(tasks.c.depends)
+    else:
+        rows = dependency_rows(conn, tasks)
+        named = _id(conn, dep).in_(sa.select(dependency_id(conn, rows)).select_from(rows))
+    found = sa.exists().where(
+        dep.c.user_id == tasks.c.user_id, named, dep.c.status != TaskStatus.completed.value
     )
+    return sa.and_(tasks.c.depends.is_not(None), found)
 
 
 def _id(conn: Connection, table: sa.FromClause) -> sa.ColumnElement[Any]:

@@ -24,7 +24,9 @@ def dependency_rows(conn: Connection, owner: sa.FromClause) -> sa.TableValuedAli
     """A table of ``owner``'s dependencies, one row each, column ``dep`` comparable with
     ``tasks.id`` (for a FROM list beside ``owner``)."""
     if is_postgres(conn):
-        return sa.func.unnest(owner.c.depends).table_valued(sa.column("dep", sa.Uuid))
+        return (
+            sa.func.unnest(owner.c.depends).table_valued(sa.column("dep", sa.Uuid)).render_derived()
+        )
     return sa.func.json_each(owner.c.depends).table_valued("value")
 
 
@@ -104,7 +106,7 @@ def tag_rows(
 ) -> tuple[sa.TableValuedAlias, sa.ColumnElement[str]]:
     """A table of each task's tags, one row each, and its tag column."""
     if is_postgres(conn):
-        rows = sa.func.unnest(tasks.c.tags).table_valued(sa.column("tag", sa.Text))
+        rows = sa.func.unnest(tasks.c.tags).table_valued(sa.column("tag", sa.Text)).render_derived()
         return rows, rows.c.tag
     rows = sa.func.json_each(tasks.c.tags).table_valued("value")
     return rows, sa.type_coerce(rows.c.value, sa.Text)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from taskcli.core.formats.records import ParsedRecord, RecordError, Series, shown
-from taskcli.core.recurrence import canonical_period
+from taskcli.core.recurrence import MAX_COUNT, canonical_period
 
 # Taskwarrior's names of a whole period (no count), as taskcli's periods.
 _NAMED = {
@@ -69,10 +69,12 @@ def period_from_taskwarrior(value: object) -> str | None:
 
 
 def period_for_taskwarrior(period: str) -> str:
-    """Our period as Taskwarrior writes it: the same text, but years as months (to
-    Taskwarrior a counted year is 365 days; ``Nm`` is calendar months to both)."""
+    """Our period as Taskwarrior writes it: the same text, but years as months where we
+    can read that many back (to Taskwarrior a counted year is 365 days; ``Nm`` is
+    calendar months to both)."""
     match = re.fullmatch(r"(\d+)y", period)
-    return f"{int(match.group(1)) * 12}m" if match else period
+    months = int(match.group(1)) * 12 if match else 0
+    return f"{months}m" if 0 < months <= MAX_COUNT else period
 
 
 def template_id(task_id: str) -> str:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.transfer_support import add_sample_tasks, fresh_database, listed, ok
+from tests.transfer_support import (
+    add_planned_tasks,
+    add_sample_tasks,
+    fresh_database,
+    listed,
+    ok,
+)
 
 FILE_NAMES = {
     "json": "tasks.json",
@@ -36,10 +42,11 @@ def kept_by(fmt: str, task: dict) -> dict:
     """The fields of a listed task that ``fmt`` can carry through a round trip."""
     if fmt in ("json", "jsonl", "csv"):
         return task
-    kept = {key: value for key, value in task.items() if key != "number"}
-    if fmt == "todotxt":  # no description, no updated time, only local dates
-        del kept["description"], kept["updated_at"]
-        for key in ("due", "created_at", "completed_at"):
+    kept = {key: value for key, value in task.items() if key not in ("number", "description")}
+    if fmt == "todotxt":  # no updated time, annotations, wait, depends, until; local dates
+        for key in ("updated_at", "annotations", "wait", "depends", "until"):
+            del kept[key]
+        for key in ("due", "created_at", "completed_at", "scheduled"):
             kept[key] = local_date(task[key])
     return kept
 
@@ -66,9 +73,43 @@ def test_round_trip_into_a_fresh_database(taskcli, user, backend, fmt, request, 
     original = listed(taskcli)
     assert [kept_by(fmt, task) for task in copied] == [kept_by(fmt, task) for task in original]
     # What the format cannot hold is absent, not invented.
-    if fmt == "todotxt":
+    if fmt in ("todotxt", "taskwarrior"):
         assert copied[1]["description"] is None
+    if fmt == "todotxt":
         assert all(task["updated_at"] == task["created_at"] for task in copied)
+
+
+@pytest.mark.parametrize("fmt", list(FILE_NAMES))
+def test_planning_fields_round_trip_into_a_fresh_database(
+    taskcli, user, backend, fmt, request, tmp_path
+):
+    """Export → import for a fresh user → export gives the same bytes, and the tasks the
+    same planning fields (all of them in json, jsonl and csv)."""
+    add_planned_tasks(taskcli)
+    first = tmp_path / "first" / FILE_NAMES[fmt]
+    first.parent.mkdir()
+    ok(taskcli, "export", "--format", fmt, "-o", str(first))
+
+    with fresh_database(backend, request, tmp_path) as elsewhere:
+        imported = ok(taskcli, "import", str(first), env=elsewhere)
+        templates = 2 if fmt == "taskwarrior" else 0  # the recurring tasks' templates
+        assert imported.stdout == f"created 4, updated 0, skipped {templates}\n"
+        second = tmp_path / "second" / FILE_NAMES[fmt]
+        second.parent.mkdir()
+        ok(taskcli, "export", "--format", fmt, "-o", str(second), env=elsewhere)
+        copied = listed(taskcli, env=elsewhere)
+
+    assert second.read_bytes() == first.read_bytes()
+    original = listed(taskcli)
+    assert [kept_by(fmt, task) for task in copied] == [kept_by(fmt, task) for task in original]
+    venue, invitations, plants, boiler = original
+    assert [note["text"] for note in venue["annotations"]] == [
+        'they said "yes", then é 日本 🎉', "deposit, contract, keys",
+    ]  # fmt: skip
+    assert invitations["depends"] == [venue["id"]] and invitations["wait"] is not None
+    assert (plants["recur"], plants["until"], boiler["recur"]) == (
+        "weekly", "2027-06-01T12:00:00Z", "10d",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", list(FILE_NAMES))

@@ -766,9 +766,7 @@ annotations = st.lists(
     st.fixed_dictionaries({"entry": instants, "text": annotation_texts}), max_size=3
 )
 periods = st.one_of(
-    st.sampled_from(
-        ["daily", "weekdays", "weekly", "biweekly", "monthly", "quarterly", "yearly"]
-    ),
+    st.sampled_from(["daily", "weekdays", "weekly", "biweekly", "monthly", "quarterly", "yearly"]),
     st.builds("{}{}".format, st.integers(1, 9999), st.sampled_from("dwmy")),
 )
 records = st.builds(
@@ -809,6 +807,7 @@ def test_round_trip_of_arbitrary_records(batch: list[dict[str, Any]], fmt: str) 
 @given(batch=st.lists(records, max_size=4))
 def test_taskwarrior_round_trip_of_arbitrary_records(batch: list[dict[str, Any]]) -> None:
     parsed = [item.record for item in read(write(batch, "taskwarrior"), "taskwarrior")]
+
     # An open recurring task is written with its template: read, it comes after the rest.
     def in_series(record: dict[str, Any]) -> bool:
         return bool(record["recur"] and record["id"] and record["status"] != "completed")

@@ -412,7 +412,8 @@ def test_export_csv_with_no_tasks_is_the_header(taskcli, user):
     result = taskcli.ok("export", "--format", "csv")
     assert list(csv.reader(io.StringIO(result.stdout))) == [
         ["id", "number", "title", "description", "status", "priority", "due", "project",
-         "tags", "created_at", "updated_at", "completed_at"],
+         "tags", "created_at", "updated_at", "completed_at", "annotations", "wait",
+         "scheduled", "depends", "recur", "until"],
     ]  # fmt: skip
 
 

@@ -128,6 +128,19 @@ def test_reimporting_an_unchanged_export_changes_nothing(taskcli, user, fmt, tmp
     assert not described["created_at"].endswith("T00:00:00Z")  # a real time of day, kept
 
 
+@pytest.mark.parametrize("fmt", ["taskwarrior", "todotxt"])
+def test_reimport_keeps_the_planning_fields_the_format_cannot_hold(taskcli, user, fmt, tmp_path):
+    """todo.txt has no annotations, wait, depends or until, Taskwarrior no description:
+    re-importing their export keeps them, and the tasks' series."""
+    add_planned_tasks(taskcli)
+    before = taskcli.ok("export").stdout
+    path = tmp_path / FILE_NAMES[fmt]
+    ok(taskcli, "export", "--format", fmt, "-o", str(path))
+    assert taskcli.ok("import", str(path), "--json").json()["updated"] == 4
+    assert taskcli.ok("export").stdout == before
+    assert json.loads(before)[0]["description"] == "room for 40"
+
+
 def test_todotxt_reimport_changes_what_the_line_says_and_keeps_the_rest(taskcli, user, tmp_path):
     add_sample_tasks(taskcli)
     [before] = [task for task in listed(taskcli) if task["number"] == 2]

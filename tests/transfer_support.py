@@ -60,7 +60,7 @@ def add_planned_tasks(taskcli) -> None:
     """Four tasks using every planning field (SPEC §13): annotations with quotes, commas
     and non-ASCII text, a dependency, wait, scheduled, and two recurring tasks (last).
     (One annotation per task: Taskwarrior moves a second one made in the same second.)"""
-    taskcli.ok("add", "Book the venue", "--due", "2026-12-01T09:00:00Z")
+    taskcli.ok("add", "Book the venue", "--due", "2026-12-01T09:00:00Z", "-d", "room for 40")
     taskcli.ok("annotate", "1", 'they said "yes", then é 日本 🎉')
     taskcli.ok("add", "Send invitations", "--depends", "1", "--wait", "2026-11-20T08:00:00Z",
                "--scheduled", "2026-11-25T08:00:00Z", "-P", "high")  # fmt: skip

@@ -226,7 +226,7 @@ def _annotations(value: object) -> list[dict[str, Any]]:
         text = annotation.get("description") if isinstance(annotation, dict) else None
         if not isinstance(text, str):
             raise RecordError("annotations: each needs a description string")
-        entry = _time(annotation, "entry")  # type: ignore[arg-type]
+        entry = _time(annotation, "entry")
         if entry is None:
             raise RecordError("annotations: each needs an entry date")
         notes.append({"entry": entry, "text": text})

@@ -444,6 +444,14 @@ def test_taskwarrior_template_without_open_instance_is_the_recurring_task() -> N
     assert parsed[1].series is None  # a series that starts at the template itself
 
 
+def test_taskwarrior_templates_without_uuid_or_twice_are_each_read() -> None:
+    """Nothing held back is lost: each template is a record (the importer rejects an id
+    that appears twice)."""
+    nameless = {key: value for key, value in TEMPLATE.items() if key != "uuid"}
+    parsed = read(json.dumps([nameless, nameless, TEMPLATE, TEMPLATE]), "taskwarrior")
+    assert [item.record["id"] for item in parsed] == [None, None, UUID_1, UUID_1]
+
+
 def test_taskwarrior_instance_without_its_template_is_an_ordinary_task() -> None:
     [item] = read(json.dumps([instance(1, 1)]), "taskwarrior")
     assert (item.record["recur"], item.series) == ("weekly", None)

@@ -116,7 +116,11 @@ def grouped_series(items: Iterable[tuple[ParsedRecord, Role]]) -> Iterator[Parse
         if parsed.record is None or not (role.template or role.parent):
             yield parsed
         elif role.template:
-            held.setdefault(parsed.record["id"], _Held()).template = parsed
+            series = held.setdefault(parsed.record["id"], _Held())
+            if parsed.record["id"] is None or series.template is not None:
+                yield parsed  # no instance can name it, or the importer rejects it twice
+            else:
+                series.template = parsed
         elif parsed.record["status"] == "completed":
             yield parsed
         else:
@@ -128,7 +132,8 @@ def grouped_series(items: Iterable[tuple[ParsedRecord, Role]]) -> Iterator[Parse
             else:
                 yield replace(parsed, record=None, skipped=True)
     for template_uuid, series in held.items():
-        yield from _one_task(template_uuid, series)
+        if series.template or series.instance:
+            yield from _one_task(template_uuid, series)
 
 
 def _one_task(template_uuid: str, series: _Held) -> Iterator[ParsedRecord]:

@@ -6,6 +6,7 @@ import csv
 import enum
 import io
 import json
+import re
 import time
 import tracemalloc
 import uuid
@@ -27,7 +28,7 @@ from taskcli.core.formats import (
     task_to_json,
     write_records,
 )
-from taskcli.core.formats.records import MAX_RECORD_CHARS, new_record
+from taskcli.core.formats.records import MAX_RECORD_CHARS, Series, new_record
 from taskcli.core.models import TaskCreate, validated
 
 DATA = Path(__file__).parent / "data" / "formats"
@@ -330,15 +331,15 @@ def test_csv_guard_is_lossless_for_every_string(value: str) -> None:
 
 def test_taskwarrior_pretty_printed_export() -> None:
     parsed = read_file("taskwarrior-export.json", "taskwarrior")
-    assert [item.location for item in parsed] == [f"index {n}" for n in range(6)]
+    # A series (its template at index 3) comes out when the input has ended.
+    assert [item.location for item in parsed] == [f"index {n}" for n in (0, 1, 2, 5, 3, 4)]
     assert errors(parsed) == []
-    # index 2 is deleted, index 3 a recurring template
-    assert [item.skipped for item in parsed] == [False, False, True, True, False, False]
-    passport, gift, _, _, plants, book = (item.record for item in parsed)
+    # index 2 is deleted, index 3 the template of the recurring task at index 4
+    assert [item.skipped for item in parsed] == [False, False, True, False, True, False]
+    passport, gift, _, book, _, plants = (item.record for item in parsed)
     assert passport == task(
         id=UUID_1,
         title="Renew passport",
-        description="need two biometric photos\nappointment Tue 9:00, Bürgeramt",
         status="in_progress",
         priority="high",
         due=utc("2026-12-15T23:00:00Z"),
@@ -346,12 +347,22 @@ def test_taskwarrior_pretty_printed_export() -> None:
         tags=["errand", "urgent"],
         created_at=utc("2026-11-01T09:15:00Z"),
         updated_at=utc("2026-11-05T12:00:00Z"),
+        annotations=[
+            {"entry": utc("2026-11-02T10:10:10Z"), "text": "need two biometric photos"},
+            {"entry": utc("2026-11-03T08:00:00Z"), "text": "appointment Tue 9:00, Bürgeramt"},
+        ],
     )
     assert (gift["title"], gift["status"], gift["priority"]) == (
         "Geburtstagsgeschenk für Zoë kaufen", "pending", "medium",
     )  # fmt: skip
     assert (gift["project"], gift["tags"]) == ("family.birthdays", ["café"])
-    assert plants["status"] == "pending"
+    assert gift["wait"] == utc("2026-11-20T00:00:00Z")
+    assert (plants["id"], plants["status"], plants["recur"]) == (
+        "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e05", "pending", "weekly",
+    )  # fmt: skip
+    assert parsed[-1].series == Series(
+        id="0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e04", index=2, anchor=utc("2026-11-06T08:00:00Z")
+    )
     assert book["title"] == "日本語の本を返す"
     assert book["status"] == "completed"  # started, then finished
     assert book["completed_at"] == utc("2026-11-10T15:30:00Z")
@@ -380,6 +391,12 @@ def test_taskwarrior_one_object_per_line_with_trailing_commas() -> None:
         ({"description": "x", "annotations": [{"entry": "20261101T000000Z"}]},
          "annotations: each needs a description string"),
         ({"description": "x", "tags": "home"}, "tags: expected an array of strings"),
+        ({"description": "x", "annotations": [{"description": "n"}]},
+         "annotations: each needs an entry date"),
+        ({"description": "x", "depends": "nope"}, "depends: not a UUID: 'nope'"),
+        ({"description": "x", "wait": "later"}, "wait: not a Taskwarrior date: 'later'"),
+        ({"description": "x", "parent": UUID_1, "imask": 1.5},
+         "imask: expected an instance index, got 1.5"),
     ],
 )  # fmt: skip
 def test_taskwarrior_rejections(obj: dict[str, Any], error: str) -> None:
@@ -387,9 +404,83 @@ def test_taskwarrior_rejections(obj: dict[str, Any], error: str) -> None:
     assert errors(read(json.dumps(obj), "taskwarrior")) == [("line 1", error)]
 
 
-def test_taskwarrior_recurring_template_is_skipped() -> None:
-    template = {"uuid": UUID_1, "status": "recurring", "description": "a", "entry": "x"}
-    assert read(json.dumps([template]), "taskwarrior") == [ParsedRecord("index 0", skipped=True)]
+UUID_2 = "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e02"
+TEMPLATE = {"uuid": UUID_1, "status": "recurring", "description": "Water", "recur": "weekly",
+            "due": "20261106T080000Z", "until": "20270101T000000Z", "mask": "+--"}  # fmt: skip
+
+
+def instance(number: int, index: object, status: str = "pending", **more: Any) -> dict[str, Any]:
+    return {"uuid": f"0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e1{number}", "status": status,
+            "description": "Water", "recur": "weekly", "parent": UUID_1, "imask": index,
+            "due": f"202611{6 + 7 * int(index):02d}T080000Z", **more}  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["template first", "template last"])
+def test_taskwarrior_series_is_one_recurring_task(order: str) -> None:
+    """The open instance with the lowest index is the task, in the template's series and
+    with its recur and until; later open instances and the template are skipped; a
+    completed instance stays a completed task."""
+    objects = [instance(2, 2.0), instance(1, 1), instance(0, 0, "completed"), TEMPLATE]
+    if order == "template first":
+        objects = [TEMPLATE, *objects[:3]]
+    parsed = read(json.dumps(objects), "taskwarrior")
+    records = [item.record for item in parsed if item.record]
+    assert sum(item.skipped for item in parsed) == 2
+    done, kept = records
+    assert (done["id"], done["status"]) == ("0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e10", "completed")
+    assert (kept["id"], kept["status"], kept["due"]) == (
+        "0b1f6c52-5b5e-4a0e-9d4e-3d2f1a6c7e11", "pending", utc("2026-11-13T08:00:00Z"),
+    )  # fmt: skip
+    assert (kept["recur"], kept["until"]) == ("weekly", utc("2027-01-01T00:00:00Z"))
+    [series] = [item.series for item in parsed if item.series]
+    assert series == Series(id=UUID_1, index=1, anchor=utc("2026-11-06T08:00:00Z"))
+
+
+def test_taskwarrior_template_without_open_instance_is_the_recurring_task() -> None:
+    parsed = read(json.dumps([instance(0, 0, "completed"), TEMPLATE]), "taskwarrior")
+    assert [item.skipped for item in parsed] == [False, False]
+    template = parsed[1].record
+    assert (template["id"], template["status"], template["recur"]) == (UUID_1, "pending", "weekly")
+    assert parsed[1].series is None  # a series that starts at the template itself
+
+
+def test_taskwarrior_templates_without_uuid_or_twice_are_each_read() -> None:
+    """Nothing held back is lost: each template is a record (the importer rejects an id
+    that appears twice)."""
+    nameless = {key: value for key, value in TEMPLATE.items() if key != "uuid"}
+    parsed = read(json.dumps([nameless, nameless, TEMPLATE, TEMPLATE]), "taskwarrior")
+    assert [item.record["id"] for item in parsed] == [None, None, UUID_1, UUID_1]
+
+
+def test_taskwarrior_instance_without_its_template_is_an_ordinary_task() -> None:
+    [item] = read(json.dumps([instance(1, 1)]), "taskwarrior")
+    assert (item.record["recur"], item.series) == ("weekly", None)
+
+
+@pytest.mark.parametrize(
+    ("recur", "period"),
+    [("daily", "daily"), ("weekdays", "weekdays"), ("weekly", "weekly"), ("biweekly", "biweekly"),
+     ("fortnight", "biweekly"), ("monthly", "monthly"), ("quarterly", "quarterly"),
+     ("yearly", "yearly"), ("annual", "yearly"), ("semiannual", "6m"), ("bimonthly", "2m"),
+     ("2d", "2d"), ("3wks", "3w"), ("2mos", "2m"), ("2q", "6m"), ("1yr", "1y"), ("P10D", "10d"),
+     ("Weekly", "weekly")],
+)  # fmt: skip
+def test_taskwarrior_periods_map_to_taskcli_periods(recur: str, period: str) -> None:
+    [item] = read(json.dumps([{"description": "x", "recur": recur}]), "taskwarrior")
+    assert item.record["recur"] == period
+
+
+@pytest.mark.parametrize("recur", ["4h", "30min", "10s", "0d", "99999d", "sennight", 7])
+def test_taskwarrior_period_without_a_taskcli_one_rejects_the_task(recur: object) -> None:
+    [item] = read(json.dumps([{"description": "x", "recur": recur}]), "taskwarrior")
+    assert item.error is not None and item.error.startswith("recur: ")
+
+
+def test_taskwarrior_depends_as_array_or_older_comma_text() -> None:
+    both = f"{UUID_1},{UUID_2}"
+    for depends in ([UUID_1, UUID_2], both, f"{UUID_1.upper()}, {UUID_2}"):
+        [item] = read(json.dumps([{"description": "x", "depends": depends}]), "taskwarrior")
+        assert item.record["depends"] == [UUID_1, UUID_2]
 
 
 def test_taskwarrior_deleted_is_skipped_even_when_malformed() -> None:
@@ -410,6 +501,10 @@ def test_taskwarrior_writer_uses_export_form() -> None:
         tags=["errand"],
         created_at=utc("2026-11-01T09:15:00Z"),
         updated_at=utc("2026-11-05T12:00:00Z"),
+        annotations=[{"entry": utc("2026-11-02T10:00:00Z"), "text": 'call "them", é'}],
+        wait=utc("2026-11-10T00:00:00Z"),
+        scheduled=utc("2026-11-12T00:00:00Z"),
+        depends=[uuid.UUID(UUID_2)],
     )
     [obj] = json.loads(write([record], "taskwarrior"))
     assert obj == {
@@ -420,15 +515,41 @@ def test_taskwarrior_writer_uses_export_form() -> None:
         "modified": "20261105T120000Z",
         "start": "20261101T091500Z",
         "due": "20261215T230000Z",
+        "wait": "20261110T000000Z",
+        "scheduled": "20261112T000000Z",
         "priority": "H",
         "project": "admin",
         "tags": ["errand"],
-        "annotations": [{"entry": "20261105T120000Z", "description": "need photos"}],
-    }
+        "depends": [UUID_2],
+        "annotations": [{"entry": "20261102T100000Z", "description": 'call "them", é'}],
+    }  # no description: Taskwarrior has none
     done = task(title="t", status="completed", completed_at=utc("2026-11-03T08:00:00Z"))
     [obj] = json.loads(write([done], "taskwarrior"))
     assert (obj["status"], obj["end"]) == ("completed", "20261103T080000Z")
     assert write([], "taskwarrior") == "[]\n"
+
+
+def test_taskwarrior_writer_gives_an_open_recurring_task_a_template() -> None:
+    """As Taskwarrior keeps it: the task is instance 0 of a template whose uuid comes from
+    the task's, and reading it back gives the task alone; a done one has no template."""
+    due, until = utc("2026-12-01T08:00:00Z"), utc("2027-06-01T00:00:00Z")
+    record = task(id=UUID_1, status="in_progress", due=due, recur="2y", until=until)
+    template, obj = json.loads(write([record], "taskwarrior"))
+    assert template == {
+        "uuid": template["uuid"], "description": "A task", "status": "recurring", "mask": "-",
+        "due": "20261201T080000Z", "until": "20270601T000000Z", "recur": "24m",
+    }  # fmt: skip
+    assert (obj["uuid"], obj["parent"], obj["imask"], obj["recur"]) == (
+        UUID_1, template["uuid"], 0, "24m",
+    )  # fmt: skip
+    assert "start" in obj and json.loads(write([record], "taskwarrior"))[0] == template
+    parsed = read(write([record], "taskwarrior"), "taskwarrior")
+    assert [item.skipped for item in parsed] == [True, False]
+    assert parsed[1].record == {**record, "recur": "24m"}
+    assert parsed[1].series == Series(id=template["uuid"], index=0, anchor=due)
+    done = {**record, "status": "completed", "completed_at": until}
+    [obj] = json.loads(write([done], "taskwarrior"))
+    assert (obj["status"], obj["recur"], "parent" in obj) == ("completed", "24m", False)
 
 
 # --- todo.txt ----------------------------------------------------------------------------
@@ -451,6 +572,7 @@ def test_todotxt_sample() -> None:
         "medium", "work", ["finance", "office"],
     )  # fmt: skip
     assert report["title"] == "Draft the quarterly report"  # t:2026-11-10 removed
+    assert report["scheduled"] == utc("2026-11-10T05:00:00Z")  # the local day's start
     assert cleaning == task(title="Pick up dry cleaning", status="pending", tags=["errands"])
     assert (bill["status"], bill["priority"]) == ("completed", None)
     assert bill["completed_at"] == utc("2026-11-03T05:00:00Z")
@@ -461,6 +583,7 @@ def test_todotxt_sample() -> None:
     assert resume["due"] == utc("2026-12-25T04:59:59Z")
     assert read_docs["title"] == "Read https://docs.python.org/3/ at 10:30"
     assert read_docs["id"] is None  # uuid: that is not a UUID is just dropped
+    assert read_docs["recur"] == "weekly"
     assert errors(parsed) == [("line 9", "due: not a date (YYYY-MM-DD): '2026-02-30'")]
 
 
@@ -476,6 +599,16 @@ def test_todotxt_sample() -> None:
         ("+solo is the project", "project", "solo"),
         ("a lone + and @ stay", "title", "a lone + and @ stay"),
         ("2026-11-01 2026-11-02 second date is text", "title", "2026-11-02 second date is text"),
+        ("t:2026-07-01 summer", "scheduled", utc("2026-07-01T04:00:00Z")),
+        ("rec:1w", "recur", "weekly"),
+        ("rec:+2w", "recur", "biweekly"),
+        ("rec:d", "recur", "daily"),
+        ("rec:m", "recur", "monthly"),
+        ("rec:+3m", "recur", "quarterly"),
+        ("rec:y", "recur", "yearly"),
+        ("rec:1b", "recur", "weekdays"),
+        ("rec:+10D", "recur", "10d"),
+        ("rec:2y", "recur", "2y"),
     ],
 )
 def test_todotxt_details(line: str, field: str, value: Any) -> None:
@@ -489,6 +622,9 @@ def test_todotxt_details(line: str, field: str, value: Any) -> None:
         ("x 2026-13-01 bad month", "date: not a date (YYYY-MM-DD): '2026-13-01'"),
         ("task pri:1", "pri: expected a priority letter A-Z, got '1'"),
         ("task due:tomorrow", "due: not a date (YYYY-MM-DD): 'tomorrow'"),
+        ("task t:soon", "t: not a date (YYYY-MM-DD): 'soon'"),
+        ("task rec:2b", "rec: expected a period such as 1w, +2d, m or 1b (weekdays), got '2b'"),
+        ("task rec:1h", "rec: expected a period such as 1w, +2d, m or 1b (weekdays), got '1h'"),
     ],
 )
 def test_todotxt_rejections(line: str, error: str) -> None:
@@ -514,6 +650,11 @@ def test_todotxt_writer_line() -> None:
     )
     started = task(title="Write", status="in_progress", priority="medium")
     assert write([started], "todotxt") == "(B) Write status:in_progress\n"
+    planned = task(title="Plan", due=utc("2026-12-02T04:59:59Z"), recur="quarterly",
+                   scheduled=utc("2026-11-25T05:00:00Z"))  # fmt: skip
+    assert write([planned], "todotxt") == "Plan due:2026-12-01 t:2026-11-25 rec:+3m\n"
+    assert write([{**planned, "recur": "weekdays"}], "todotxt").endswith(" rec:+1b\n")
+    assert write([{**planned, "recur": "10d"}], "todotxt").endswith(" rec:+10d\n")
     # a done line without a completion date cannot carry a creation date
     done = task(title="Old", status="completed", created_at=utc("2026-11-01T12:00:00Z"))
     assert write([done], "todotxt") == "x Old\n"
@@ -573,6 +714,13 @@ ROUND_TRIP_RECORDS = [
         project="home.kitchen",
         created_at=utc("2026-11-04T08:00:00Z"),
         updated_at=utc("2026-11-04T08:00:00Z"),
+        annotations=[{"entry": utc("2026-11-04T09:00:00Z"), "text": 'ask "Zoë", then go'}],
+        due=utc("2026-11-06T04:59:59Z"),
+        wait=utc("2026-11-05T05:00:00Z"),
+        scheduled=utc("2026-11-05T05:00:00Z"),
+        depends=[UUID_1],
+        recur="weekly",
+        until=utc("2027-01-01T04:59:59Z"),
     ),
 ]
 
@@ -584,12 +732,14 @@ def local_day(value: datetime | None) -> str | None:
 def holdable(record: dict[str, Any], fmt: str) -> dict[str, Any]:
     """The part of a record that ``fmt`` can carry."""
     if fmt == "taskwarrior":
-        return {**record, "number": None}
+        return {**record, "number": None, "description": None}
     if fmt == "todotxt":
         kept = {
-            key: record[key] for key in ("id", "title", "status", "priority", "project", "tags")
+            key: record[key]
+            for key in ("id", "title", "status", "priority", "project", "tags", "recur")
         }
-        return kept | {key: local_day(record[key]) for key in ("due", "created_at", "completed_at")}
+        days = ("due", "created_at", "completed_at", "scheduled")
+        return kept | {key: local_day(record[key]) for key in days}
     return record
 
 
@@ -597,7 +747,8 @@ def holdable(record: dict[str, Any], fmt: str) -> dict[str, Any]:
 def test_round_trip_keeps_every_field_the_format_holds(fmt: str) -> None:
     parsed = read(write(ROUND_TRIP_RECORDS, fmt), fmt)
     assert errors(parsed) == []
-    assert [holdable(item.record, fmt) for item in parsed] == [
+    # (a recurring task comes with its template in Taskwarrior: skipped when read)
+    assert [holdable(item.record, fmt) for item in parsed if item.record] == [
         holdable(record, fmt) for record in ROUND_TRIP_RECORDS
     ]
 
@@ -615,6 +766,17 @@ words = st.text(
 instants = st.datetimes(
     min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
 ).map(lambda value: value.replace(microsecond=0))
+annotation_texts = st.one_of(
+    stripped_text(40),
+    st.sampled_from(['say "hi", then go', "Zoë, 日本 🎉", '"quoted", comma', "a,b;c", "'"]),
+)
+annotations = st.lists(
+    st.fixed_dictionaries({"entry": instants, "text": annotation_texts}), max_size=3
+)
+periods = st.one_of(
+    st.sampled_from(["daily", "weekdays", "weekly", "biweekly", "monthly", "quarterly", "yearly"]),
+    st.builds("{}{}".format, st.integers(1, 9999), st.sampled_from("dwmy")),
+)
 records = st.builds(
     task,
     id=st.one_of(st.none(), st.uuids().map(str)),
@@ -629,21 +791,47 @@ records = st.builds(
     created_at=st.one_of(st.none(), instants),
     updated_at=st.one_of(st.none(), instants),
     completed_at=st.one_of(st.none(), instants),
+    annotations=annotations,
+    wait=st.one_of(st.none(), instants),
+    scheduled=st.one_of(st.none(), instants),
+    depends=st.lists(st.uuids().map(str), max_size=3, unique=True),
+    recur=st.one_of(st.none(), periods),
+    until=st.one_of(st.none(), instants),
 )
 
 
 @settings(max_examples=150, deadline=None)
 @given(batch=st.lists(records, max_size=4), fmt=st.sampled_from(["json", "jsonl", "csv"]))
 def test_round_trip_of_arbitrary_records(batch: list[dict[str, Any]], fmt: str) -> None:
-    assert [item.record for item in read(write(batch, fmt), fmt)] == batch
+    """Every field, the planning ones included, reads back as written; and writing what
+    was read gives the same bytes."""
+    text = write(batch, fmt)
+    parsed = [item.record for item in read(text, fmt)]
+    assert parsed == batch
+    assert write(parsed, fmt) == text
 
 
 @settings(max_examples=150, deadline=None)
 @given(batch=st.lists(records, max_size=4))
 def test_taskwarrior_round_trip_of_arbitrary_records(batch: list[dict[str, Any]]) -> None:
     parsed = [item.record for item in read(write(batch, "taskwarrior"), "taskwarrior")]
-    for before, after in zip(batch, parsed, strict=True):
-        expected = {**before, "number": None}
+
+    # An open recurring task is written with its template: read, it comes after the rest.
+    def in_series(record: dict[str, Any]) -> bool:
+        return bool(record["recur"] and record["id"] and record["status"] != "completed")
+
+    batch = sorted(batch, key=in_series)
+    for before, after in zip(batch, [record for record in parsed if record], strict=True):
+        years = re.fullmatch(r"(\d+)y", before["recur"] or "")
+        if years and int(years.group(1)) > 833:  # more than 9999 months: kept in years
+            years = None
+        expected = {
+            **before,
+            "number": None,
+            "description": None,
+            "annotations": sorted(before["annotations"], key=lambda note: note["entry"]),
+            "recur": f"{int(years.group(1)) * 12}m" if years else before["recur"],
+        }
         if before["status"] != "completed":
             expected["completed_at"] = None
         assert after == expected

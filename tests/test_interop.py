@@ -13,14 +13,16 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import UTC, date, datetime
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from taskcli.core.recurrence import occurrence_id
 from tests.servers import missing_dependency
-from tests.transfer_support import add_sample_tasks, listed
+from tests.transfer_support import add_planned_tasks, add_sample_tasks, listed
 
 PRIORITIES = {"H": "high", "M": "medium", "L": "low"}
 LETTERS = {name: letter for letter, name in PRIORITIES.items()}
@@ -104,7 +106,8 @@ def make_taskwarrior_tasks(task: Taskwarrior) -> None:
     task("+LATEST", "annotate", "first note")
     task("+LATEST", "annotate", "second note é 日本 🎉")
     task("add", "Write é 日本 🎉 report", "project:work.q4", "priority:M")
-    task("add", "Low thing", "priority:L", "+someday")
+    task("add", "Low thing", "priority:L", "+someday", "scheduled:2026-11-20T08:00:00Z")
+    task("+LATEST", "modify", "depends:1")  # on Pay rent
     task("add", "Started one")
     task("+LATEST", "start")
     task("add", "Done one", "+x", "entry:2026-01-02T03:04:05Z")
@@ -117,11 +120,14 @@ def make_taskwarrior_tasks(task: Taskwarrior) -> None:
 def mapped(obj: dict) -> dict:
     """What taskcli should show for one exported Taskwarrior task (SPEC §7)."""
     done = obj["status"] == "completed"
-    annotations = [note["description"] for note in obj.get("annotations", [])]
+    annotations = [
+        {"entry": rfc3339(note["entry"]), "text": note["description"]}
+        for note in obj.get("annotations", [])
+    ]
     return {
         "id": obj["uuid"],
         "title": obj["description"],
-        "description": "\n".join(annotations) or None,
+        "description": None,  # Taskwarrior has none
         "status": "completed" if done else "in_progress" if "start" in obj else "pending",
         "priority": PRIORITIES.get(obj.get("priority"), "medium"),
         "due": rfc3339(obj.get("due")),
@@ -130,6 +136,12 @@ def mapped(obj: dict) -> dict:
         "created_at": rfc3339(obj["entry"]),
         "updated_at": rfc3339(obj["modified"]),
         "completed_at": rfc3339(obj["end"]) if done else None,
+        "annotations": annotations,
+        "wait": rfc3339(obj.get("wait")),
+        "scheduled": rfc3339(obj.get("scheduled")),
+        "depends": obj.get("depends", []),
+        "recur": obj.get("recur"),
+        "until": rfc3339(obj.get("until")),
     }
 
 
@@ -160,11 +172,15 @@ def test_taskwarrior_export_imports_every_mapped_field(taskcli, user, tmp_path, 
         ["bills", "monthly"],
     )
     assert (rent["due"], rent["created_at"]) == ("2026-12-01T00:00:00Z", "2026-01-05T10:00:00Z")
-    assert rent["description"] == "first note\nsecond note é 日本 🎉"
+    assert [note["text"] for note in rent["annotations"]] == ["first note", "second note é 日本 🎉"]
     assert by_title["Write é 日本 🎉 report"]["project"] == "work.q4"
-    assert by_title["Low thing"]["priority"] == "low"
+    low = by_title["Low thing"]
+    assert (low["priority"], low["depends"]) == ("low", [rent["id"]])
+    assert low["scheduled"] == "2026-11-20T08:00:00Z"
     assert by_title["Started one"]["status"] == "in_progress"
-    assert by_title["Waiting one"]["status"] == "pending"
+    waiting = by_title["Waiting one"]
+    assert (waiting["status"], waiting["wait"]) == ("pending", "2099-01-01T00:00:00Z")
+    assert taskcli.ok("list", "--waiting", "--json").json()[0]["title"] == "Waiting one"
     done = by_title["Done one"]
     assert (done["status"], done["created_at"], done["completed_at"]) == (
         "completed", "2026-01-02T03:04:05Z", "2026-03-04T05:06:07Z",
@@ -173,21 +189,37 @@ def test_taskwarrior_export_imports_every_mapped_field(taskcli, user, tmp_path, 
     assert again.json() == {"created": 0, "updated": 6, "skipped": 1, "rejected": []}
 
 
-def test_taskwarrior_recurring_template_is_skipped_and_counted(taskcli, user, tmp_path):
+def test_taskwarrior_series_imports_as_one_recurring_task(taskcli, user, tmp_path):
+    """A template due three weeks ago has instances 0-3 (and one ahead); 0 is done in
+    Taskwarrior. taskcli gets the done one and instance 1 as the recurring task, in the
+    template's series: completing it makes the id of instance 2, due when Taskwarrior's is."""
     task = Taskwarrior(tmp_path / "tw")
-    task("add", "Water the plants", "recur:weekly", "due:tomorrow")
-    objects = {obj["status"]: obj for obj in json.loads(task.export())}  # export makes the instance
-    assert sorted(objects) == ["pending", "recurring"]
-    assert objects["pending"]["parent"] == objects["recurring"]["uuid"]
+    start = (datetime.now(UTC) - timedelta(weeks=3)).strftime("%Y-%m-%dT08:00:00Z")
+    task("add", "Water the plants", "recur:weekly", f"due:{start}", "until:2099-01-01", "+home")
+    instances = sorted(
+        (o for o in task.tasks().values() if "parent" in o), key=lambda o: o["imask"]
+    )
+    assert [o["imask"] for o in instances[:4]] == [0, 1, 2, 3]
+    task(instances[0]["uuid"], "done")
+    [template] = [o for o in task.tasks().values() if o["status"] == "recurring"]
     path = tmp_path / "tasks.json"
     path.write_text(task.export(), encoding="utf-8")
 
-    result = taskcli("import", str(path))
-    assert (result.exit_code, result.stdout) == (0, "created 1, updated 0, skipped 1\n")
-    [imported] = listed(taskcli)
-    assert (imported["id"], imported["title"], imported["status"]) == (
-        objects["pending"]["uuid"], "Water the plants", "pending",
+    result = taskcli("import", str(path), "--json")
+    assert (result.exit_code, result.json()["created"]) == (0, 2), result.stderr
+    done, kept = listed(taskcli)
+    assert (done["id"], done["status"]) == (instances[0]["uuid"], "completed")
+    assert (kept["id"], kept["status"], kept["tags"]) == (instances[1]["uuid"], "pending", ["home"])
+    assert (kept["recur"], kept["until"], kept["due"]) == (
+        "weekly", "2099-01-01T00:00:00Z", rfc3339(instances[1]["due"]),
     )  # fmt: skip
+    again = taskcli("import", str(path), "--json").json()
+    assert (again["created"], again["updated"]) == (0, 2)  # the ids are kept
+
+    taskcli.ok("done", str(kept["number"]))
+    [following] = [t for t in listed(taskcli) if t["status"] == "pending"]
+    assert following["id"] == str(occurrence_id(uuid.UUID(template["uuid"]), 2))
+    assert following["due"] == rfc3339(instances[2]["due"])
 
 
 def test_taskwarrior_export_piped_to_stdin(taskcli, user, tmp_path):
@@ -242,11 +274,47 @@ def test_taskcli_export_imports_into_taskwarrior(taskcli, user, tmp_path):
             compact(mine["due"]),
             compact(mine["completed_at"]),
         )
-        notes = [note["description"] for note in obj.get("annotations", [])]
-        assert notes == ([mine["description"]] if mine["description"] else [])
+        assert "annotations" not in obj  # the description has no Taskwarrior field
     # And back again: Taskwarrior's own export of those tasks imports as the same tasks.
     path.write_text(task.export())
     assert taskcli.ok("import", str(path)).stdout == "created 0, updated 4, skipped 0\n"
+    assert listed(taskcli) == ours
+
+
+def test_taskcli_planning_fields_import_into_taskwarrior(taskcli, user, tmp_path):
+    """Annotations, depends, wait, scheduled, recur and until as Taskwarrior shows them;
+    a recurring task as instance 0 of a template; and Taskwarrior's export imports back
+    as the same tasks."""
+    add_planned_tasks(taskcli)
+    ours = listed(taskcli)
+    venue, invitations, plants, boiler = ours
+    path = tmp_path / "for-taskwarrior.json"
+    taskcli.ok("export", "--format", "taskwarrior", "-o", str(path))
+    task = Taskwarrior(tmp_path / "tw")
+    task("import", str(path))
+    theirs = task.tasks()
+    for mine in (venue, invitations):
+        notes = [(n["entry"], n["description"]) for n in theirs[mine["id"]]["annotations"]]
+        assert notes == [(compact(n["entry"]), n["text"]) for n in mine["annotations"]]
+    sent = theirs[invitations["id"]]
+    assert (sent["depends"], sent["wait"], sent["scheduled"], sent["status"]) == (
+        [venue["id"]], compact(invitations["wait"]), compact(invitations["scheduled"]), "pending",
+    )  # fmt: skip
+    assert task("_get", f"{sent['id']}.depends") == venue["id"] + "\n"
+    for mine in (plants, boiler):
+        instance = theirs[mine["id"]]
+        template = theirs[instance["parent"]]
+        assert (instance["status"], instance["imask"], template["status"]) == (
+            "pending", 0, "recurring",
+        )  # fmt: skip
+        assert (template["recur"], template.get("until")) == (mine["recur"], compact(mine["until"]))
+        assert instance["due"] == template["due"] == compact(mine["due"])
+    info = task(str(theirs[plants["id"]]["id"]), "info")
+    assert re.search(r"Recurrence\s+weekly", info) and re.search(r"Until\s+2027-06-01", info)
+
+    path.write_text(task.export())
+    back = taskcli.ok("import", str(path), "--json").json()
+    assert (back["created"], back["updated"]) == (0, 4)
     assert listed(taskcli) == ours
 
 
@@ -281,7 +349,7 @@ def make_todotxt_tasks(todo: TodoTxt) -> None:
     todo("add", "(C) Read book")
     todo("-t", "add", "Write é 日本 🎉 report +work")
     todo("pri", "4", "B")
-    todo("add", "(D) Someday thing rec:1w t:2026-01-01 @later")
+    todo("add", "(D) Someday thing rec:1w t:2026-01-01 due:2026-01-08 @later")
     todo("-a", "do", "3")  # done, still in todo.txt ...
     todo("archive")  # ... then moved to done.txt
     todo("-a", "do", "2")  # done, left in todo.txt
@@ -327,7 +395,9 @@ def test_todotxt_cli_files_import_with_mapping(taskcli, user, tmp_path, new_york
     report = tasks["Write é 日本 🎉 report"]
     assert (report["priority"], report["project"]) == ("medium", "work")
     someday = tasks["Someday thing"]
-    assert (someday["priority"], someday["tags"], someday["due"]) == ("low", ["later"], None)
+    assert (someday["priority"], someday["tags"], someday["recur"]) == ("low", ["later"], "weekly")
+    assert someday["due"] == local_midnight("2026-01-08", new_york, end_of_day=True)
+    assert someday["scheduled"] == local_midnight("2026-01-01", new_york)
 
 
 @pytest.mark.parametrize("name", ["todo.txt", "done.txt"])
@@ -344,12 +414,13 @@ def test_todotxt_cli_files_are_recognised_by_content(taskcli, user, tmp_path, ne
 def test_todotxt_cli_works_on_taskcli_export(taskcli, user, tmp_path, new_york):
     """Export to todo.txt, let the todo.txt CLI list and complete a task, import it back."""
     taskcli.ok("add", "Call the plumber", "-P", "high", "--project", "house", "-t", "phone",
-               "--due", "2026-12-01")  # fmt: skip
+               "--due", "2026-12-01", "--scheduled", "2026-11-25", "--recur", "weekly")  # fmt: skip
     taskcli.ok("add", "Water plants é", "-P", "low")
     todo = TodoTxt(tmp_path / "todo.txt-cli")
     taskcli.ok("export", "--format", "todotxt", "-o", str(todo.dir / "todo.txt"))
     listing = todo("ls")
-    assert "(A) " in listing and "Call the plumber +house @phone due:2026-12-01" in listing
+    assert "(A) " in listing
+    assert "Call the plumber +house @phone due:2026-12-01 t:2026-11-25 rec:+1w" in listing
     assert "(C) " in listing and "Water plants é" in listing
     assert "TODO: 2 of 2 tasks shown" in listing
     todo("-a", "do", "2")
@@ -363,3 +434,4 @@ def test_todotxt_cli_works_on_taskcli_export(taskcli, user, tmp_path, new_york):
     [completed] = dates(todo.line("todo.txt", "Water plants"))[:1]
     assert tasks[1]["completed_at"] == local_midnight(completed, new_york)
     assert tasks[0]["due"] == local_midnight("2026-12-01", new_york, end_of_day=True)
+    assert (tasks[0]["recur"], tasks[0]["scheduled"][:10]) == ("weekly", "2026-11-26")

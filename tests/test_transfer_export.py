@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.transfer_support import add_sample_tasks, fresh_database, listed, ok
+from tests.transfer_support import (
+    add_planned_tasks,
+    add_sample_tasks,
+    fresh_database,
+    listed,
+    ok,
+)
 
 FILE_NAMES = {
     "json": "tasks.json",
@@ -36,10 +42,11 @@ def kept_by(fmt: str, task: dict) -> dict:
     """The fields of a listed task that ``fmt`` can carry through a round trip."""
     if fmt in ("json", "jsonl", "csv"):
         return task
-    kept = {key: value for key, value in task.items() if key != "number"}
-    if fmt == "todotxt":  # no description, no updated time, only local dates
-        del kept["description"], kept["updated_at"]
-        for key in ("due", "created_at", "completed_at"):
+    kept = {key: value for key, value in task.items() if key not in ("number", "description")}
+    if fmt == "todotxt":  # no updated time, annotations, wait, depends, until; local dates
+        for key in ("updated_at", "annotations", "wait", "depends", "until"):
+            del kept[key]
+        for key in ("due", "created_at", "completed_at", "scheduled"):
             kept[key] = local_date(task[key])
     return kept
 
@@ -66,9 +73,42 @@ def test_round_trip_into_a_fresh_database(taskcli, user, backend, fmt, request, 
     original = listed(taskcli)
     assert [kept_by(fmt, task) for task in copied] == [kept_by(fmt, task) for task in original]
     # What the format cannot hold is absent, not invented.
-    if fmt == "todotxt":
+    if fmt in ("todotxt", "taskwarrior"):
         assert copied[1]["description"] is None
+    if fmt == "todotxt":
         assert all(task["updated_at"] == task["created_at"] for task in copied)
+
+
+@pytest.mark.parametrize("fmt", list(FILE_NAMES))
+def test_planning_fields_round_trip_into_a_fresh_database(
+    taskcli, user, backend, fmt, request, tmp_path
+):
+    """Export → import for a fresh user → export gives the same bytes, and the tasks the
+    same planning fields (all of them in json, jsonl and csv)."""
+    add_planned_tasks(taskcli)
+    first = tmp_path / "first" / FILE_NAMES[fmt]
+    first.parent.mkdir()
+    ok(taskcli, "export", "--format", fmt, "-o", str(first))
+
+    with fresh_database(backend, request, tmp_path) as elsewhere:
+        imported = ok(taskcli, "import", str(first), env=elsewhere)
+        templates = 2 if fmt == "taskwarrior" else 0  # the recurring tasks' templates
+        assert imported.stdout == f"created 4, updated 0, skipped {templates}\n"
+        second = tmp_path / "second" / FILE_NAMES[fmt]
+        second.parent.mkdir()
+        ok(taskcli, "export", "--format", fmt, "-o", str(second), env=elsewhere)
+        copied = listed(taskcli, env=elsewhere)
+
+    assert second.read_bytes() == first.read_bytes()
+    original = listed(taskcli)
+    assert [kept_by(fmt, task) for task in copied] == [kept_by(fmt, task) for task in original]
+    venue, invitations, plants, boiler = original
+    assert [note["text"] for note in venue["annotations"]] == ['they said "yes", then é 日本 🎉']
+    assert [note["text"] for note in invitations["annotations"]] == ["cards, stamps, addresses"]
+    assert invitations["depends"] == [venue["id"]] and invitations["wait"] is not None
+    assert (plants["recur"], plants["until"], boiler["recur"]) == (
+        "weekly", "2027-06-01T12:00:00Z", "10d",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", list(FILE_NAMES))
@@ -86,6 +126,19 @@ def test_reimporting_an_unchanged_export_changes_nothing(taskcli, user, fmt, tmp
     described = json.loads(before)[1]
     assert described["description"] == 'line one\nline two, with "quotes" é'
     assert not described["created_at"].endswith("T00:00:00Z")  # a real time of day, kept
+
+
+@pytest.mark.parametrize("fmt", ["taskwarrior", "todotxt"])
+def test_reimport_keeps_the_planning_fields_the_format_cannot_hold(taskcli, user, fmt, tmp_path):
+    """todo.txt has no annotations, wait, depends or until, Taskwarrior no description:
+    re-importing their export keeps them, and the tasks' series."""
+    add_planned_tasks(taskcli)
+    before = taskcli.ok("export").stdout
+    path = tmp_path / FILE_NAMES[fmt]
+    ok(taskcli, "export", "--format", fmt, "-o", str(path))
+    assert taskcli.ok("import", str(path), "--json").json()["updated"] == 4
+    assert taskcli.ok("export").stdout == before
+    assert json.loads(before)[0]["description"] == "room for 40"
 
 
 def test_todotxt_reimport_changes_what_the_line_says_and_keeps_the_rest(taskcli, user, tmp_path):
@@ -372,7 +425,8 @@ def test_export_csv_with_no_tasks_is_the_header(taskcli, user):
     result = taskcli.ok("export", "--format", "csv")
     assert list(csv.reader(io.StringIO(result.stdout))) == [
         ["id", "number", "title", "description", "status", "priority", "due", "project",
-         "tags", "created_at", "updated_at", "completed_at"],
+         "tags", "created_at", "updated_at", "completed_at", "annotations", "wait",
+         "scheduled", "depends", "recur", "until"],
     ]  # fmt: skip
 
 

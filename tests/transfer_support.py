@@ -56,6 +56,20 @@ def add_sample_tasks(taskcli) -> None:
     taskcli.ok("done", "4")
 
 
+def add_planned_tasks(taskcli) -> None:
+    """Four tasks using every planning field (SPEC §13): annotations with quotes, commas
+    and non-ASCII text, a dependency, wait, scheduled, and two recurring tasks (last).
+    (One annotation per task: Taskwarrior moves a second one made in the same second.)"""
+    taskcli.ok("add", "Book the venue", "--due", "2026-12-01T09:00:00Z", "-d", "room for 40")
+    taskcli.ok("annotate", "1", 'they said "yes", then é 日本 🎉')
+    taskcli.ok("add", "Send invitations", "--depends", "1", "--wait", "2026-11-20T08:00:00Z",
+               "--scheduled", "2026-11-25T08:00:00Z", "-P", "high")  # fmt: skip
+    taskcli.ok("annotate", "2", "cards, stamps, addresses")
+    taskcli.ok("add", "Water the plants", "--due", "2026-12-02T17:00:00Z", "--recur", "weekly",
+               "--until", "2027-06-01T12:00:00Z", "--project", "home")  # fmt: skip
+    taskcli.ok("add", "Check the boiler", "--due", "2026-12-03T08:00:00Z", "--recur", "10d")
+
+
 def register(taskcli, env: dict) -> str:
     """Register (and log in) a new user in the environment ``env``; returns the email."""
     email = f"other-{uuid.uuid4().hex[:8]}@example.com"

@@ -28,6 +28,8 @@ PERIOD_NAMES = {
     "yearly": (12, "m"),
 }
 PERIODS_HELP = "daily, weekdays, weekly, biweekly, monthly, quarterly, yearly, or Nd, Nw, Nm, Ny"
+#: The largest N of a counted period (``9999d``).
+MAX_COUNT = 9999
 _COUNTED = re.compile(r"([1-9][0-9]{0,3})([dwmy])", re.ASCII)
 _UNIT = {"d": (1, "d"), "w": (7, "d"), "m": (1, "m"), "y": (12, "m")}
 # Occurrence ids: uuid5 of the series id and the index in this namespace.

@@ -112,7 +112,7 @@ def _batches(
             if item.error:
                 raise InvalidInputError(item.error)
             assert item.record is not None, "neither skipped nor rejected: a record"
-            values = row_values(item.record, now)
+            values = {**row_values(item.record, now), "series": item.series}
         except InvalidInputError as error:
             report.rejected.append({"record": item.location, "error": error.message})
             continue
@@ -145,7 +145,20 @@ _ROW_TYPES = {name: tasks.c[name].type for name in _ROW_COLUMNS}
 
 
 def _columns(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if name != "unknown"}
+    return {name: value for name, value in values.items() if name not in ("unknown", "series")}
+
+
+def _series_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """The hidden series columns of a new task: its place in the series its source names
+    (a Taskwarrior instance), else a series that starts at the task when it recurs."""
+    place: formats.Series | None = values["series"]
+    if place is None or values["recur"] is None:
+        return series_start(values["id"], values["due"] if values["recur"] else None)
+    return {
+        "recur_series": uuid.UUID(place.id),
+        "recur_index": place.index,
+        "recur_anchor": place.anchor,
+    }
 
 
 def _write_batch(
@@ -161,8 +174,7 @@ def _write_batch(
     if new:
         first = conn.execute(draw_numbers(user_id, len(new))).scalar_one()
         rows = [
-            {**_columns(v), **series_start(v["id"], v["due"] if v["recur"] else None),
-             "user_id": user_id, "number": first + i}
+            {**_columns(v), **_series_columns(v), "user_id": user_id, "number": first + i}
             for i, v in enumerate(new)
         ]  # fmt: skip
         if is_postgres(conn):

@@ -19,7 +19,7 @@ from taskcli.core.formats.detect import detect_format
 from taskcli.core.formats.json_array import read_json, write_json
 from taskcli.core.formats.json_lines import read_jsonl, write_jsonl
 from taskcli.core.formats.json_stream import JsonArrayWriter, JsonLinesWriter, read_head
-from taskcli.core.formats.records import Carries, ParsedRecord, task_to_json
+from taskcli.core.formats.records import Carries, ParsedRecord, Series, task_to_json
 from taskcli.core.formats.taskwarrior import read_taskwarrior, write_taskwarrior
 from taskcli.core.formats.todotxt import read_todotxt, write_todotxt
 
@@ -27,6 +27,7 @@ __all__ = [
     "FORMATS",
     "Carries",
     "ParsedRecord",
+    "Series",
     "carried_fields",
     "detect_format",
     "read_head",

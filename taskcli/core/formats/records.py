@@ -63,13 +63,26 @@ class RecordTooLong(RecordError):
 
 
 @dataclass(frozen=True, slots=True)
+class Series:
+    """Where a recurring record stands in its series, when its source says (Taskwarrior):
+    the series id, the occurrence's index and the due time of occurrence 0 (the hidden
+    series columns; see :mod:`taskcli.core.recurrence`)."""
+
+    id: str
+    index: int
+    anchor: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedRecord:
-    """One record read from a source: a record, a rejection (error) or a skip."""
+    """One record read from a source: a record, a rejection (error) or a skip; a
+    recurring record may come with its place in its series."""
 
     location: str
     record: dict[str, Any] | None = None
     error: str | None = None
     skipped: bool = False
+    series: Series | None = None
 
 
 def new_record() -> dict[str, Any]:

@@ -17,15 +17,23 @@ title. The keys understood:
 - ``status:in_progress``: in_progress, for a line not marked done (our writer emits
   it, since todo.txt has no such state);
 - ``pri:X``: the priority, when the line has no ``(X)`` (todo.txt's own CLI moves the
-  priority of a done task there).
+  priority of a done task there);
+- ``t:YYYY-MM-DD`` (the threshold date): scheduled, at the start of that day in local
+  time;
+- ``rec:[+][N]U`` (N days, weeks, months, years or business days for U = d, w, m, y,
+  b; N defaults to 1): recur, as the taskcli period it equals (``rec:1w`` is weekly,
+  ``rec:2w`` biweekly, ``rec:3m`` quarterly, ``rec:1b`` weekdays, ``rec:10d`` 10d).
+  taskcli counts a period from the due date, which is what ``+`` says; without it,
+  todo.txt tools count from the completion: both read the same.
 
-Other keys (``t:``, ``rec:``…) are dropped. Creation and completion dates are taken
+Other keys are dropped. Creation and completion dates are taken
 as midnight local time. Everything else, in order, is the title (whitespace runs
 collapsed to one space), where a ``title:WORD`` stands for WORD percent-decoded.
 
-Writing emits that same form, tags as ``@tag``. The format cannot hold the
-description, the task number or times of day (only the local date of created,
-completed and due is kept). todo.txt has no quoting, so a title word that would read
+Writing emits that same form, tags as ``@tag``, the period as ``rec:+`` N and its
+unit. The format cannot hold the description, annotations, wait, dependencies, until,
+the task number or times of day (only the local date of created, completed, due and
+scheduled is kept). todo.txt has no quoting, so a title word that would read
 back as something else (``+SUM(1,2)``, ``@home``, ``key:value``, a first word ``x``,
 ``(A)`` or a date) or a run of spaces is written as ``title:`` and the word with ``%``,
 ``:``, whitespace and a leading ``/`` percent-encoded: ``title:+SUM(1,2)``,
@@ -54,17 +62,23 @@ from taskcli.core.formats.records import (
     tag_list,
 )
 
-# No description, task number or updated time; created, completed and due as local dates.
+# No description, task number, updated time, annotations, wait, dependencies or until;
+# created, completed, due and scheduled as local dates.
 CARRIES = Carries(
     frozenset(("id", "title", "status", "priority", "due", "project", "tags", "created_at",
-               "completed_at")),
-    as_dates=frozenset(("due", "created_at", "completed_at")),
+               "completed_at", "scheduled", "recur")),
+    as_dates=frozenset(("due", "created_at", "completed_at", "scheduled")),
 )  # fmt: skip
 _PRIORITY = re.compile(r"\(([A-Z])\)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
 _KEY_VALUE = re.compile(r"([A-Za-z][\w-]*):([^\s:/][^\s:]*)")
 _LETTERS = {"high": "A", "medium": "B", "low": "C"}
+_REC = re.compile(r"\+?([1-9][0-9]{0,3})?([dwmyb])", re.ASCII)
+# Our named periods as todo.txt counts them, and back (other counts read as ``Nd``…).
+_REC_OF_NAMED = {"daily": "1d", "weekdays": "1b", "weekly": "1w", "biweekly": "2w",
+                 "monthly": "1m", "quarterly": "3m", "yearly": "1y"}  # fmt: skip
+_NAMED_OF_REC = {rec: name for name, rec in _REC_OF_NAMED.items()}
 _START_OF_DAY = time(0, 0, 0)
 _END_OF_DAY = time(23, 59, 59)
 
@@ -140,6 +154,10 @@ def _read_text(words: list[str], record: dict[str, Any]) -> None:
 def _read_key(key: str, value: str, record: dict[str, Any]) -> None:
     if key == "due":
         record["due"] = _local_time(_date(value, "due"), _END_OF_DAY)
+    elif key == "t":
+        record["scheduled"] = _local_time(_date(value, "t"), _START_OF_DAY)
+    elif key == "rec":
+        record["recur"] = _period(value)
     elif key == "uuid":
         try:
             record["id"] = parse_uuid(value, "uuid")
@@ -151,6 +169,17 @@ def _read_key(key: str, value: str, record: dict[str, Any]) -> None:
         if not re.fullmatch(r"[A-Za-z]", value):
             raise RecordError(f"pri: expected a priority letter A-Z, got {shown(value)}")
         record["priority"] = _priority(value.upper())
+
+
+def _period(value: str) -> str:
+    """The taskcli period a ``rec:`` value names."""
+    match = _REC.fullmatch(value.lower())
+    if match is None or (match.group(2) == "b" and match.group(1) not in (None, "1")):
+        raise RecordError(
+            f"rec: expected a period such as 1w, +2d, m or 1b (weekdays), got {shown(value)}"
+        )
+    counted = f"{match.group(1) or 1}{match.group(2)}"
+    return _NAMED_OF_REC.get(counted, counted)
 
 
 def _priority(letter: str) -> str:
@@ -197,6 +226,10 @@ def todotxt_line(record: dict[str, Any]) -> str:
     tail.extend(f"@{tag}" for tag in tag_list(record["tags"]))
     if record["due"] is not None:
         tail.append(f"due:{_local_date(record['due'])}")
+    if record["scheduled"] is not None:
+        tail.append(f"t:{_local_date(record['scheduled'])}")
+    if record["recur"] is not None:
+        tail.append(f"rec:+{_REC_OF_NAMED.get(record['recur'], record['recur'])}")
     if status == "in_progress":
         tail.append("status:in_progress")
     if record["id"] is not None:

@@ -3,12 +3,13 @@ process's time zone), and the next occurrence that `done` makes, with its fields
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from taskcli.core.recurrence import canonical_period, due_of, parse_period
-from tests.tasks_support import stored_tasks
+from tests.tasks_support import parse_utc, stored_tasks
+from tests.transfer_support import listed
 
 # Zones whose DST changes fall on different days: America/New_York on 2026-03-08 and
 # 2026-11-01, Europe/Berlin on 2026-03-29 and 2026-10-25.
@@ -110,3 +111,70 @@ def test_cli_refuses_a_bad_period_and_creates_nothing(taskcli, user, period):
     result = taskcli("update", "1", "--recur", period)
     assert result.exit_code == 5, result.stderr
     assert [task["recur"] for task in stored_tasks()] == [None]
+
+
+# ---- done makes the next occurrence ------------------------------------------------------
+
+DUE = "2030-06-03T09:00:00Z"  # a Monday in summer: a week later is exactly 7 × 24 hours
+WEEK = timedelta(days=7)
+COPIED = ["title", "description", "priority", "project", "tags", "annotations", "depends",
+          "recur", "until"]  # fmt: skip
+
+
+def test_a_recurring_task_needs_a_due_date(taskcli, user):
+    result = taskcli("add", "Pay the rent", "--recur", "monthly")
+    assert result.exit_code == 5
+    assert "needs a due date" in result.stderr and result.stdout == ""
+    assert stored_tasks() == []
+
+
+def test_done_creates_the_next_occurrence_with_the_same_fields(taskcli, user):
+    taskcli.ok("add", "Buy a watering can")
+    taskcli.ok(
+        "add", "Water the plants", "-d", "the ferns too", "-P", "high", "--project", "home",
+        "-t", "garden", "-t", "chores", "--due", DUE, "--wait", "2030-06-01T09:00:00Z",
+        "--scheduled", "2030-06-02T08:00:00Z", "--recur", "weekly",
+        "--until", "2031-01-01T00:00:00Z", "--depends", "1",
+    )  # fmt: skip
+    taskcli.ok("annotate", "2", "rain water is best")
+    result = taskcli.ok("done", "2")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "completed 2: Water the plants"
+    assert lines[1].startswith("next 3: Water the plants (due ")
+    _, completed, following = listed(taskcli)
+    assert completed["status"] == "completed"
+    assert {key: following[key] for key in COPIED} == {key: completed[key] for key in COPIED}
+    assert following["number"] == 3 and following["id"] != completed["id"]
+    assert following["status"] == "pending" and following["completed_at"] is None
+    for key in ("due", "wait", "scheduled"):
+        assert parse_utc(following[key]) - parse_utc(completed[key]) == WEEK, key
+
+
+def test_no_occurrence_after_until(taskcli, user):
+    taskcli.ok("add", "Stretch", "--due", DUE, "--recur", "weekly",
+               "--until", "2030-06-10T09:00:00Z")  # fmt: skip
+    assert "next 2: Stretch" in taskcli.ok("done", "1").stdout  # due exactly at until
+    result = taskcli.ok("done", "2")
+    assert result.stdout == "completed 2: Stretch\n"
+    assert [task["number"] for task in listed(taskcli)] == [1, 2]
+
+
+def test_no_recur_stops_the_series(taskcli, user):
+    taskcli.ok("add", "Stretch", "--due", DUE, "--recur", "daily")
+    taskcli.ok("update", "1", "--no-recur")
+    assert taskcli.ok("done", "1").stdout == "completed 1: Stretch\n"
+    [task] = listed(taskcli)
+    assert task["recur"] is None and task["status"] == "completed"
+
+
+def test_a_recurring_task_keeps_its_due_date(taskcli, user):
+    taskcli.ok("add", "Stretch", "--due", DUE, "--recur", "daily")
+    taskcli.ok("add", "Read", "--due", DUE)
+    before = listed(taskcli)
+    for args in (["update", "1", "--no-due"], ["update", "2", "--no-due", "--recur", "daily"]):
+        result = taskcli(*args)
+        assert result.exit_code == 5, (args, result.stderr)
+        assert "needs a due date" in result.stderr
+    assert listed(taskcli) == before
+    taskcli.ok("update", "1", "--no-due", "--no-recur")  # both at once is fine
+    assert listed(taskcli)[0]["due"] is None

@@ -343,7 +343,7 @@ def _next_occurrence(
     due = recurrence.due_of(period, anchor=anchor, index=index, previous=record["due"])
     if record["until"] is not None and due > record["until"]:
         return None
-    next_id = recurrence.occurrence_id(series_id, index)
+    next_id = recurrence.next_occurrence_id(record["id"])
     existing = conn.execute(
         sa.select(*COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == next_id)
     ).first()

@@ -192,3 +192,21 @@ def test_ready_and_blocked_follow_the_definition(taskcli, user, tmp_path, object
     assert len(records) == len(objects)
     for args, expected in expected_views(records).items():
         assert numbers(taskcli, *args) == expected, args
+
+
+def test_an_import_that_would_close_a_cycle_is_refused(taskcli, user, tmp_path):
+    taskcli.ok("add", "Buy paint")
+    taskcli.ok("add", "Paint the wall", "--depends", "1")
+    paint, wall = listed(taskcli)
+    first, second, third = (task_object(title) for title in ("First", "Second", "Third"))
+    for task, dependency in ((first, second), (second, third), (third, first)):
+        task["depends"] = [dependency["id"]]
+    before = exported(taskcli)
+    for objects in (
+        [first, second, third],  # a cycle within the file
+        [{**paint, "depends": [wall["id"]]}],  # a cycle through a task already stored
+    ):
+        result = taskcli("import", str(write_json(tmp_path / "cycle.json", objects)))
+        assert result.exit_code == 5, result.stderr
+        assert "cycle" in result.stderr and "Traceback" not in result.stderr
+        assert exported(taskcli) == before

@@ -58,7 +58,10 @@ def run_together(args: list[str], copies: int, barrier) -> list[subprocess.Compl
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", AT_THE_BARRIER, str(barrier), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
         )  # fmt: skip
         for _ in range(copies)
     ]

@@ -146,3 +146,28 @@ def smaller(
     """The smaller of ``value`` and ``limit``, row by row."""
     function = sa.func.least if is_postgres(conn) else sa.func.min
     return function(value, limit, type_=sa.Float)
+
+
+def dependency_cycle(conn: Connection, tasks: sa.Table, user_id: Any) -> list[Any]:
+    """The ids of one cycle among the user's dependencies ([] when there is none): one
+    query for the tasks that have dependencies, then a walk in Python, linear in them."""
+    query = sa.select(tasks.c.id, tasks.c.depends).where(
+        tasks.c.user_id == user_id, tasks.c.depends.is_not(None)
+    )
+    edges = {row.id: list(row.depends) for row in conn.execute(query)}
+    finished: set[Any] = set()
+    for start in edges:
+        if start in finished:
+            continue
+        path, pending = [start], [iter(edges[start])]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                finished.add(path.pop())
+                pending.pop()
+            elif dep in path:
+                return path[path.index(dep) :]
+            elif dep in edges and dep not in finished:
+                path.append(dep)
+                pending.append(iter(edges[dep]))
+    return []

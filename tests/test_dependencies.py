@@ -11,7 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.tasks_support import connection, parse_utc, register_second_user, tasks_table
+from tests.tasks_support import (
+    connection,
+    parse_utc,
+    register_second_user,
+    run_together,
+    tasks_table,
+)
 from tests.transfer_support import listed, ok, task_object, write_json
 
 
@@ -83,6 +89,42 @@ def test_an_unknown_reference_is_not_found(taskcli, user, tmp_path):
         assert result.exit_code == 4, (args, result.stderr)
         assert result.stderr.startswith("error: no task ") and result.stdout == ""
     assert exported(taskcli) == before
+
+
+def test_two_processes_closing_a_cycle_at_once_cannot_both_succeed(taskcli, user, tmp_path):
+    """Each change alone is fine; together they would make a cycle: one must fail."""
+    rounds = 3
+    for round_number in range(rounds):
+        first = int(taskcli.ok("add", f"Round {round_number} first").stdout)
+        second = int(taskcli.ok("add", f"Round {round_number} second").stdout)
+        results = run_together(
+            [["update", str(first), "--add-depends", str(second)],
+             ["update", str(second), "--add-depends", str(first)]],
+            tmp_path / f"barrier-{round_number}",
+        )  # fmt: skip
+        assert sorted(result.returncode for result in results) == [0, 5], results
+        refused = next(result for result in results if result.returncode == 5)
+        assert "would close a cycle" in refused.stderr
+    with_dependencies = [task for task in listed(taskcli) if task["depends"]]
+    assert len(with_dependencies) == rounds
+
+
+def test_an_import_and_an_update_closing_a_cycle_at_once_cannot_both_succeed(
+    taskcli, user, tmp_path
+):
+    rounds = 3
+    for round_number in range(rounds):
+        first = taskcli.ok("add", f"Round {round_number} first", "--json").json()
+        second = taskcli.ok("add", f"Round {round_number} second", "--json").json()
+        imported = write_json(tmp_path / f"round-{round_number}.json",
+                              [{**second, "depends": [first["id"]]}])  # fmt: skip
+        results = run_together(
+            [["update", first["id"], "--add-depends", second["id"]], ["import", str(imported)]],
+            tmp_path / f"barrier-{round_number}",
+        )
+        assert sorted(result.returncode for result in results) == [0, 5], results
+    with_dependencies = [task for task in listed(taskcli) if task["depends"]]
+    assert len(with_dependencies) == rounds
 
 
 @pytest.mark.parametrize("finish", [["done", "1"], ["delete", "1", "--yes"]])

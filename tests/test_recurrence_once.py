@@ -4,19 +4,15 @@ moment, from two machines of the same user, and again after an export and re-imp
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.tasks_support import run_together
 from tests.transfer_support import listed, ok
 
 DUE = "2030-06-03T09:00:00Z"
-HANG_GUARD = 300  # seconds; stops a hang, measures nothing
 NEXT_LINE = re.compile(r"^next (\d+): ", re.MULTILINE)
 
 
@@ -38,52 +34,13 @@ def test_completing_the_same_occurrence_twice_makes_one(taskcli, user):
     assert [task["number"] for task in listed(taskcli)] == [1, 2]
 
 
-# Loads taskcli, reports that it is ready, then waits for the barrier file: processes started
-# together reach the database together instead of one start-up apart.
-AT_THE_BARRIER = """
-import os, sys, time
-import psycopg2, sqlalchemy
-import taskcli.cli.app, taskcli.core.accounts, taskcli.core.db, taskcli.core.tasks
-barrier = sys.argv[1]
-open(f"{barrier}.ready-{os.getpid()}", "w").close()
-while not os.path.exists(barrier):
-    time.sleep(0.001)
-sys.argv = ["taskcli", *sys.argv[2:]]
-taskcli.cli.app.main()
-"""
-
-
-def run_together(args: list[str], copies: int, barrier) -> list[subprocess.CompletedProcess]:
-    """``copies`` real `taskcli ARGS` processes, released at the same moment."""
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", AT_THE_BARRIER, str(barrier), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ),
-        )  # fmt: skip
-        for _ in range(copies)
-    ]
-    while len(list(barrier.parent.glob(f"{barrier.name}.ready-*"))) < copies:
-        if any(process.poll() is not None for process in processes):
-            break  # one failed to start: its output says why
-        time.sleep(0.01)
-    barrier.touch()
-    results = []
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=HANG_GUARD)
-        results.append(subprocess.CompletedProcess(process.args, process.returncode,
-                                                   stdout, stderr))  # fmt: skip
-    return results
-
-
 def test_two_processes_completing_at_once_make_one(taskcli, user, tmp_path):
     rounds = 4
     for round_number in range(rounds):
         number = int(taskcli.ok("add", f"Series {round_number}", "--due", DUE,
                                 "--recur", "daily").stdout)  # fmt: skip
-        results = run_together(["done", str(number)], 2, tmp_path / f"barrier-{round_number}")
+        done = ["done", str(number)]
+        results = run_together([done, done], tmp_path / f"barrier-{round_number}")
         for result in results:
             assert result.returncode == 0, result.stderr
         assert len({next_number(result.stdout) for result in results}) == 1

@@ -419,6 +419,8 @@ def update_task(
     parsed = parse_refs([ref])
     if _needs_stored_task(values, changes):
         with atomic(conn):
+            if changes.add_depends:
+                planning.lock_dependencies(conn, user_id)
             current = resolve(conn, user_id=user_id, refs=parsed)[0]
             values.update(_checked_plan(conn, user_id, current, values, changes))
             if add or remove:

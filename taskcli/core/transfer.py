@@ -258,6 +258,8 @@ def import_records(
             # the first created and updates them (SQLite's BEGIN IMMEDIATE already waits).
             mine = counters.c.user_id == user_id
             conn.execute(sa.select(counters.c.user_id).where(mine).with_for_update())
+            # Before any task row: its dependencies are checked against everyone else's.
+            planning.lock_dependencies(conn, user_id)
         carries_depends = False
         for batch in _batches(parsed, report, now):
             carries_depends = carries_depends or any(values["depends"] for values in batch)

@@ -193,3 +193,12 @@ def test_a_recurring_task_keeps_its_due_date(taskcli, user):
     assert listed(taskcli) == before
     taskcli.ok("update", "1", "--no-due", "--no-recur")  # both at once is fine
     assert listed(taskcli)[0]["due"] is None
+
+
+def test_completing_through_update_also_makes_the_next_occurrence(taskcli, user):
+    taskcli.ok("add", "Stretch", "--due", DUE, "--recur", "weekly")
+    for _ in range(2):  # the second time finds the occurrence the first made
+        assert taskcli.ok("update", "1", "--status", "completed").stdout == "updated 1: Stretch\n"
+        completed, following = listed(taskcli)
+        assert completed["status"] == "completed" and following["status"] == "pending"
+        assert parse_utc(following["due"]) - parse_utc(completed["due"]) == WEEK

@@ -103,6 +103,26 @@ def test_a_dst_change_moves_the_utc_time_not_the_clock(local_zone, zone):
 
 
 @pytest.mark.parametrize(
+    ("zone", "anchor", "skipped_day", "day_after"),
+    [
+        ("America/New_York", "2026-03-07 02:30", "2026-03-08", "2026-03-09"),
+        ("Europe/Berlin", "2026-03-28 02:30", "2026-03-29", "2026-03-30"),
+    ],
+)
+def test_a_clock_time_that_dst_skips_comes_back_the_day_after(
+    local_zone, zone, anchor, skipped_day, day_after
+):
+    """02:30 does not exist on the spring change: that day's occurrence is at a neighbouring
+    hour (either reading is fine, as for WHEN), the next one at 02:30 again."""
+    local_zone(zone)
+    start, daily = local_utc(anchor), parse_period("daily")
+    on_the_day = due_of(daily, anchor=start, index=1, previous=start)
+    after = due_of(daily, anchor=start, index=2, previous=on_the_day)
+    assert wall_clock(on_the_day) in {f"{skipped_day} 01:30", f"{skipped_day} 03:30"}
+    assert wall_clock(after) == f"{day_after} 02:30"
+
+
+@pytest.mark.parametrize(
     ("text", "stored"),
     [("Weekly", "weekly"), (" 2W ", "2w"), ("WEEKDAYS", "weekdays"), ("12m", "12m")],
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,3 +219,18 @@ def user(backend) -> str:
     """A registered, logged-in user on the backend (made through core, its token where the
     CLI finds it; see tests/support/accounts.py); returns the email."""
     return create_logged_in_user()
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Switch the process's local time zone; the real one comes back after the test."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is not available on this platform")
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()

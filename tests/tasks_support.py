@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,6 +27,7 @@ TASK_KEYS = list(TASK_FIELDS)  # the SPEC §10 contract itself is pinned in test
 UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 PTY_ROWS = 50  # the height of the terminal run_in_pty gives
+HANG_GUARD = 300  # seconds; stops a hang, measures nothing
 
 
 @contextmanager
@@ -85,6 +87,48 @@ def register_second_user(taskcli, data_dir) -> dict:
     env = {"TASKCLI_DATA_DIR": str(data_dir)}
     create_logged_in_user(new_email("other"), env=env)
     return env
+
+
+# Loads taskcli, reports that it is ready, then waits for the barrier file: processes started
+# together reach the database together instead of one start-up apart.
+_AT_THE_BARRIER = """
+import os, sys, time
+import psycopg2, sqlalchemy
+import taskcli.cli.app, taskcli.core.accounts, taskcli.core.db, taskcli.core.tasks
+barrier = sys.argv[1]
+open(f"{barrier}.ready-{os.getpid()}", "w").close()
+while not os.path.exists(barrier):
+    time.sleep(0.001)
+sys.argv = ["taskcli", *sys.argv[2:]]
+taskcli.cli.app.main()
+"""
+
+
+def run_together(commands: list[list[str]], barrier) -> list[subprocess.CompletedProcess]:
+    """A real `taskcli` process for each of ``commands``, all released at the same moment
+    (``barrier``: a path that does not exist yet)."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _AT_THE_BARRIER, str(barrier), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for args in commands
+    ]
+    while len(list(barrier.parent.glob(f"{barrier.name}.ready-*"))) < len(commands):
+        if any(process.poll() is not None for process in processes):
+            break  # one failed to start: its output says why
+        time.sleep(0.01)
+    barrier.touch()
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=HANG_GUARD)
+        results.append(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
+    return results
 
 
 def parse_utc(text: str) -> datetime:

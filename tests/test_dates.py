@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,21 +17,6 @@ ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati", "Paci
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-@pytest.fixture
-def local_zone(monkeypatch):
-    """Switch the process's local time zone; the real one comes back after the test."""
-    if not hasattr(time, "tzset"):
-        pytest.skip("time.tzset is not available on this platform")
-
-    def use(name: str) -> None:
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-
-    yield use
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize(

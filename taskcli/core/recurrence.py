@@ -5,9 +5,10 @@ occurrences from 0 (``index``). Occurrence k is due ``k`` periods after the anch
 anchor's local time of day (a DST change moves the UTC time, not the clock time), so a
 monthly series anchored on Jan 31 is due Feb 28 (29) and then Mar 31 again: the month end
 clamps, the series keeps its day. ``weekdays`` is due on the next Monday to Friday after
-the previous occurrence. The id of occurrence k is derived from the series and k, so
-completing the same occurrence twice (two machines, a retry, a re-import) makes one next
-occurrence, never two.
+the previous occurrence. Occurrence 0's id is the series id and the id of occurrence
+k + 1 is derived from the id of occurrence k, so every id follows from the series and the
+index, and completing the same occurrence twice (two machines, a retry, a re-import, which
+keeps the task's id but not its hidden series columns) makes one next occurrence, never two.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ PERIODS_HELP = "daily, weekdays, weekly, biweekly, monthly, quarterly, yearly, o
 MAX_COUNT = 9999
 _COUNTED = re.compile(r"([1-9][0-9]{0,3})([dwmy])", re.ASCII)
 _UNIT = {"d": (1, "d"), "w": (7, "d"), "m": (1, "m"), "y": (12, "m")}
-# Occurrence ids: uuid5 of the series id and the index in this namespace.
+# The next occurrence's id: uuid5 of the previous occurrence's id in this namespace.
 _NAMESPACE = uuid.UUID("6f1c2a52-8f4e-5d0b-9c57-2b1f3e0a7d41")
 
 
@@ -65,9 +66,10 @@ def canonical_period(text: str) -> str:
     return text.strip().lower()
 
 
-def occurrence_id(series: uuid.UUID, index: int) -> uuid.UUID:
-    """The id of occurrence ``index`` of ``series``: the same on every machine."""
-    return uuid.uuid5(_NAMESPACE, f"{series}/{index}")
+def next_occurrence_id(previous: uuid.UUID) -> uuid.UUID:
+    """The id of the occurrence after the one whose id is ``previous``: the same on every
+    machine, and the same for a copy of ``previous`` imported again."""
+    return uuid.uuid5(_NAMESPACE, f"{previous}/next")
 
 
 def due_of(period: Period, *, anchor: datetime, index: int, previous: datetime) -> datetime:

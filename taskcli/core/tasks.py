@@ -344,7 +344,7 @@ def _next_occurrence(
     due = recurrence.due_of(period, anchor=anchor, index=index, previous=record["due"])
     if record["until"] is not None and due > record["until"]:
         return None
-    next_id = recurrence.occurrence_id(series_id, index)
+    next_id = recurrence.next_occurrence_id(record["id"])
     existing = conn.execute(
         sa.select(*COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == next_id)
     ).first()
@@ -431,13 +431,17 @@ def _update_task(
     parsed = parse_refs([ref])
     if _needs_stored_task(values, changes):
         with atomic(conn):
+            if changes.add_depends:
+                planning.lock_dependencies(conn, user_id)
             current = resolve(conn, user_id=user_id, refs=parsed)[0]
             values.update(_checked_plan(conn, user_id, current, values, changes))
             if add or remove:
                 merged = [t for t in dict.fromkeys([*current["tags"], *add]) if t not in remove]
                 values["tags"] = merged
             by_id = [Ref(text=str(current["id"]), low=current["id"], high=current["id"])]
-            return _update_one(conn, user_id=user_id, refs=by_id, values=values)
+            record = _update_one(conn, user_id=user_id, refs=by_id, values=values)
+            _follow_completed(conn, user_id, record)
+            return record
     if "due" in values:  # a recurring task's series starts again at its new due time
         values.update(_series_restart(values["due"]))
     if not (add or remove):
@@ -453,11 +457,24 @@ def _update_task(
 
 
 def _needs_stored_task(values: dict[str, Any], changes: TaskChanges) -> bool:
-    """Whether the change depends on what is stored: dependencies (cycles), or recurrence
-    (a recurring task needs a due date)."""
+    """Whether the change depends on what is stored: dependencies (cycles), recurrence
+    (a recurring task needs a due date), or completion (a recurring task's next one)."""
     recur_set = values.get("recur") is not None
     due_cleared = "due" in values and values["due"] is None
-    return bool(changes.add_depends or changes.remove_depends or recur_set or due_cleared)
+    completing = values.get("status") == TaskStatus.completed.value
+    return bool(
+        changes.add_depends or changes.remove_depends or recur_set or due_cleared or completing
+    )
+
+
+def _follow_completed(conn: Connection, user_id: uuid.UUID, record: dict[str, Any]) -> None:
+    """After `update --status completed`: a recurring task's next occurrence, as `done`
+    makes it (inside the update's transaction)."""
+    if record["status"] != TaskStatus.completed.value or not (record["recur"] and record["due"]):
+        return
+    where = sa.and_(tasks.c.user_id == user_id, tasks.c.id == record["id"])
+    series = conn.execute(sa.select(*SERIES).where(where)).one()._asdict()
+    _next_occurrence(conn, user_id, record, series)
 
 
 def _series_restart(due: datetime | None) -> dict[str, Any]:

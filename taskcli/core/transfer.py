@@ -29,6 +29,7 @@ from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, annotations_text, column_values
+from taskcli.core.sql import planning
 from taskcli.core.tasks import (
     counters,
     draw_numbers,
@@ -269,7 +270,11 @@ def import_records(
             # the first created and updates them (SQLite's BEGIN IMMEDIATE already waits).
             mine = counters.c.user_id == user_id
             conn.execute(sa.select(counters.c.user_id).where(mine).with_for_update())
+            # Before any task row: its dependencies are checked against everyone else's.
+            planning.lock_dependencies(conn, user_id)
+        carries_depends = False
         for batch in _batches(parsed, report, now):
+            carries_depends = carries_depends or any(values["depends"] for values in batch)
             if not report.rejected:
                 created, updated = _write_batch(conn, user_id, batch, carries, now)
                 report.created += created
@@ -278,7 +283,18 @@ def import_records(
         if report.rejected:
             report.created = report.updated = 0  # rolled back
             raise ImportRejected(report)
+        if carries_depends:
+            _refuse_cycles(conn, user_id)
     return report
+
+
+def _refuse_cycles(conn: Connection, user_id: uuid.UUID) -> None:
+    """Refuse (and so roll back) an import whose dependencies close a cycle, among its
+    tasks or through tasks already stored, as `update --add-depends` does."""
+    cycle = planning.dependency_cycle(conn, tasks, user_id)
+    if cycle:
+        ids = ", ".join(str(task_id) for task_id in cycle)
+        raise InvalidInputError(f"depends: these tasks would form a cycle: {ids}")
 
 
 def import_file(

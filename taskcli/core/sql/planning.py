@@ -147,3 +147,42 @@ def smaller(
     """The smaller of ``value`` and ``limit``, row by row."""
     function = sa.func.least if is_postgres(conn) else sa.func.min
     return function(value, limit, type_=sa.Float)
+
+
+# The advisory lock class of dependency changes (the second key comes from the user id).
+_DEPENDENCY_LOCK = 0x7A5C_D3F5
+
+
+def lock_dependencies(conn: Connection, user_id: Any) -> None:
+    """Until the transaction ends, be the only one changing the user's dependencies, so two
+    changes that are each acyclic cannot close a cycle together (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE already admits one writer at a time). An advisory lock, not a row lock, so it
+    cannot deadlock with `done`, which locks the task and then the user's counter."""
+    if is_postgres(conn):
+        key = int.from_bytes(user_id.bytes[:4], "big", signed=True)
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DEPENDENCY_LOCK, key)))
+
+
+def dependency_cycle(conn: Connection, tasks: sa.Table, user_id: Any) -> list[Any]:
+    """The ids of one cycle among the user's dependencies ([] when there is none): one
+    query for the tasks that have dependencies, then a walk in Python, linear in them."""
+    query = sa.select(tasks.c.id, tasks.c.depends).where(
+        tasks.c.user_id == user_id, tasks.c.depends.is_not(None)
+    )
+    edges = {row.id: list(row.depends) for row in conn.execute(query)}
+    finished: set[Any] = set()
+    for start in edges:
+        if start in finished:
+            continue
+        path, pending = [start], [iter(edges[start])]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                finished.add(path.pop())
+                pending.pop()
+            elif dep in path:
+                return path[path.index(dep) :]
+            elif dep in edges and dep not in finished:
+                path.append(dep)
+                pending.append(iter(edges[dep]))
+    return []

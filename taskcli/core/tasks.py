@@ -407,16 +407,7 @@ def update_task(
     conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
 ) -> dict[str, Any]:
     """Change the given fields; ``--status completed`` of a recurring task also makes its
-    next occurrence, as ``done`` does (a second completion finds it: see complete)."""
-    record = _update_task(conn, user_id=user_id, ref=ref, changes=changes)
-    if record["recur"] and changes.fields.get("status") == TaskStatus.completed:
-        complete(conn, user_id=user_id, refs=[str(record["id"])])
-    return record
-
-
-def _update_task(
-    conn: Connection, *, user_id: uuid.UUID, ref: str, changes: TaskChanges
-) -> dict[str, Any]:
+    next occurrence, as ``done`` does, in the same transaction."""
     if changes.is_empty():
         raise InvalidInputError("nothing to update: give at least one field to change")
     checked = validated(TaskUpdate, changes.fields)

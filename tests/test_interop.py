@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from taskcli.core.recurrence import occurrence_id
+from taskcli.core.recurrence import next_occurrence_id
 from tests.servers import missing_dependency
 from tests.transfer_support import add_planned_tasks, add_sample_tasks, listed
 
@@ -192,7 +192,7 @@ def test_taskwarrior_export_imports_every_mapped_field(taskcli, user, tmp_path, 
 def test_taskwarrior_series_imports_as_one_recurring_task(taskcli, user, tmp_path):
     """A template due three weeks ago has instances 0-3 (and one ahead); 0 is done in
     Taskwarrior. taskcli gets the done one and instance 1 as the recurring task, in the
-    template's series: completing it makes the id of instance 2, due when Taskwarrior's is."""
+    template's series: completing it makes the id that follows it, due when Taskwarrior's is."""
     task = Taskwarrior(tmp_path / "tw")
     start = (datetime.now(UTC) - timedelta(weeks=3)).strftime("%Y-%m-%dT08:00:00Z")
     task("add", "Water the plants", "recur:weekly", f"due:{start}", "until:2099-01-01", "+home")
@@ -218,7 +218,7 @@ def test_taskwarrior_series_imports_as_one_recurring_task(taskcli, user, tmp_pat
 
     taskcli.ok("done", str(kept["number"]))
     [following] = [t for t in listed(taskcli) if t["status"] == "pending"]
-    assert following["id"] == str(occurrence_id(uuid.UUID(template["uuid"]), 2))
+    assert following["id"] == str(next_occurrence_id(uuid.UUID(kept["id"])))
     assert following["due"] == rfc3339(instances[2]["due"])
 
 

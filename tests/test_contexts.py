@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.tasks_support import register_second_user
+from tests.tasks_support import register_second_user, run_in_pty
 
 
 def numbers(taskcli, *args: str, env: dict | None = None) -> list[int]:
@@ -109,6 +109,18 @@ def test_command_line_filters_combine_with_the_context(taskcli, planned, context
     assert numbers(taskcli, "list", *args) == expected
     ready = [number for number in expected if number not in (5, 6)]
     assert numbers(taskcli, "next", *[a for a in args if a != "--all"]) == ready
+
+
+def test_a_note_on_a_terminal_says_which_context_is_in_use(taskcli, planned):
+    taskcli.ok("context", "define", "work", "--project", "work")
+    taskcli.ok("context", "use", "work")
+    piped = taskcli.ok("list")
+    assert piped.stderr == "" and [line[0] for line in piped.stdout.splitlines()] == ["1", "2"]
+    for command in ("list", "next"):
+        code, screen, _ = run_in_pty(command, stderr_on_terminal=True)
+        assert code == 0 and "context work in use" in screen, screen
+    code, screen, _ = run_in_pty("list", "--no-context", stderr_on_terminal=True)
+    assert code == 0 and "context" not in screen and "home urgent" in screen
 
 
 def test_a_context_deleted_on_another_machine_is_ignored_with_one_warning(taskcli, machine_b):

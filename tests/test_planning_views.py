@@ -97,14 +97,17 @@ def test_stop_puts_started_tasks_back_to_pending_all_or_nothing(taskcli, user):
     for title in ("one", "two", "three"):
         taskcli.ok("add", title)
     taskcli.ok("start", "1", "2")
+    taskcli.ok("done", "3")
     refused = taskcli("stop", "1", "99")
     assert refused.exit_code == 4 and len(refused.stderr.strip().splitlines()) == 1
     statuses = {t["number"]: t["status"] for t in taskcli.ok("list", "--json").json()}
-    assert statuses == {1: "in_progress", 2: "in_progress", 3: "pending"}
-    stopped = taskcli.ok("stop", "1", "--json").json()
-    assert [(t["number"], t["status"]) for t in stopped] == [(1, "pending")]
-    statuses = {t["number"]: t["status"] for t in taskcli.ok("list", "--json").json()}
-    assert statuses == {1: "pending", 2: "in_progress", 3: "pending"}
+    assert statuses == {1: "in_progress", 2: "in_progress"}
+    completed = taskcli.ok("show", "3", "--json").json()
+    stopped = taskcli.ok("stop", "1", "3", "--json").json()
+    assert [(t["number"], t["status"]) for t in stopped] == [(1, "pending"), (3, "completed")]
+    assert stopped[1] == completed  # only a started task changes
+    statuses = {t["number"]: t["status"] for t in taskcli.ok("list", "--all", "--json").json()}
+    assert statuses == {1: "pending", 2: "in_progress", 3: "completed"}
 
 
 # ---- H/M/L ----------------------------------------------------------------------------------

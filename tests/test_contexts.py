@@ -154,6 +154,8 @@ def test_bad_context_names_exit_5(taskcli, planned, name):
     refused = taskcli("context", "define", name, "--project", "work")
     assert refused.exit_code == 5, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    if name.lower() != "none":  # `context use none` stops using one
+        assert taskcli("context", "use", name).exit_code == 5
     assert taskcli.ok("context", "list", "--json").json() == []
 
 

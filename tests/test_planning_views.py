@@ -3,11 +3,19 @@ priorities, and `next` with its urgency (SPEC §13)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.tasks_support import TASK_KEYS, UTC_TIMESTAMP, create_many, set_columns, user_id
+from tests.tasks_support import (
+    TASK_KEYS,
+    UTC_TIMESTAMP,
+    create_many,
+    register_second_user,
+    set_columns,
+    user_id,
+)
 
 FUTURE = "2099-01-01T10:00Z"
 PAST = "2020-01-01T10:00Z"
@@ -239,3 +247,26 @@ def test_a_hand_edited_bad_coefficient_stops_next_with_one_line(taskcli, user, i
     assert refused.exit_code == 5 and refused.stdout == ""
     assert len(refused.stderr.strip().splitlines()) == 1 and "urgency.due" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_dependency_on_another_users_task_neither_blocks_nor_is_found(taskcli, user, tmp_path):
+    taskcli.ok("add", "mine")
+    other = register_second_user(taskcli, tmp_path / "other")
+    assert taskcli("add", "theirs", env=other).exit_code == 0
+    theirs = taskcli("show", "1", "--json", env=other).json()["id"]
+
+    def urgency(env=None) -> float:
+        [task] = taskcli("next", "--json", env=env).json()
+        return task["urgency"]
+
+    before = urgency(), urgency(other)
+    set_columns(1, user_id(taskcli), depends=[uuid.UUID(theirs)])  # behind taskcli's back
+    assert taskcli.ok("show", "1", "--json").json()["depends"] == [theirs]
+    assert taskcli.ok("list", "--blocked", "--json").json() == []
+    assert taskcli("list", "--blocked", "--json", env=other).json() == []
+    assert (urgency(), urgency(other)) == pytest.approx(before, abs=0.01)
+    unknown_id = str(uuid.uuid4())
+    for command in (["update", "1", "--add-depends"], ["add", "probe", "--depends"]):
+        known, unknown = taskcli(*command, theirs), taskcli(*command, unknown_id)
+        assert known.exit_code == unknown.exit_code == 4, known.stderr
+        assert known.stderr.replace(theirs, "ID") == unknown.stderr.replace(unknown_id, "ID")

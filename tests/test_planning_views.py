@@ -196,7 +196,7 @@ def test_urgency_is_the_documented_weighted_sum(taskcli, user):
     taskcli.ok("add", "soon", "-t", "a", "-t", "b", "--project", "work")
     taskcli.ok("add", "later", "-P", "low")
     taskcli.ok("add", "blocker", "-t", "one")
-    taskcli.ok("add", "blocked", "--depends", "4")
+    taskcli.ok("add", "blocked", "-P", "high", "--project", "p", "-t", "x", "--depends", "4")
     taskcli.ok("add", "scheduled past", "-P", "low", "--scheduled", PAST)
     taskcli.ok("add", "old", "-t", "a", "-t", "b", "-t", "c")
     set_columns(1, owner, due=now - timedelta(days=10), created_at=now - timedelta(days=73))

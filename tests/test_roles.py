@@ -19,6 +19,7 @@ from tests.transfer_support import write_json
 GRANTED = [
     "granted USAGE on schema public to {role}",
     "granted SELECT on table alembic_version to {role}",
+    "granted SELECT, INSERT, UPDATE, DELETE on table contexts to {role}",
     "granted SELECT, UPDATE on table counters to {role}",
     "granted SELECT, INSERT, UPDATE, DELETE on table tasks to {role}",
     *(f"granted EXECUTE on function {function} to {{role}}" for function in APPLICATION_FUNCTIONS),
@@ -53,7 +54,7 @@ def test_the_owner_is_no_superuser_and_grants_are_printed_and_repeatable(taskcli
     assert taskcli.ok(*owner, "db", "grant", pg_roles.app_role).stdout == expected
     document = taskcli.ok(*owner, "db", "grant", pg_roles.app_role, "--json").json()
     assert document["role"] == pg_roles.app_role
-    assert document["granted"][3] == {
+    assert document["granted"][4] == {
         "privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "on": "table tasks",
     }  # fmt: skip
 

@@ -147,13 +147,16 @@ def colour_codes(text: str) -> set[int]:
 
 
 def run_in_pty(
-    *args: str, env: dict | None = None, input: str | None = None, columns: int = 160
-) -> tuple[int, str, str]:
-    """``python -m taskcli ARGS`` with stdin/stdout on a pseudo-terminal, stderr piped.
+    *args: str, env: dict | None = None, input: str | None = None, columns: int = 160,
+    stderr_on_terminal: bool = False,
+) -> tuple[int, str, str]:  # fmt: skip
+    """``python -m taskcli ARGS`` with stdin/stdout on a pseudo-terminal, stderr piped
+    (or, with ``stderr_on_terminal``, on the terminal too: it is then part of stdout).
 
     ``input`` is typed ahead on the terminal (echoed into the returned stdout).
     """
-    return _run_on_pty(["-m", "taskcli", *args], env=env, input=input, columns=columns)
+    return _run_on_pty(["-m", "taskcli", *args], env=env, input=input, columns=columns,
+                       stderr_on_terminal=stderr_on_terminal)  # fmt: skip
 
 
 # Forks taskcli from a small process and reports its peak memory: a child forked from the
@@ -177,7 +180,9 @@ def run_in_pty_measured(*args: str, report, columns: int = 160) -> tuple[int, st
     return code, stdout, stderr, int(report.read_text())
 
 
-def _run_on_pty(python_args: list[str], *, env, input, columns) -> tuple[int, str, str]:
+def _run_on_pty(
+    python_args: list[str], *, env, input, columns, stderr_on_terminal: bool = False
+) -> tuple[int, str, str]:
     import fcntl
     import pty
     import struct
@@ -189,7 +194,7 @@ def _run_on_pty(python_args: list[str], *, env, input, columns) -> tuple[int, st
         [sys.executable, *python_args],
         stdin=terminal,
         stdout=terminal,
-        stderr=subprocess.PIPE,
+        stderr=terminal if stderr_on_terminal else subprocess.PIPE,
         env={**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), **(env or {})},
     )
     os.close(terminal)
@@ -209,7 +214,7 @@ def _run_on_pty(python_args: list[str], *, env, input, columns) -> tuple[int, st
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    stderr = process.stderr.read().decode()
+    stderr = "" if stderr_on_terminal else process.stderr.read().decode()
     code = process.wait(timeout=120)
     reader.join(timeout=30)
     os.close(controller)

@@ -5,7 +5,8 @@ Nothing here goes through taskcli's commands except to set the scene; every atta
 statement typed into psycopg2 as anyone with the URL could type it. What must hold
 (SPEC §12): without a valid session proof no row of any taskcli table is read or
 changed; with user A's proof only A's rows; no client-set value is trusted; nothing
-copied from ``pg_stat_activity`` is worth replaying.
+copied from ``pg_stat_activity`` is worth replaying. Each user also keeps a context and an
+annotation, so the planning tables and columns are attacked too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from tests.support.databases import admin_url
 from tests.test_auth import stored_token
 
 PRIVATE = ("users", "sessions", "meta", "spent_nonces", "login_failures")
-PER_USER = ("tasks", "counters")
+PER_USER = ("tasks", "counters", "contexts")
+CONTEXT = "private"  # both users define a context of this name
 
 
 @dataclass
@@ -54,6 +56,9 @@ def _victim(taskcli: Taskcli, data_dir) -> Victim:
     email = create_logged_in_user(new_email(), env=env)
     title = f"secret of {email}"
     assert taskcli("add", title, "-d", "for my eyes only", env=env).exit_code == 0
+    assert taskcli("annotate", "1", f"note of {email}", env=env).exit_code == 0
+    defined = taskcli("context", "define", CONTEXT, "--search", title, env=env)
+    assert defined.exit_code == 0, defined.stderr
     document = taskcli("show", "1", "--json", env=env).json()
     token = stored_token(data_dir)
     return Victim(email, token, security.unverified_claims(token), document["id"])
@@ -87,7 +92,7 @@ def _as(victim: Victim, statement: str) -> str:
 
 
 def _snapshot(admin: str) -> dict[str, list[tuple]]:
-    tables = ("users", "sessions", "meta", "tasks", "counters")
+    tables = ("users", "sessions", "meta", "tasks", "counters", "contexts")
     return {table: sorted(map(repr, _run(admin, f"SELECT * FROM {table}"))) for table in tables}
 
 
@@ -104,6 +109,10 @@ def _refused(url: str, statement: str, params=None) -> str:
 def test_the_scene_is_real(scene):
     titles = [row[0] for row in _run(scene.admin, "SELECT title FROM tasks ORDER BY title")]
     assert titles == sorted([f"secret of {scene.a.email}", f"secret of {scene.b.email}"])
+    owners = _run(scene.admin, "SELECT user_id FROM contexts WHERE name = %s", (CONTEXT,))
+    assert sorted(owner for (owner,) in owners) == sorted(
+        [str(scene.a.claims.user_id), str(scene.b.claims.user_id)]
+    )
     assert _run(scene.url, "SELECT rolsuper, rolbypassrls FROM pg_roles "
                 "WHERE rolname = current_user") == [(False, False)]  # fmt: skip
 
@@ -125,6 +134,12 @@ WRITES = [
     "UPDATE tasks SET title = 'defaced'",
     "DELETE FROM tasks",
     "UPDATE counters SET next_task_number = 1",
+    "UPDATE tasks SET annotations = NULL, depends = ARRAY[id]",
+    "INSERT INTO contexts (user_id, name, filters, created_at, updated_at)"
+    " VALUES (%(a)s, 'planted', '{}', now(), now())",
+    "UPDATE contexts SET filters = 'defaced'",
+    "DELETE FROM contexts",
+    "TRUNCATE contexts",
     "INSERT INTO counters (user_id, next_task_number) VALUES (gen_random_uuid(), 1)",
     "UPDATE users SET password_verifier = '2'",
     "INSERT INTO sessions (id, user_id, secret_hash, created_at, expires_at)"
@@ -187,8 +202,60 @@ def test_with_a_token_only_its_own_rows(scene):
     rows = _run(scene.url, _as(a, "SELECT user_id, title, description FROM tasks"))
     assert rows == [(str(a.claims.user_id), f"secret of {a.email}", "for my eyes only")]
     assert _run(scene.url, _as(a, "SELECT user_id FROM counters")) == [(str(a.claims.user_id),)]
+    assert _run(scene.url, _as(a, "SELECT user_id, name FROM contexts")) == [
+        (str(a.claims.user_id), CONTEXT)
+    ]
+    notes = _run(scene.url, _as(a, "SELECT annotations FROM tasks WHERE annotations LIKE %s"),
+                 ("%note of%",))  # fmt: skip
+    assert len(notes) == 1 and a.email in notes[0][0] and scene.b.email not in notes[0][0]
     for table in PRIVATE:
         assert _refused(scene.url, _as(a, f"SELECT * FROM {table}")) == "42501"
+
+
+def test_with_a_token_another_users_contexts_are_out_of_reach(scene):
+    a, b = scene.a, scene.b
+    before = _snapshot(scene.admin)
+    plant = ("INSERT INTO contexts (user_id, name, filters, created_at, updated_at) "
+             "VALUES (%s, %s, '{}', now(), now())")  # fmt: skip
+    for name in (CONTEXT, "planted"):
+        assert _refused(scene.url, _as(a, plant), (str(b.claims.user_id), name)) == "42501"
+    move = "UPDATE contexts SET user_id = %s WHERE name = %s"
+    assert _refused(scene.url, _as(a, move), (str(b.claims.user_id), CONTEXT)) == "42501"
+    others = "WHERE user_id = %s RETURNING name"
+    for statement in (f"UPDATE contexts SET filters = '{{}}' {others}",
+                      f"UPDATE contexts SET user_id = user_id {others}",
+                      f"DELETE FROM contexts {others}"):  # fmt: skip
+        assert _run(scene.url, _as(a, statement), (str(b.claims.user_id),)) == [], statement
+    probe = "SELECT count(*) FROM contexts WHERE user_id = %s OR filters LIKE %s"
+    assert _run(scene.url, _as(a, probe), (str(b.claims.user_id), f"%{b.email}%")) == [(0,)]
+    assert _snapshot(scene.admin) == before
+
+
+def test_a_dependency_on_another_users_task_never_blocks_or_reveals_it(scene, taskcli, tmp_path):
+    a, b = scene.a, scene.b
+    as_a, as_b = ({"TASKCLI_DATA_DIR": str(tmp_path / name)} for name in ("a", "b"))
+
+    def urgency(env) -> float:
+        [task] = taskcli("next", "--json", env=env).json()
+        return task["urgency"]
+
+    urgencies = urgency(as_a), urgency(as_b)
+    # A points its task at B's task id behind taskcli's back: the row is A's to write
+    point = "UPDATE tasks SET depends = ARRAY[%s]::uuid[] WHERE id = %s RETURNING id"
+    assert _run(scene.url, _as(a, point), (b.task_id, a.task_id)) == [(a.task_id,)]
+    for env in (as_a, as_b):
+        assert taskcli("list", "--blocked", "--json", env=env).json() == []
+        assert [t["number"] for t in taskcli("list", "--ready", "--json", env=env).json()] == [1]
+    # neither blocked (A) nor blocking (B): both urgencies are what they were
+    assert (urgency(as_a), urgency(as_b)) == pytest.approx(urgencies, abs=0.01)
+    # naming B's task id answers as an id that exists nowhere does
+    for command in (["update", "1", "--add-depends"], ["add", "probe", "--depends"]):
+        known = taskcli(*command, b.task_id, env=as_a)
+        unknown_id = str(uuid.uuid4())
+        unknown = taskcli(*command, unknown_id, env=as_a)
+        assert known.exit_code == unknown.exit_code == 4, known.stderr
+        assert known.stderr.replace(b.task_id, "ID") == unknown.stderr.replace(unknown_id, "ID")
+    assert len(taskcli("list", "--json", env=as_a).json()) == 1
 
 
 def test_with_a_token_no_row_is_made_for_or_moved_to_another_user(scene):

@@ -147,3 +147,89 @@ def test_every_per_user_table_leads_its_keys_with_user_id():
         uniques += [index for index in table.indexes if index.unique]
         for unique in uniques:
             assert "user_id" in unique.columns.keys(), (table.name, unique.name)
+
+
+# ---- 0005: the planning fields -------------------------------------------------------------
+
+TASK_COLUMNS_0004 = ("id", "user_id", "number", "title", "description", "status",
+                     "priority", "due", "project", "tags", "created_at", "updated_at",
+                     "completed_at")  # fmt: skip
+TASKS_0004 = sa.table(
+    "tasks", sa.column("user_id", sa.Uuid), sa.column("number"), sa.column("description"),
+    sa.column("due", STAMP), sa.column("project"), sa.column("status"),
+    sa.column("completed_at", STAMP),
+)  # fmt: skip
+PLANNING_COLUMNS = ("annotations", "wait", "scheduled", "depends", "recur", "until",
+                    "recur_series", "recur_index", "recur_anchor")  # fmt: skip
+
+
+def _rows(conn, table: str, columns: tuple[str, ...]) -> list[tuple]:
+    order = "user_id, number" if table == "tasks" else "user_id, id"
+    query = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+    return [tuple(row) for row in conn.exec_driver_sql(query)]
+
+
+def _at_0004_with_data(conn) -> uuid.UUID:
+    """Two users' tasks and sessions at 0004; the first user's task 3 with every 0004
+    field set (completed). Returns the first user's id."""
+    migrate.upgrade(conn, "0001")
+    first, _second = _fill_0001(conn, ["first@example.com", "second@example.com"])
+    migrate.upgrade(conn, "0004")
+    conn.execute(
+        TASKS_0004.update()
+        .where(TASKS_0004.c.user_id == first, TASKS_0004.c.number == 3)
+        .values(description="all of it", due=NOW + timedelta(days=24), project="home",
+                status="completed", completed_at=NOW)
+    )  # fmt: skip
+    return first
+
+
+def test_upgrade_from_0004_keeps_every_task_and_gives_it_empty_new_fields(taskcli, database_url):
+    with _connection(database_url) as conn:
+        _at_0004_with_data(conn)
+        tasks_before = _rows(conn, "tasks", TASK_COLUMNS_0004)
+        sessions_before = _rows(conn, "sessions", ("id", "user_id", "secret_hash", "revoked_at"))
+        assert len(tasks_before) == 4 and len(sessions_before) == 2
+        migrate.upgrade(conn, "0005")
+        assert migrate.current_revision(conn) == "0005"
+        assert _rows(conn, "tasks", TASK_COLUMNS_0004) == tasks_before
+        assert _rows(conn, "tasks", PLANNING_COLUMNS) == [(None,) * len(PLANNING_COLUMNS)] * 4
+        assert _rows(conn, "sessions", ("id", "user_id", "secret_hash", "revoked_at")) == (
+            sessions_before
+        )
+        assert conn.exec_driver_sql("SELECT count(*) FROM contexts").scalar() == 0
+        migrate.upgrade(conn, "head")
+        migrate.check(conn)
+    taskcli.ok("login", "--email", "first@example.com", "--password-stdin", input=PASSWORD)
+    shown = taskcli.ok("show", "3", "--json").json()
+    assert (shown["description"], shown["project"], shown["status"]) == (
+        "all of it", "home", "completed",
+    )  # fmt: skip
+    assert [shown[key] for key in ("annotations", "wait", "scheduled", "depends", "recur",
+                                   "until")] == [[], None, None, [], None, None]  # fmt: skip
+    assert [t["number"] for t in taskcli.ok("next", "--json").json()] == [1]
+    assert taskcli.ok("projects", "--json").json() == [{"name": "home", "open": 0, "total": 1}]
+
+
+def test_downgrade_to_0004_and_up_again_keeps_the_tasks(taskcli, database_url):
+    with _connection(database_url) as conn:
+        _at_0004_with_data(conn)
+        unchanged = tuple(c for c in TASK_COLUMNS_0004 if c != "updated_at")  # annotate sets it
+        before = _rows(conn, "tasks", unchanged)
+        migrate.upgrade(conn, "head")
+    taskcli.ok("login", "--email", "first@example.com", "--password-stdin", input=PASSWORD)
+    taskcli.ok("annotate", "1", "a note")
+    taskcli.ok("context", "define", "home", "--project", "home")
+    with _connection(database_url) as conn:
+        migrate.downgrade(conn, "0004")
+        assert migrate.current_revision(conn) == "0004"
+        assert _rows(conn, "tasks", unchanged) == before
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("tasks")}
+        assert columns == set(TASK_COLUMNS_0004)
+        assert "contexts" not in sa.inspect(conn).get_table_names()
+        migrate.upgrade(conn, "head")
+        assert _rows(conn, "tasks", PLANNING_COLUMNS) == [(None,) * len(PLANNING_COLUMNS)] * 4
+        migrate.check(conn)
+    assert taskcli.ok("show", "1", "--json").json()["annotations"] == []
+    assert taskcli.ok("context", "list", "--json").json() == []
+    assert [t["number"] for t in taskcli.ok("list", "--json").json()] == [1]

@@ -133,7 +133,7 @@ def test_a_filter_holds_status_priority_and_sort_as_their_enums():
     assert TaskFilter().sort is TaskSort.number
     refused = {
         "priority": ({"priority": "urgent"}, "low, medium, high"),
-        "sort": ({"sort": "title"}, "number, due, priority, created, updated"),
+        "sort": ({"sort": "title"}, "number, due, priority, created, updated, urgency"),
         "status": ({"statuses": ["open"]}, "pending, in_progress, completed"),
     }
     for field, (given, choices) in refused.items():

@@ -94,7 +94,8 @@ def _conditions(
         conditions += _conditions(conn, user_id, flt.also, now=now)[1:]
     if flt.statuses:
         conditions.append(tasks.c.status.in_([status.value for status in flt.statuses]))
-    elif not flt.include_completed:
+    elif not flt.include_completed and not (flt.also and flt.also.statuses):
+        # hidden by default, unless the context asks for statuses (as --status would)
         conditions.append(tasks.c.status != TaskStatus.completed.value)
     if flt.priority:
         conditions.append(tasks.c.priority == flt.priority.value)
@@ -124,7 +125,8 @@ def _planning_conditions(
     not_waiting = sa.or_(tasks.c.wait.is_(None), tasks.c.wait <= now)
     if flt.only_waiting:
         conditions.append(tasks.c.wait > now)
-    elif not flt.include_waiting or flt.ready:
+    elif flt.ready or not (flt.include_waiting or (flt.also and flt.also.only_waiting)):
+        # hidden by default, unless the context asks for waiting tasks (as --waiting would)
         conditions.append(not_waiting)
     if flt.ready:
         conditions.append(tasks.c.status != TaskStatus.completed.value)

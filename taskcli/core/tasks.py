@@ -171,11 +171,17 @@ def _hits(ref: Ref, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for record in found if ref.low <= record["id"] <= ref.high]
 
 
-def resolve(conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref]) -> list[dict[str, Any]]:
-    """The tasks the references name, in order; NotFound / ambiguous prefix → errors."""
-    rows = conn.execute(
-        sa.select(*COLUMNS).where(tasks.c.user_id == user_id, _ref_condition(tasks, user_id, refs))
+def resolve(
+    conn: Connection, *, user_id: uuid.UUID, refs: Sequence[Ref], lock: bool = False
+) -> list[dict[str, Any]]:
+    """The tasks the references name, in order; NotFound / ambiguous prefix → errors.
+    ``lock`` (in a transaction that writes what it read): their rows are locked until it
+    ends, so a concurrent change is waited for, not overwritten (PostgreSQL; SQLite's
+    write transaction holds the whole file already)."""
+    query = sa.select(*COLUMNS).where(
+        tasks.c.user_id == user_id, _ref_condition(tasks, user_id, refs)
     )
+    rows = conn.execute(query.with_for_update() if lock else query)
     found = [to_record(row) for row in rows]
     resolved: dict[uuid.UUID, dict[str, Any]] = {}
     for ref in refs:
@@ -424,7 +430,7 @@ def update_task(
         with atomic(conn):
             if changes.add_depends:
                 planning.lock_dependencies(conn, user_id)
-            current = resolve(conn, user_id=user_id, refs=parsed)[0]
+            current = resolve(conn, user_id=user_id, refs=parsed, lock=True)[0]
             values.update(_checked_plan(conn, user_id, current, values, changes))
             if add or remove:
                 merged = [t for t in dict.fromkeys([*current["tags"], *add]) if t not in remove]
@@ -532,7 +538,7 @@ def annotate(conn: Connection, *, user_id: uuid.UUID, ref: str, text: str) -> di
 def denotate(conn: Connection, *, user_id: uuid.UUID, ref: str, index: int) -> dict[str, Any]:
     """Remove the ``index``-th annotation (1-based, oldest first)."""
     with atomic(conn):
-        current = resolve(conn, user_id=user_id, refs=parse_refs([ref]))[0]
+        current = resolve(conn, user_id=user_id, refs=parse_refs([ref]), lock=True)[0]
         notes = current["annotations"]
         if not 1 <= index <= len(notes):
             have = f"it has {len(notes)}" if notes else "it has none"

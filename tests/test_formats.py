@@ -522,7 +522,8 @@ def test_taskwarrior_writer_uses_export_form() -> None:
         "tags": ["errand"],
         "depends": [UUID_2],
         "annotations": [{"entry": "20261102T100000Z", "description": 'call "them", é'}],
-    }  # no description: Taskwarrior has none
+        "taskcli_description": "need photos",  # Taskwarrior has none: it keeps ours as is
+    }
     done = task(title="t", status="completed", completed_at=utc("2026-11-03T08:00:00Z"))
     [obj] = json.loads(write([done], "taskwarrior"))
     assert (obj["status"], obj["end"]) == ("completed", "20261103T080000Z")
@@ -828,7 +829,6 @@ def test_taskwarrior_round_trip_of_arbitrary_records(batch: list[dict[str, Any]]
         expected = {
             **before,
             "number": None,
-            "description": None,
             "annotations": sorted(before["annotations"], key=lambda note: note["entry"]),
             "recur": f"{int(years.group(1)) * 12}m" if years else before["recur"],
         }

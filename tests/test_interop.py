@@ -301,6 +301,8 @@ def test_taskcli_planning_fields_import_into_taskwarrior(taskcli, user, tmp_path
         [venue["id"]], compact(invitations["wait"]), compact(invitations["scheduled"]), "pending",
     )  # fmt: skip
     assert task("_get", f"{sent['id']}.depends") == venue["id"] + "\n"
+    # our description travels as an attribute Taskwarrior keeps through import and export
+    assert theirs[venue["id"]]["taskcli_description"] == venue["description"] == "room for 40"
     for mine in (plants, boiler):
         instance = theirs[mine["id"]]
         template = theirs[instance["parent"]]

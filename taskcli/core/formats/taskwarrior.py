@@ -11,8 +11,10 @@ on a task that is not completed → in_progress; ``annotations`` (entry and desc
 text) → depends; ``recur`` → the taskcli period it equals (a period without one, such as
 hours, rejects the task). A recurring template and its instances become one recurring
 task (see :mod:`.taskwarrior_series`). Every other attribute (urgency, id, mask,
-UDAs…) is ignored. Taskwarrior has no description besides its annotations: ours is
-neither written nor read, so re-importing keeps it.
+UDAs…) is ignored. Taskwarrior has no description besides its annotations: ours travels
+as the attribute ``taskcli_description``, which Taskwarrior keeps through its import and
+export like any attribute it does not know; a new task takes it, a re-import keeps the
+stored description (a Taskwarrior file of other origin has none to give).
 
 Writing gives an array in ``task export`` form. An in_progress task is written as
 pending with ``start`` set to its created time (Taskwarrior has no in-progress
@@ -64,7 +66,8 @@ from taskcli.core.formats.taskwarrior_series import (
 )
 
 # What the mapping below reads: everything but our task number (Taskwarrior's ``id`` is its
-# own working-set index) and our description (Taskwarrior has none). Named one by one: a
+# own working-set index) and our description (only taskcli's own files have it: a new task
+# takes it, a re-import of a Taskwarrior file keeps the stored one). Named one by one: a
 # new task field is carried once it is mapped, and until then re-importing a Taskwarrior
 # file keeps its stored value.
 CARRIES = Carries(
@@ -72,6 +75,8 @@ CARRIES = Carries(
                "updated_at", "completed_at", "annotations", "wait", "scheduled", "depends",
                "recur", "until")),
 )  # fmt: skip
+# Our description, as an attribute Taskwarrior does not know (and so keeps).
+DESCRIPTION = "taskcli_description"
 _PRIORITIES = {"H": "high", "M": "medium", "L": "low"}
 _LETTERS = {name: letter for letter, name in _PRIORITIES.items()}
 _STATUSES = {
@@ -156,6 +161,7 @@ def record_from_taskwarrior(obj: object) -> dict[str, Any] | None:
     record["project"] = optional_text(obj.get("project"), "project")
     record["tags"] = parse_tags(obj.get("tags"), "tags")
     record["annotations"] = _annotations(obj.get("annotations"))
+    record["description"] = optional_text(obj.get(DESCRIPTION), DESCRIPTION)
     record["depends"] = _depends(obj.get("depends"))
     record["recur"] = period_from_taskwarrior(obj.get("recur"))
     record.update({key: _time(obj, key) for key in _PLAIN_TIMES})
@@ -248,6 +254,8 @@ def taskwarrior_object(record: dict[str, Any]) -> dict[str, Any]:
     if record["id"] is not None:
         obj["uuid"] = str(record["id"])
     obj["description"] = record["title"]
+    if record["description"] is not None:
+        obj[DESCRIPTION] = record["description"]
     obj["status"] = "completed" if status == "completed" else "pending"
     times = {
         "entry": created,

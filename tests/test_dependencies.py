@@ -138,6 +138,31 @@ def test_finishing_a_dependency_unblocks_the_dependent(taskcli, user, finish):
     assert numbers(taskcli, "--ready") == [2]
 
 
+def test_a_deleted_dependency_is_removed_by_its_uuid_or_a_prefix(taskcli, user):
+    """A deleted task's id stays in depends (it blocks nothing); --remove-depends takes it
+    out by the UUID or a unique prefix, though no task has that id any more."""
+    for title in ("Buy paint", "Buy brushes", "Paint the wall"):
+        taskcli.ok("add", title)
+    taskcli.ok("update", "3", "--add-depends", "1", "--add-depends", "2")
+    paint, brushes, wall = listed(taskcli)
+    taskcli.ok("delete", "1", "2", "--yes")
+    assert taskcli.ok("show", "3", "--json").json()["depends"] == [paint["id"], brushes["id"]]
+    taskcli.ok("update", "3", "--remove-depends", paint["id"])
+    taskcli.ok("update", "3", "--remove-depends", brushes["id"][:8])
+    assert taskcli.ok("show", "3", "--json").json()["depends"] == []
+    assert taskcli("update", "3", "--remove-depends", paint["id"]).exit_code == 4
+
+
+def test_several_new_dependencies_are_each_checked_for_a_cycle(taskcli, user):
+    for title in ("a", "b", "c"):
+        taskcli.ok("add", title)
+    taskcli.ok("update", "3", "--add-depends", "1")
+    before = taskcli.ok("export").stdout
+    result = taskcli("update", "1", "--add-depends", "2", "--add-depends", "3")
+    assert result.exit_code == 5 and "cycle" in result.stderr
+    assert taskcli.ok("export").stdout == before
+
+
 def test_reopening_a_dependency_blocks_again(taskcli, user):
     taskcli.ok("add", "Buy paint")
     taskcli.ok("add", "Paint the wall", "--depends", "1")

@@ -484,6 +484,24 @@ def _series_restart(due: datetime | None) -> dict[str, Any]:
     }
 
 
+def _removed_dependencies(
+    conn: Connection, user_id: uuid.UUID, current: dict[str, Any], refs: list[str]
+) -> set[uuid.UUID]:
+    """The ids ``--remove-depends`` names: tasks, or the UUID (or a unique prefix of it)
+    of a dependency whose task no longer exists (deleted: it stays in depends)."""
+    removed: set[uuid.UUID] = set()
+    for ref in parse_refs(refs) if refs else []:
+        low, high = ref.low, ref.high
+        gone = [dep for dep in current["depends"] if low and high and low <= dep <= high]
+        try:
+            removed.update(dependency_ids(conn, user_id=user_id, refs=[ref.text]))
+        except NotFoundError:
+            if len(gone) != 1:
+                raise
+            removed.add(gone[0])
+    return removed
+
+
 def _checked_plan(
     conn: Connection,
     user_id: uuid.UUID,
@@ -496,7 +514,7 @@ def _checked_plan(
     planned: dict[str, Any] = {}
     if changes.add_depends or changes.remove_depends:
         added = dependency_ids(conn, user_id=user_id, refs=changes.add_depends)
-        removed = set(dependency_ids(conn, user_id=user_id, refs=changes.remove_depends))
+        removed = _removed_dependencies(conn, user_id, current, changes.remove_depends)
         if current["id"] in added:
             raise InvalidInputError(f"task {current['number']} cannot depend on itself")
         if added and planning.depends_on_any(conn, tasks, user_id, added, current["id"]):

@@ -124,8 +124,10 @@ def depends_on_any(
         return value if postgres else value.hex
 
     id_type = sa.Uuid if postgres else sa.Text
-    selects = [sa.select(sa.literal(key(start), id_type).label("id")) for start in starts]
-    seed = selects[0] if len(selects) == 1 else sa.union(*selects)
+    first = tasks.alias("start")
+    seed = sa.select(_id(conn, first).label("id")).where(
+        first.c.user_id == user_id, first.c.id.in_(starts)
+    )
     reach = seed.cte("reach", recursive=True)
     node = tasks.alias("node")
     rows = dependency_rows(conn, node)

@@ -156,6 +156,7 @@ def test_bad_context_names_exit_5(taskcli, planned, name):
     assert len(refused.stderr.strip().splitlines()) == 1
     if name.lower() != "none":  # `context use none` stops using one
         assert taskcli("context", "use", name).exit_code == 5
+        assert taskcli("context", "delete", name).exit_code == 5
     assert taskcli.ok("context", "list", "--json").json() == []
 
 

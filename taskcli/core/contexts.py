@@ -92,6 +92,7 @@ def get(conn: Connection, *, user_id: uuid.UUID, name: str) -> dict[str, Any]:
 
 
 def delete(conn: Connection, *, user_id: uuid.UUID, name: str) -> None:
+    name = checked_name(name)
     mine = sa.and_(contexts.c.user_id == user_id, contexts.c.name == name)
     if not conn.execute(contexts.delete().where(mine).returning(contexts.c.name)).first():
         raise NotFoundError(f"no context {name!r}", hint="see taskcli context list")

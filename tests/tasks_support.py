@@ -219,3 +219,29 @@ def _run_on_pty(
     reader.join(timeout=30)
     os.close(controller)
     return code, b"".join(chunks).decode().replace("\r\n", "\n"), stderr
+
+
+def _count_score(count: int) -> float:
+    return {0: 0.0, 1: 0.8, 2: 0.9}.get(count, 1.0)
+
+
+def expected_urgency(task: dict, now: datetime, *, blocking: bool, blocked: bool) -> float:
+    """The formula of taskcli.core.urgency (and the README) with its default coefficients,
+    computed here from a task object."""
+
+    def when(key: str) -> datetime | None:
+        text = task[key]
+        return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    due, scheduled, created = when("due"), when("scheduled"), when("created_at")
+    value = {"high": 6.0, "medium": 3.9, "low": 1.8}[task["priority"]]
+    if due is not None:
+        overdue = (now - due).total_seconds() / 86400
+        value += 12.0 * (1.0 if overdue >= 7 else 0.2 if overdue < -14
+                         else (overdue + 14) * 0.8 / 21 + 0.2)  # fmt: skip
+    value += 4.0 * (task["status"] == "in_progress")
+    value += 8.0 * blocking - 5.0 * blocked
+    value += 5.0 * (scheduled is not None and scheduled <= now)
+    value += 2.0 * min((now - created).total_seconds() / 86400 / 365, 1.0)
+    value += _count_score(len(task["tags"])) + 1.0 * (task["project"] is not None)
+    return value + _count_score(len(task["annotations"]))

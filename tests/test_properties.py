@@ -28,7 +28,7 @@ from taskcli.core.dates import parse_when
 from taskcli.core.enums import TaskSort
 from tests.conftest import PASSWORD
 from tests.support.databases import admin_url
-from tests.tasks_support import register_second_user
+from tests.tasks_support import expected_urgency, register_second_user
 
 DOCUMENTED_EXIT_CODES = {0, 2, 3, 4, 5, 6, 7}
 SETTINGS = settings(
@@ -339,6 +339,10 @@ def _sort_key(sort: str):
             return (task["due"] is None, task["due"] or "")
         if sort == "priority":
             return PRIORITY_RANK[task["priority"]]
+        if sort == "urgency":  # most urgent first, then by number (these have no dependencies)
+            now = datetime.now(UTC)
+            urgency = expected_urgency(task, now, blocking=False, blocked=False)
+            return (-round(urgency, 3), task["number"])
         return {
             "number": task["number"],
             "created": task["created_at"],

@@ -25,7 +25,7 @@ Key = Annotated[
     str,
     typer.Argument(
         metavar="KEY",
-        help="database_url, session_days, connect_timeout, context, urgency.<term> or "
+        help="database_url, session_days, connect_timeout, context, urgency.TERM or "
         "default_profile.",
     ),
 ]

@@ -109,6 +109,8 @@ def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
     "set",
     "taskcli config set database_url postgresql://me@db.example.com/tasks --profile work",
     "taskcli config set connect_timeout 5",
+    "taskcli config set urgency.blocked -8",
+    ignore_unknown_options=True,  # a negative number is a VALUE (urgency.blocked -5)
 )
 def set_command(
     ctx: typer.Context,

@@ -28,9 +28,12 @@ def examples(*lines: str) -> str:
     return "\n".join(lines)
 
 
-def command(app, name: str, *example_lines: str):
-    """``app.command(name)`` with help that ends with these example command lines."""
-    return app.command(name, cls=HelpfulCommand, epilog=examples(*example_lines))
+def command(app, name: str, *example_lines: str, **settings: Any):
+    """``app.command(name)`` with help that ends with these example command lines
+    (``settings``: click's context settings)."""
+    return app.command(
+        name, cls=HelpfulCommand, epilog=examples(*example_lines), context_settings=settings
+    )
 
 
 def group(help_text: str, *example_lines: str) -> typer.Typer:

@@ -192,9 +192,11 @@ def task_filter(
 def filter_options(**given: Any) -> dict[str, Any]:
     """The list filters given on the command line, by their context key (for ``context
     define``): what was not given is left out."""
-    if given.get("project") == "":
-        from taskcli.core.errors import UsageError
+    from taskcli.core.errors import UsageError
 
+    if given.get("project") == "":
         raise UsageError("--project needs a name", hint="--no-project selects tasks without one")
+    if given.get("project") is not None and given.get("no_project"):
+        raise UsageError("--project and --no-project exclude each other")
     return {key: value.value if hasattr(value, "value") else value
             for key, value in given.items() if value not in (None, False, [])}  # fmt: skip

@@ -285,6 +285,8 @@ def update_command(
     for refs in (add_depends, remove_depends):
         if refs:
             parse_refs(refs)
+    if set(add_depends or []) & set(remove_depends or []):
+        raise UsageError("--add-depends and --remove-depends of the same task exclude each other")
     changes = tasks.TaskChanges(
         fields, list(add_tag or []), list(remove_tag or []),
         list(add_depends or []), list(remove_depends or []),

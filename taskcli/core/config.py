@@ -314,6 +314,8 @@ def _urgency_overrides(table: Mapping[str, Any]) -> dict[str, float]:
     nested = table.get("urgency")
     if isinstance(nested, dict):
         given.update(nested)
+    elif nested is not None:
+        raise ConfigError("urgency: must be a table of coefficients ([profiles.NAME.urgency])")
     overrides = {}
     for term, value in given.items():
         key = f"urgency.{term}"

@@ -34,7 +34,7 @@ def merge_into_stored(
     """Make ``values`` (a source record's row values, with ``unknown``: the times the
     source did not give) the row that updating ``stored`` should leave."""
     for column in CONTENT_COLUMNS:
-        if column not in carries.fields:
+        if column not in carries.fields or _same_period(column, values, stored):
             values[column] = stored[column]
         elif column in carries.as_dates and _same_local_date(values[column], stored[column]):
             values[column] = stored[column]
@@ -48,6 +48,19 @@ def merge_into_stored(
     if "updated_at" not in carries.fields or "updated_at" in unknown:
         changed = any(_differs(values[name], stored[name]) for name in CONTENT_COLUMNS)
         values["updated_at"] = now if changed else stored["updated_at"]
+
+
+def _same_period(column: str, values: dict[str, Any], stored: ByColumnName) -> bool:
+    """A recurrence spelled another way (todo.txt writes ``weekly`` as ``rec:+1w``) is the
+    same recurrence: the stored spelling stays."""
+    if column != "recur" or values[column] is None or stored[column] is None:
+        return False
+    from taskcli.core.recurrence import parse_period
+
+    try:
+        return parse_period(values[column]) == parse_period(stored[column])
+    except ValueError:
+        return False
 
 
 def _same_local_date(new: datetime | None, old: datetime | None) -> bool:

@@ -284,17 +284,21 @@ def import_records(
             report.created = report.updated = 0  # rolled back
             raise ImportRejected(report)
         if carries_depends:
-            _refuse_cycles(conn, user_id)
+            _refuse_cycles(conn, user_id, report)
     return report
 
 
-def _refuse_cycles(conn: Connection, user_id: uuid.UUID) -> None:
+def _refuse_cycles(conn: Connection, user_id: uuid.UUID, report: ImportReport) -> None:
     """Refuse (and so roll back) an import whose dependencies close a cycle, among its
-    tasks or through tasks already stored, as `update --add-depends` does."""
+    tasks or through tasks already stored, as `update --add-depends` does: the report
+    names the cycle's first task as the rejected record."""
     cycle = planning.dependency_cycle(conn, tasks, user_id)
     if cycle:
         ids = ", ".join(str(task_id) for task_id in cycle)
-        raise InvalidInputError(f"depends: these tasks would form a cycle: {ids}")
+        error = f"depends: these tasks would form a cycle: {ids}"
+        report.rejected.append({"record": f"id {cycle[0]}", "error": error})
+        report.created = report.updated = 0  # rolled back
+        raise ImportRejected(report)
 
 
 def import_file(

@@ -114,5 +114,9 @@ TIMESTAMP_FIELDS = tuple(name for name in TASK_FIELDS if FIELD_KINDS[name] is Fi
 CHOICES: dict[str, tuple[str, ...]] = {
     name: values_of(enum) for name, hint in _HINTS.items() if (enum := _enum(hint)) is not None
 }
+#: The enum of each choice field: a value it accepts beyond its own (``H`` for high) counts.
+ENUMS: dict[str, type[StrEnum]] = {
+    name: enum for name, hint in _HINTS.items() if (enum := _enum(hint)) is not None
+}
 #: The one field a source record must give; the system fills every other one.
 REQUIRED_FIELDS = ("title",)

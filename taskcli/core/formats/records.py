@@ -11,6 +11,7 @@ timestamp, unknown status); the data-model limits (title length…) are the mode
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from taskcli.core.dates import format_utc, parse_timestamp
 from taskcli.core.vocabulary import (
     CHOICES,
+    ENUMS,
     FIELD_KINDS,
     REQUIRED_FIELDS,
     TASK_FIELDS,
@@ -203,6 +205,9 @@ def parse_choice(value: object, field: str) -> str | None:
         return None
     if isinstance(value, str) and value.strip().lower() in choices:
         return value.strip().lower()
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # an alias of the enum's: H, m, l for priority
+            return ENUMS[field](value).value
     raise RecordError(f"{field}: expected one of {', '.join(choices)}, got {shown(value)}")
 
 

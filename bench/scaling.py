@@ -2,7 +2,8 @@
 
 At each size every system gets the same generated tasks: taskcli by `taskcli import` of a
 JSON file (timed: that is the import figure), Taskwarrior by `task import` of taskcli's
-Taskwarrior-format export of them. Once every size is loaded, the operations run
+Taskwarrior-format export of them, without their recurrences (see without_recurrence).
+Once every size is loaded, the operations run
 round-robin over operations, systems and sizes — one sample of each, repeated — so that
 a busy moment on this machine hits all of them alike and the ratios between systems and
 between sizes stay meaningful.
@@ -107,8 +108,25 @@ def load_taskwarrior(home: Path, source: Taskcli) -> tuple[taskwarrior.Taskwarri
     """A Taskwarrior holding source's tasks, via `taskcli export --format taskwarrior`."""
     path = home / "taskwarrior-export.json"
     source.run("export", "--format", "taskwarrior", "-o", str(path))
+    without_recurrence(path)
     tw = taskwarrior.Taskwarrior(home / "taskwarrior")
     return tw, tw.run("import", str(path))
+
+
+def without_recurrence(path: Path) -> None:
+    """The Taskwarrior file without its recurrences: given a template due months ago,
+    Taskwarrior makes every missed instance on its next command (thousands of tasks for
+    the generated data), which would measure that, not the commands."""
+    import json
+
+    kept = []
+    for obj in json.loads(path.read_text(encoding="utf-8")):
+        if obj.get("status") == "recurring":
+            continue
+        for key in ("recur", "until", "parent", "imask", "mask"):
+            obj.pop(key, None)
+        kept.append(obj)
+    path.write_text(json.dumps(kept), encoding="utf-8")
 
 
 def measure(systems: list[System], *, reps: dict[int, int], timeout: float) -> list[Sample]:

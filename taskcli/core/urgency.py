@@ -89,40 +89,43 @@ def expression(
 
     from taskcli.core.sql import planning
 
-    def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[float]:
-        return sa.case((condition, 1.0), else_=0.0)
+    # Each term is one CASE with its coefficient in it, and every value it tests is computed
+    # once a row (a CASE ladder over an expression would compute it once a branch).
+    w = coefficients
 
-    def _count_score(count: sa.ColumnElement[int]) -> sa.ColumnElement[float]:
-        return sa.case((count >= 3, 1.0), (count == 2, 0.9), (count == 1, 0.8), else_=0.0)
+    def flag(condition: sa.ColumnElement[bool], term: str) -> sa.ColumnElement[float]:
+        return sa.case((condition, w[term]), else_=0.0)
 
-    overdue = planning.days_since(conn, tasks.c.due, now)
-    due = sa.case(
-        (tasks.c.due.is_(None), 0.0),
-        (overdue >= 7.0, 1.0),
-        (overdue >= -14.0, (overdue + 14.0) * 0.8 / 21.0 + 0.2),
-        else_=0.2,
-    )
+    def by_count(count: sa.ColumnElement[int], term: str) -> sa.ColumnElement[float]:
+        scores = {0: 0.0, 1: 0.8 * w[term], 2: 0.9 * w[term]}
+        return sa.case(scores, value=count, else_=w[term])
+
+    ramp = (planning.days_since(conn, tasks.c.due, now) + 14.0) * (0.8 / 21.0) + 0.2
+    due = planning.smaller(conn, planning.larger(conn, ramp, 0.2), 1.0)  # 0.2 … 1.0
     age = planning.smaller(conn, planning.days_since(conn, tasks.c.created_at, now) / 365.0, 1.0)
-    values: dict[str, Any] = {
-        "priority_high": lambda: _flag(tasks.c.priority == TaskPriority.high.value),
-        "priority_medium": lambda: _flag(tasks.c.priority == TaskPriority.medium.value),
-        "priority_low": lambda: _flag(tasks.c.priority == TaskPriority.low.value),
-        "due": lambda: due,
-        "in_progress": lambda: _flag(tasks.c.status == TaskStatus.in_progress.value),
-        "blocking": lambda: _flag(planning.blocking_others(conn, tasks, user_id)),
-        "blocked": lambda: _flag(planning.open_dependency(conn, tasks)),
-        "scheduled": lambda: _flag(
-            sa.and_(tasks.c.scheduled.is_not(None), tasks.c.scheduled <= now)
+    priorities = {level.value: w[f"priority_{level.value}"] for level in TaskPriority}
+    parts: dict[str, Any] = {
+        "priority": lambda: sa.case(priorities, value=tasks.c.priority, else_=0.0),
+        "due": lambda: sa.case((tasks.c.due.is_(None), 0.0), else_=due * w["due"]),
+        "in_progress": lambda: flag(tasks.c.status == TaskStatus.in_progress.value, "in_progress"),
+        "blocking": lambda: flag(planning.blocking_others(conn, tasks, user_id), "blocking"),
+        "blocked": lambda: flag(planning.open_dependency(conn, tasks), "blocked"),
+        "scheduled": lambda: flag(
+            sa.and_(tasks.c.scheduled.is_not(None), tasks.c.scheduled <= now), "scheduled"
         ),
-        "age": lambda: age,
-        "tags": lambda: _count_score(planning.tag_count(conn, tasks.c.tags)),
-        "project": lambda: _flag(tasks.c.project.is_not(None)),
-        "annotations": lambda: _count_score(planning.annotation_count(conn, tasks.c.annotations)),
+        "age": lambda: age * w["age"],
+        "tags": lambda: by_count(planning.tag_count(conn, tasks.c.tags), "tags"),
+        "project": lambda: flag(tasks.c.project.is_not(None), "project"),
+        "annotations": lambda: by_count(
+            planning.annotation_count(conn, tasks.c.annotations), "annotations"
+        ),
     }
-    parts = [values[term]() * weight for term, weight in coefficients.items() if weight]
+    used = {"priority" if term.startswith("priority_") else term for term, weight in w.items()
+            if weight}  # fmt: skip
     total: sa.ColumnElement[float] = sa.literal(0.0, sa.Float)
-    for part in parts:
-        total = total + part
+    for term in parts:
+        if term in used:
+            total = total + parts[term]()
     return sa.type_coerce(total, sa.Float)
 
 

@@ -188,3 +188,11 @@ def dependency_cycle(conn: Connection, tasks: sa.Table, user_id: Any) -> list[An
                 path.append(dep)
                 pending.append(iter(edges[dep]))
     return []
+
+
+def larger(
+    conn: Connection, value: sa.ColumnElement[float], floor: float
+) -> sa.ColumnElement[float]:
+    """The larger of ``value`` and ``floor``, row by row."""
+    function = sa.func.greatest if is_postgres(conn) else sa.func.max
+    return function(value, floor, type_=sa.Float)

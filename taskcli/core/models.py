@@ -282,26 +282,20 @@ def _plain_text(value: str, *, multiline: bool = False) -> str:
     return value
 
 
-def _trimmed_title(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    if LINE_BREAKS.search(value) or "\t" in value:
-        raise ValueError("must be one line without tabs")
-    if len(value) > TITLE_MAX:
-        raise ValueError(f"must be at most {TITLE_MAX} characters")
-    return _plain_text(value)
+def _one_line(limit: int) -> Callable[[str], str]:
+    """A trimmed line of 1 to ``limit`` characters without tabs (a title, an annotation)."""
 
+    def check(value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        if LINE_BREAKS.search(value) or "\t" in value:
+            raise ValueError("must be one line without tabs")
+        if len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+        return _plain_text(value)
 
-def _annotation_text(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    if LINE_BREAKS.search(value) or "\t" in value:
-        raise ValueError("must be one line without tabs")
-    if len(value) > ANNOTATION_MAX:
-        raise ValueError(f"must be at most {ANNOTATION_MAX} characters")
-    return _plain_text(value)
+    return check
 
 
 def _recur(value: str | None) -> str | None:
@@ -346,13 +340,13 @@ def _text(value: object) -> object:
     return value
 
 
-Title = Annotated[str, BeforeValidator(_text), AfterValidator(_trimmed_title)]
+Title = Annotated[str, BeforeValidator(_text), AfterValidator(_one_line(TITLE_MAX))]
 Description = Annotated[str | None, BeforeValidator(_text), AfterValidator(_description)]
 Project = Annotated[
     str | None, BeforeValidator(_text), AfterValidator(_no_space_word(PROJECT_MAX, "project"))
 ]
 Tags = Annotated[list[str], AfterValidator(_tag_set)]
-AnnotationText = Annotated[str, BeforeValidator(_text), AfterValidator(_annotation_text)]
+AnnotationText = Annotated[str, BeforeValidator(_text), AfterValidator(_one_line(ANNOTATION_MAX))]
 Recur = Annotated[str | None, BeforeValidator(_text), AfterValidator(_recur)]
 
 

@@ -91,22 +91,28 @@ def expression(
 
     # Each term is one CASE with its coefficient in it, and every value it tests is computed
     # once a row (a CASE ladder over an expression would compute it once a branch).
-    w = coefficients
+    def num(value: float) -> sa.ColumnElement[float]:
+        return planning.number(conn, value)
+
+    w = {term: num(value) for term, value in coefficients.items()}
+    zero = num(0.0)
 
     def flag(condition: sa.ColumnElement[bool], term: str) -> sa.ColumnElement[float]:
-        return sa.case((condition, w[term]), else_=0.0)
+        return sa.case((condition, w[term]), else_=zero)
 
     def by_count(count: sa.ColumnElement[int], term: str) -> sa.ColumnElement[float]:
-        scores = {0: 0.0, 1: 0.8 * w[term], 2: 0.9 * w[term]}
+        weight = coefficients[term]
+        scores = {0: zero, 1: num(0.8 * weight), 2: num(0.9 * weight)}
         return sa.case(scores, value=count, else_=w[term])
 
-    ramp = (planning.days_since(conn, tasks.c.due, now) + 14.0) * (0.8 / 21.0) + 0.2
+    ramp = (planning.days_since(conn, tasks.c.due, now) + num(14.0)) * num(0.8 / 21.0) + num(0.2)
     due = planning.smaller(conn, planning.larger(conn, ramp, 0.2), 1.0)  # 0.2 … 1.0
-    age = planning.smaller(conn, planning.days_since(conn, tasks.c.created_at, now) / 365.0, 1.0)
+    days = planning.days_since(conn, tasks.c.created_at, now)
+    age = planning.smaller(conn, days / num(365.0), 1.0)
     priorities = {level.value: w[f"priority_{level.value}"] for level in TaskPriority}
     parts: dict[str, Any] = {
-        "priority": lambda: sa.case(priorities, value=tasks.c.priority, else_=0.0),
-        "due": lambda: sa.case((tasks.c.due.is_(None), 0.0), else_=due * w["due"]),
+        "priority": lambda: sa.case(priorities, value=tasks.c.priority, else_=zero),
+        "due": lambda: sa.case((tasks.c.due.is_(None), zero), else_=due * w["due"]),
         "in_progress": lambda: flag(tasks.c.status == TaskStatus.in_progress.value, "in_progress"),
         "blocking": lambda: flag(planning.blocking_others(conn, tasks, user_id), "blocking"),
         "blocked": lambda: flag(planning.open_dependency(conn, tasks), "blocked"),
@@ -120,9 +126,9 @@ def expression(
             planning.annotation_count(conn, tasks.c.annotations), "annotations"
         ),
     }
-    used = {"priority" if term.startswith("priority_") else term for term, weight in w.items()
-            if weight}  # fmt: skip
-    total: sa.ColumnElement[float] = sa.literal(0.0, sa.Float)
+    used = {"priority" if term.startswith("priority_") else term
+            for term, weight in coefficients.items() if weight}  # fmt: skip
+    total: sa.ColumnElement[float] = zero
     for term in parts:
         if term in used:
             total = total + parts[term]()

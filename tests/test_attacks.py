@@ -22,6 +22,7 @@ import pytest
 from psycopg2 import errors
 
 from taskcli.core import pgsessions, proofs, security
+from taskcli.core.db import SCHEMA_HEAD
 from taskcli.core.models import SQLModel
 from tests import servers
 from tests.conftest import Taskcli
@@ -124,7 +125,7 @@ def test_without_a_token_every_table_reads_nothing_or_is_denied(scene):
         assert _run(scene.url, f"SELECT count(*) FROM {table}") == [(0,)]
     for table in PRIVATE:
         assert _refused(scene.url, f"SELECT * FROM {table}") == "42501"
-    assert _run(scene.url, "SELECT * FROM alembic_version") == [("0005",)]
+    assert _run(scene.url, "SELECT * FROM alembic_version") == [(SCHEMA_HEAD,)]
 
 
 WRITES = [

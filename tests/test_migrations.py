@@ -233,3 +233,25 @@ def test_downgrade_to_0004_and_up_again_keeps_the_tasks(taskcli, database_url):
     assert taskcli.ok("show", "1", "--json").json()["annotations"] == []
     assert taskcli.ok("context", "list", "--json").json() == []
     assert [t["number"] for t in taskcli.ok("list", "--json").json()] == [1]
+
+
+# ---- 0006: the index of the tasks with dependencies ----------------------------------------
+
+
+def _indexes(conn) -> set[str]:
+    return {index["name"] for index in sa.inspect(conn).get_indexes("tasks")}
+
+
+def test_0006_indexes_the_tasks_with_dependencies_and_its_downgrade_drops_it(database_url):
+    with _connection(database_url) as conn:
+        _at_0004_with_data(conn)
+        migrate.upgrade(conn, "0005")
+        assert "ix_tasks_user_depends" not in _indexes(conn)
+        migrate.upgrade(conn, "0006")
+        assert "ix_tasks_user_depends" in _indexes(conn)
+        rows_before = _rows(conn, "tasks", TASK_COLUMNS_0004)
+        migrate.downgrade(conn, "0005")
+        assert "ix_tasks_user_depends" not in _indexes(conn)
+        assert _rows(conn, "tasks", TASK_COLUMNS_0004) == rows_before
+        migrate.upgrade(conn, "head")
+        migrate.check(conn)

@@ -192,6 +192,17 @@ def test_urgency_is_the_documented_weighted_sum(taskcli, user):
     by_urgency = sorted(expected, key=lambda number: (-expected[number], number))
     assert numbers(taskcli, "list", "--sort", "urgency") == by_urgency
     assert numbers(taskcli, "list", "--sort", "urgency", "--reverse")[0] == 5
+    # a page of the order is that slice of it (the database ranks, then reads the page)
+    pages = [numbers(taskcli, "list", "--sort", "urgency", "-n", "2", "--offset", str(start))
+             for start in (0, 2, 4, 6)]  # fmt: skip
+    assert [number for page in pages for number in page] == by_urgency
+    least_first = sorted(expected, key=lambda number: (expected[number], number))
+    assert numbers(taskcli, "list", "--sort", "urgency", "--reverse", "-n", "0") == least_first
+    assert numbers(taskcli, "list", "--sort", "urgency", "--reverse", "-n", "3") == least_first[:3]
+    ready = [number for number in by_urgency if number != 5]
+    assert numbers(taskcli, "next", "-n", "0") == ready
+    assert numbers(taskcli, "next", "-n", "4") == ready[:4]
+    assert numbers(taskcli, "next", "-t", "a") == [n for n in ready if "a" in tasks[n]["tags"]]
 
 
 def test_a_profile_overrides_the_coefficients(taskcli, user):

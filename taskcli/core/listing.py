@@ -140,11 +140,40 @@ def _planning_conditions(
 def urgency_column(
     conn: Connection, user_id: uuid.UUID, flt: TaskFilter
 ) -> sa.ColumnElement[float]:
+    """The urgency of each task under ``flt``'s coefficients."""
     from taskcli.core import urgency
 
-    coefficients = flt.urgency if flt.urgency is not None else urgency.DEFAULTS
+    coefficients = dict(flt.urgency if flt.urgency is not None else urgency.DEFAULTS)
+    if flt.ready:  # a ready task has no open dependency: its blocked term is 0
+        coefficients["blocked"] = 0.0
     return urgency.expression(
         conn, tasks, user_id=user_id, coefficients=coefficients, now=utc_now()
+    )
+
+
+def _by_urgency(
+    conn: Connection, user_id: uuid.UUID, flt: TaskFilter, columns: Sequence[sa.ColumnElement[Any]]
+) -> sa.Select[Any]:
+    """A page of ``flt`` most urgent first (equal urgency by number): ``columns`` and the
+    urgency. The database ranks the matching tasks by (id, number, urgency) alone and
+    reads the other columns for the page's rows only: carrying every column of every
+    open task through the sort costs PostgreSQL as much again."""
+    score = urgency_column(conn, user_id, flt).label("urgency")  # ordered by its label:
+    order = score.asc() if flt.reverse else score.desc()  # computed once a row
+    page = (
+        sa.select(tasks.c.id, tasks.c.number, score)
+        .where(*_conditions(conn, user_id, flt))
+        .order_by(order, tasks.c.number)
+        .offset(flt.offset or None)
+        .limit(flt.limit or None)
+        .subquery("ranked")
+    )
+    urgency = page.c.urgency
+    return (
+        sa.select(*columns, urgency)
+        .select_from(tasks.join(page, tasks.c.id == page.c.id))
+        .where(tasks.c.user_id == user_id)
+        .order_by(urgency.asc() if flt.reverse else urgency.desc(), page.c.number)
     )
 
 
@@ -173,6 +202,9 @@ def select_tasks(
     flt: TaskFilter,
     columns: Sequence[sa.ColumnElement[Any]] = COLUMNS,
 ) -> sa.Select[Any]:
+    if flt.sort is TaskSort.urgency and flt.limit:
+        page = _by_urgency(conn, user_id, flt, columns)
+        return page.with_only_columns(*columns)
     query = (
         sa.select(*columns)
         .where(*_conditions(conn, user_id, flt))
@@ -189,18 +221,9 @@ def next_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list
 
     from taskcli.core.urgency import rounded
 
-    ready = replace(flt, ready=True)
-    score = urgency_column(conn, user_id, ready).label("urgency")
-    query = (
-        sa.select(*COLUMNS, score)
-        .where(*_conditions(conn, user_id, ready))
-        .order_by(score.desc(), tasks.c.number)
-        .offset(ready.offset or None)
-    )
-    if ready.limit:
-        query = query.limit(ready.limit)
+    ready = replace(flt, ready=True, sort=TaskSort.urgency, reverse=False)
     records = []
-    for row in conn.execute(query):
+    for row in conn.execute(_by_urgency(conn, user_id, ready, COLUMNS)):
         record = to_record(row[: len(COLUMNS)])
         record["urgency"] = rounded(row[len(COLUMNS)])
         records.append(record)

@@ -216,6 +216,13 @@ class Task(Model, table=True):
         sa.Index("ix_tasks_user_updated", "user_id", "updated_at"),
         sa.Index("ix_tasks_user_project", "user_id", "project"),
         sa.Index("ix_tasks_tags", "tags", postgresql_using="gin"),
+        # the tasks with dependencies (urgency's blocking term reads only these)
+        sa.Index(
+            "ix_tasks_user_depends",
+            "user_id",
+            postgresql_where=sa.text("depends IS NOT NULL"),
+            sqlite_where=sa.text("depends IS NOT NULL"),
+        ),  # fmt: skip
         _check_in("status", TaskStatus),
         _check_in("priority", TaskPriority),
     )

@@ -61,9 +61,15 @@ def _id(conn: Connection, table: sa.FromClause) -> sa.ColumnElement[Any]:
 def blocking_others(conn: Connection, tasks: sa.Table, user_id: Any) -> sa.ColumnElement[bool]:
     """True for a task that an open task of the user depends on. The ids are collected
     once for the whole query (not once a row), so the cost stays flat."""
+    return _id(conn, tasks).in_(needed_ids(conn, tasks, user_id))
+
+
+def needed_ids(conn: Connection, tasks: sa.Table, user_id: Any) -> sa.Select[Any]:
+    """The ids (as :func:`dependency_id` writes them) of the tasks that an open task of the
+    user depends on: read through the index of the tasks with dependencies."""
     waiting = tasks.alias("waiting_on")
     rows = dependency_rows(conn, waiting)
-    needed = (
+    return (
         sa.select(dependency_id(conn, rows))
         .select_from(waiting)
         .join(rows, sa.true())
@@ -73,7 +79,6 @@ def blocking_others(conn: Connection, tasks: sa.Table, user_id: Any) -> sa.Colum
             waiting.c.status != TaskStatus.completed.value,
         )
     )
-    return _id(conn, tasks).in_(needed)
 
 
 def days_since(

@@ -81,7 +81,7 @@ def annotate_command(
     """Add a note with the time it was made to a task."""
     from taskcli.core import tasks
 
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         record = tasks.annotate(
             session.conn, user_id=session.identity.user_id, ref=ref, text=" ".join(text)
         )
@@ -100,7 +100,7 @@ def denotate_command(
     """Remove a task's N-th annotation."""
     from taskcli.core import tasks
 
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         record = tasks.denotate(session.conn, user_id=session.identity.user_id, ref=ref,
                                 index=index)  # fmt: skip
     render.task_changes([record], verb="denotated", as_json=as_json, many=False)

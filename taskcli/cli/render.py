@@ -257,3 +257,67 @@ def done_message(text: str, *, as_json: bool, document: object = None) -> None:
         output.print_json(document)
     else:
         output.print_line(text)
+
+
+def _entry_json(entry: dict) -> dict:
+    from taskcli.core.dates import format_utc
+
+    return {
+        **entry,
+        "when": format_utc(entry["when"]),
+        "undone_at": format_utc(entry["undone_at"]) if entry["undone_at"] else None,
+        "tasks": [{"number": t["number"], "id": str(t["id"])} for t in entry["tasks"]],
+    }
+
+
+def _entry_line(entry: dict) -> str:
+    """step, when (local), command, task count, the first numbers, client."""
+    numbers = ",".join(str(t["number"]) for t in entry["tasks"][:10])
+    if entry["count"] > 10:
+        numbers += ",…"
+    state = "\tundone" if entry["undone_at"] else ""
+    return output.visible(
+        f"{entry['step']}\t{_local_time(entry['when'])}\t{entry['command']}\t"
+        f"{entry['count']}\t{numbers}\t{entry['client']}{state}",
+        keep="\t",
+    )
+
+
+def _local_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def history(entries: list[dict], *, as_json: bool) -> None:
+    """``history``: one line a change (JSON: the entries), newest first."""
+    if as_json:
+        output.print_json([_entry_json(entry) for entry in entries])
+        return
+    if not entries and terminal.current().stdout_is_tty():
+        output.message("no changes yet")
+    for entry in entries:
+        output.print_line(_entry_line(entry))
+
+
+def _entry_summary(entry: dict) -> str:
+    count = entry["count"]
+    tasks = f"{count} task{'s' if count != 1 else ''}"
+    numbers = ", ".join(str(t["number"]) for t in entry["tasks"][:10])
+    more = ", …" if count > 10 else ""
+    return output.visible(
+        f"`{entry['command']}` of {_local_time(entry['when'])} on {entry['client']} "
+        f"({tasks}: {numbers}{more})"
+    )
+
+
+def undo_question(entry: dict | None) -> str:
+    if entry is None:
+        return "Nothing to undo. Continue?"
+    return f"Undo {_entry_summary(entry)}?"
+
+
+def undone(entry: dict, *, as_json: bool) -> None:
+    """``undo``: what was reverted."""
+    if as_json:
+        output.print_json(_entry_json(entry))
+    else:
+        output.print_line(f"undid {_entry_summary(entry)}")

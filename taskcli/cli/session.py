@@ -24,10 +24,21 @@ def token_store(ctx: typer.Context):
 
 
 @contextmanager
-def logged_in(ctx: typer.Context) -> Iterator[Any]:
+def logged_in(ctx: typer.Context, *, journaled: bool = False) -> Iterator[Any]:
     """The connection and identity of the stored token's user (exit 3 if none); see
-    :func:`taskcli.core.logins.logged_in`."""
+    :func:`taskcli.core.logins.logged_in`. ``journaled``: the command's task changes are
+    one step of the user's journal (what ``undo`` reverts)."""
     from taskcli.core import logins
 
     with logins.logged_in(state(ctx).database(), token_store(ctx)) as session:
-        yield session
+        if not journaled:
+            yield session
+            return
+        import socket
+
+        from taskcli.core import journal
+
+        command = ctx.command_path.partition(" ")[2] or ctx.command_path
+        with journal.recorded(session.conn, user_id=session.identity.user_id,
+                              command=command, client=socket.gethostname()):  # fmt: skip
+            yield session

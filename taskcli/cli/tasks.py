@@ -126,7 +126,7 @@ def add_command(
     checked = tasks.task_input(data)
     if depends:
         parse_refs(depends)
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         record = tasks.create_task(
             session.conn, user_id=session.identity.user_id, data=checked, depends=depends or ()
         )
@@ -291,7 +291,7 @@ def update_command(
         fields, list(add_tag or []), list(remove_tag or []),
         list(add_depends or []), list(remove_depends or []),
     )  # fmt: skip
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         record = tasks.update_task(
             session.conn, user_id=session.identity.user_id, ref=ref, changes=changes
         )
@@ -301,7 +301,7 @@ def update_command(
 def _set_status(ctx: typer.Context, refs: list[str], status: TaskStatus, verb: str, as_json):
     from taskcli.core import tasks
 
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         records = tasks.set_status(
             session.conn, user_id=session.identity.user_id, refs=refs, status=status
         )
@@ -339,7 +339,7 @@ def stop_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Put started tasks back to pending (all or none)."""
     from taskcli.core import tasks
 
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         records = tasks.stop_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
     render.task_changes(records, verb="stopped", as_json=as_json, many=True)
 
@@ -349,7 +349,7 @@ def done_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
     """Mark tasks completed (all or none); a recurring task's next occurrence is created."""
     from taskcli.core import tasks
 
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         done = tasks.complete(session.conn, user_id=session.identity.user_id, refs=refs)
     render.completed(done, as_json=as_json)
 
@@ -368,7 +368,7 @@ def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Js
 
     parse_refs(refs)
     confirm_or_require_yes(lambda: _deletion_question(ctx, refs), yes)
-    with logged_in(ctx) as session:
+    with logged_in(ctx, journaled=True) as session:
         records = tasks.delete_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
     render.task_changes(records, verb="deleted", as_json=as_json, many=True)
 

@@ -94,7 +94,10 @@ def import_command(
         _checked_format(fmt)
     stream = _open_source(source)
     fmt = fmt or transfer.detect_format(stream, None if source == "-" else source)
-    with logged_in(ctx) as session, output.progress(None, f"importing {fmt}") as bar:
+    with (
+        logged_in(ctx, journaled=not dry_run) as session,
+        output.progress(None, f"importing {fmt}") as bar,
+    ):
         try:
             report = transfer.import_file(
                 session.conn, user_id=session.identity.user_id, stream=stream, fmt=fmt,

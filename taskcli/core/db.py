@@ -39,7 +39,7 @@ from taskcli.core.pgconnect import (
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
 SQLITE_LOCK_WAIT_FACTOR = 3
 INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
@@ -305,19 +305,29 @@ def translate_errors(database: Database, *, admin: bool = False) -> Iterator[Non
 @contextmanager
 def atomic(conn: Connection, *, commit: bool = True) -> Iterator[Connection]:
     """Run several statements as one transaction on an autocommit connection; with
-    ``commit=False`` (a dry run) it is rolled back at the end instead."""
+    ``commit=False`` (a dry run) it is rolled back at the end instead. Inside another
+    ``atomic`` it is part of that one (which commits or rolls back the whole)."""
+    if conn.info.get(_IN_ATOMIC):  # inside an enclosing one: its end decides
+        yield conn
+        return
     sqlite = conn.dialect.name == "sqlite"
     conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+    conn.info[_IN_ATOMIC] = True
     try:
         yield conn
     except BaseException:
+        conn.info[_IN_ATOMIC] = False
         # After Ctrl-C or a lost server the connection is gone, and the server rolls back
         # by itself; the original error is the one to report.
         if not conn.invalidated:
             with suppress(exc.SQLAlchemyError):
                 conn.exec_driver_sql("ROLLBACK")
         raise
+    conn.info[_IN_ATOMIC] = False
     conn.exec_driver_sql("COMMIT" if commit else "ROLLBACK")
+
+
+_IN_ATOMIC = "taskcli.in_atomic"
 
 
 def ensure_embedded_schema(conn: Connection) -> None:

@@ -50,6 +50,7 @@ TAG_MAX = 50
 ANNOTATION_MAX = 2000
 RECUR_MAX = 16
 CONTEXT_NAME_MAX = 50
+JOURNAL_TEXT_MAX = 255  # a journal entry's command and client
 
 
 def _timestamp(**kwargs: Any) -> sa.Column[datetime]:
@@ -168,6 +169,10 @@ class Counter(Model, table=True):
     next_task_number: int = Field(
         default=1, sa_column=sa.Column(sa.Integer, nullable=False, server_default="1")
     )
+    # the user's next journal step (see taskcli.core.journal)
+    next_journal_step: int = Field(
+        default=1, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="1")
+    )
 
 
 class AuthSession(Model, table=True):
@@ -270,6 +275,47 @@ class Context(Model, table=True):
     filters: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # JSON object
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+
+
+class JournalEntry(Model, table=True):
+    """One change command of a user (one undo step): when, which command, from where."""
+
+    __tablename__ = "journal"
+    __table_args__ = (sa.PrimaryKeyConstraint("user_id", "step"),)
+    user_id: uuid.UUID = Field(sa_column=_owner_column())
+    step: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    at: datetime = Field(sa_column=_timestamp(nullable=False))
+    command: str = Field(sa_column=sa.Column(sa.String(JOURNAL_TEXT_MAX), nullable=False))
+    client: str = Field(sa_column=sa.Column(sa.String(JOURNAL_TEXT_MAX), nullable=False))
+    undone_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+def _journal_tasks_table() -> sa.Table:
+    """Each task a journal step touched, as it was before the step: ``existed`` false for
+    a task the step created (only its id and number kept), else every column of the task
+    (so undo puts it back byte for byte). Its columns follow ``tasks``: a migration that
+    adds a task column adds it here too (tests/test_journal.py checks)."""
+    image = [
+        sa.Column(column.name, column.type, nullable=True)
+        for column in Task.__table__.columns
+        if column.name not in ("user_id", "id")
+    ]
+    return sa.Table(
+        "journal_tasks",
+        SQLModel.metadata,
+        sa.Column("user_id", sa.Uuid, nullable=False),
+        sa.Column("step", sa.BigInteger, nullable=False),
+        sa.Column("id", sa.Uuid, nullable=False),
+        sa.Column("existed", sa.Boolean, nullable=False),
+        *image,
+        sa.PrimaryKeyConstraint("user_id", "step", "id"),
+        sa.ForeignKeyConstraint(
+            ["user_id", "step"], ["journal.user_id", "journal.step"], ondelete="CASCADE"
+        ),
+    )
+
+
+journal_tasks = _journal_tasks_table()
 
 
 # ---- validated input shapes -------------------------------------------------------------

@@ -39,6 +39,20 @@ class Presenter:
     def __init__(self, claims: security.Claims) -> None:
         self.claims = claims
         self.in_transaction = False
+        self.journal: tuple[str, str] | None = None  # (command, client) to journal as
+        self.journal_set = False  # whether the connection's settings name a command
+
+    def _journal_settings(self) -> str:
+        """Statements naming the command the database journals changes under (see
+        taskcli.core.journal), or clearing it once it is over; '' when nothing to say."""
+        if self.journal is None and not self.journal_set:
+            return ""
+        command, client = self.journal or ("", "")
+        self.journal_set = self.journal is not None
+        return (
+            f"SELECT set_config('taskcli.command', '{_literal(command)}', false), "
+            f"set_config('taskcli.client', '{_literal(client)}', false); "
+        )
 
     def _spend_and_present(self) -> tuple[str, str]:
         claims = self.claims
@@ -63,10 +77,11 @@ class Presenter:
         if executemany:
             raise RuntimeError("a batch outside a transaction cannot carry a session proof")
         spend, present = self._spend_and_present()
+        settings = self._journal_settings()
         if word.startswith("BEGIN"):
             self.in_transaction = True
-            return f"{spend}{statement}; {present}"
-        return f"{spend}{present}; {statement}"
+            return f"{spend}{statement}; {settings}{present}"
+        return f"{spend}{present}; {settings}{statement}"
 
 
 def _literal(text: str) -> str:
@@ -83,6 +98,15 @@ def with_proof(conn: Connection, statement: str, executemany: bool = False) -> s
     it starts a transaction of a logged-in connection (COPY goes through here too)."""
     presenter = conn.info.get(PRESENTER)
     return statement if presenter is None else presenter.rewrite(statement, executemany)
+
+
+def journal_as(conn: Connection, *, command: str | None, client: str | None) -> None:
+    """From the next transaction on, the database journals task changes on ``conn`` as
+    ``command`` from ``client`` (None: not any more). The values must be journal-safe
+    text (taskcli.core.journal.safe_text): they travel as literals."""
+    presenter = conn.info.get(PRESENTER)
+    if presenter is not None:
+        presenter.journal = None if command is None else (command, client or "")
 
 
 def install(engine: Engine) -> None:

@@ -16,12 +16,15 @@ from taskcli.core.db import atomic
 from taskcli.core.errors import InvalidInputError, NotPermittedError
 
 # What the ordinary commands do, table by table; row-level security narrows tasks,
-# counters and contexts to the session's user. Accounts, sessions, keys, spent proofs and the login
-# throttle are the database's own: reached only through the functions below.
+# counters, contexts and the journal to the session's user. Accounts, sessions, keys,
+# spent proofs and the login throttle are the database's own: reached only through the
+# functions below.
 APPLICATION_PRIVILEGES = (
     ("alembic_version", ("SELECT",)),
     ("contexts", ("SELECT", "INSERT", "UPDATE", "DELETE")),
     ("counters", ("SELECT", "UPDATE")),
+    ("journal", ("SELECT", "INSERT", "UPDATE", "DELETE")),
+    ("journal_tasks", ("SELECT", "INSERT", "DELETE")),
     ("tasks", ("SELECT", "INSERT", "UPDATE", "DELETE")),
 )
 PRIVATE_TABLES = ("meta", "users", "sessions", "spent_nonces", "login_failures")

@@ -1,0 +1,182 @@
+"""The journal: undo and history (SPEC §14), on both databases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.transfer_support import task_object, write_json
+
+
+def export(taskcli, env: dict | None = None) -> str:
+    result = taskcli("export", env=env)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def undo(taskcli, env: dict | None = None) -> dict:
+    result = taskcli("undo", "--yes", "--json", env=env)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result.json()
+
+
+def history(taskcli, *args: str, env: dict | None = None) -> list[dict]:
+    result = taskcli("history", "--json", *args, env=env)
+    assert result.exit_code == 0, result.stderr
+    return result.json()
+
+
+@pytest.fixture
+def planned(taskcli, user) -> str:
+    """Four tasks: 1 recurs weekly, 2 depends on 3, 3 has a tag, 4 is started."""
+    taskcli.ok("add", "weekly", "--due", "2026-12-07T09:00Z", "--recur", "weekly")
+    taskcli.ok("add", "waits", "-P", "high")
+    taskcli.ok("add", "needed", "-t", "x", "--project", "home")
+    taskcli.ok("update", "2", "--add-depends", "3")
+    taskcli.ok("add", "started")
+    taskcli.ok("start", "4")
+    taskcli.ok("annotate", "3", "first note")
+    return user
+
+
+CHANGES = [
+    ["add", "new task", "-P", "low", "--due", "tomorrow", "-t", "a"],
+    ["update", "3", "--title", "renamed", "-P", "high", "--due", "2027-01-01",
+     "--project", "work", "--add-tag", "y", "--remove-tag", "x", "--wait", "2027-01-01",
+     "--scheduled", "2026-12-24"],
+    ["update", "2", "--remove-depends", "3"],
+    ["update", "3", "--add-depends", "4"],
+    ["update", "1", "--no-recur"],
+    ["annotate", "3", "second note"],
+    ["denotate", "3", "1"],
+    ["start", "2"],
+    ["stop", "4"],
+    ["done", "3", "4"],
+    ["done", "1"],  # recurring: makes the next occurrence
+    ["delete", "2", "3", "--yes"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda change: " ".join(change[:2]))
+def test_undo_puts_back_exactly_what_one_command_changed(taskcli, planned, change):
+    before = export(taskcli)
+    steps = len(history(taskcli, "-n", "0"))
+    taskcli.ok(*change)
+    assert export(taskcli) != before
+    entry = undo(taskcli)
+    assert entry["command"] == change[0]
+    assert export(taskcli) == before  # byte for byte: numbers, ids, times, every field
+    assert len(history(taskcli, "-n", "0")) == steps + 1  # the step stays, marked undone
+    assert history(taskcli, "-n", "1")[0]["undone_at"] is not None
+
+
+def test_undo_of_a_recurring_done_removes_the_occurrence_it_made(taskcli, planned):
+    taskcli.ok("done", "1")
+    assert [t["title"] for t in json.loads(export(taskcli))].count("weekly") == 2
+    entry = undo(taskcli)
+    assert entry["count"] == 2  # the completed task and the new occurrence
+    weekly = [t for t in json.loads(export(taskcli)) if t["title"] == "weekly"]
+    assert [(t["number"], t["status"]) for t in weekly] == [(1, "pending")]
+    taskcli.ok("done", "1")  # the same occurrence again: the same next id as before
+    assert sum(t["title"] == "weekly" for t in json.loads(export(taskcli))) == 2
+
+
+def test_undo_of_a_delete_brings_the_task_back_with_its_number_and_id(taskcli, planned):
+    kept = json.loads(taskcli.ok("show", "3", "--json").stdout)
+    taskcli.ok("delete", "3", "--yes")
+    undo(taskcli)
+    assert json.loads(taskcli.ok("show", "3", "--json").stdout) == kept
+    assert taskcli.ok("list", "--blocked", "--json").json()[0]["number"] == 2
+
+
+def test_undo_of_an_import_removes_created_tasks_and_restores_updated_ones(
+    taskcli, planned, tmp_path
+):
+    before = export(taskcli)
+    existing = json.loads(taskcli.ok("show", "2", "--json").stdout)
+    changed = {**existing, "title": "changed by import", "priority": "low"}
+    path = write_json(tmp_path / "in.json", [changed, task_object("brand new"),
+                                             task_object("another")])  # fmt: skip
+    taskcli.ok("import", str(path))
+    assert len(json.loads(export(taskcli))) == 6
+    entry = undo(taskcli)
+    assert (entry["command"], entry["count"]) == ("import", 3)
+    assert export(taskcli) == before
+    taskcli.ok("import", str(path), "--dry-run")  # a dry run is no step
+    assert history(taskcli, "-n", "1")[0]["command"] == "import"
+    assert history(taskcli, "-n", "1")[0]["undone_at"] is not None
+
+
+def test_undo_goes_back_a_hundred_steps_and_numbers_are_never_reused(taskcli, user):
+    for index in range(105):
+        taskcli.ok("add", f"task {index}")
+    for _ in range(105):
+        undo(taskcli)
+    assert json.loads(export(taskcli)) == []
+    refused = taskcli("undo", "--yes")
+    assert refused.exit_code == 4 and "nothing to undo" in refused.stderr
+    assert taskcli.ok("add", "after", "--json").json()["number"] == 106
+
+
+def test_history_lists_steps_newest_first_with_their_tasks(taskcli, planned):
+    entries = history(taskcli)
+    assert [e["command"] for e in entries] == [
+        "annotate", "start", "add", "update", "add", "add", "add"
+    ]  # fmt: skip
+    first = entries[0]
+    assert list(first) == ["step", "when", "command", "client", "count", "tasks", "undone_at"]
+    assert first["count"] == 1 and first["tasks"][0]["number"] == 3
+    shown = json.loads(taskcli.ok("show", "3", "--json").stdout)
+    assert first["tasks"][0]["id"] == shown["id"]
+    assert first["client"] and first["when"].endswith("Z") and first["undone_at"] is None
+    assert [e["step"] for e in entries] == sorted((e["step"] for e in entries), reverse=True)
+    assert len(history(taskcli, "--limit", "2")) == 2
+    plain = taskcli.ok("history").stdout.splitlines()
+    assert len(plain) == 7 and plain[0].split("\t")[2] == "annotate"
+
+
+def test_a_failed_command_leaves_no_step(taskcli, planned):
+    steps = history(taskcli, "-n", "0")
+    assert taskcli("done", "3", "99").exit_code == 4
+    assert taskcli("update", "3", "--add-depends", "2").exit_code == 5  # a cycle
+    assert taskcli("update", "3", "-P", "urgent").exit_code != 0
+    assert history(taskcli, "-n", "0") == steps
+
+
+def test_undo_asks_on_a_tty_and_needs_yes_without_one(taskcli, planned):
+    before = export(taskcli)
+    refused = taskcli("undo")
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert export(taskcli) == before
+
+
+def test_an_undo_on_another_machine_reverts_what_this_one_did_last(taskcli, planned, tmp_path):
+    other = {"TASKCLI_DATA_DIR": str(tmp_path / "b" / "data"),
+             "TASKCLI_CONFIG_DIR": str(tmp_path / "b" / "config")}  # fmt: skip
+    login = taskcli("login", "--email", planned, "--password-stdin", input=PASSWORD, env=other)
+    assert login.exit_code == 0, login.stderr
+    before = export(taskcli)
+    taskcli.ok("done", "3")
+    assert undo(taskcli, env=other)["command"] == "done"
+    assert export(taskcli) == before
+
+
+def test_each_user_has_a_journal_of_their_own(taskcli, planned, tmp_path):
+    from tests.tasks_support import register_second_user
+
+    other = register_second_user(taskcli, tmp_path / "other")
+    assert history(taskcli, env=other) == []
+    refused = taskcli("undo", "--yes", env=other)
+    assert refused.exit_code == 4
+    taskcli("add", "theirs", env=other)
+    assert undo(taskcli, env=other)["command"] == "add"
+    assert history(taskcli)[0]["command"] == "annotate"  # ours untouched
+
+
+def test_the_journal_keeps_every_column_of_a_task():
+    from taskcli.core.models import Task, journal_tasks
+
+    kept = {c.name for c in journal_tasks.columns}
+    assert {c.name for c in Task.__table__.columns} <= kept

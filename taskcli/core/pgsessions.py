@@ -40,18 +40,17 @@ class Presenter:
         self.claims = claims
         self.in_transaction = False
         self.journal: tuple[str, str] | None = None  # (command, client) to journal as
-        self.journal_set = False  # whether the connection's settings name a command
 
     def _journal_settings(self) -> str:
-        """Statements naming the command the database journals changes under (see
-        taskcli.core.journal), or clearing it once it is over; '' when nothing to say."""
-        if self.journal is None and not self.journal_set:
+        """Statements naming the command the database journals this transaction's task
+        changes under (see taskcli.core.journal): local to the transaction, so nothing
+        stays behind on a pooled server connection; '' when not journaling."""
+        if self.journal is None:
             return ""
-        command, client = self.journal or ("", "")
-        self.journal_set = self.journal is not None
+        command, client = self.journal
         return (
-            f"SELECT set_config('taskcli.command', '{_literal(command)}', false), "
-            f"set_config('taskcli.client', '{_literal(client)}', false); "
+            f"SELECT set_config('taskcli.command', '{_literal(command)}', true), "
+            f"set_config('taskcli.client', '{_literal(client)}', true); "
         )
 
     def _spend_and_present(self) -> tuple[str, str]:

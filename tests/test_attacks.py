@@ -31,7 +31,7 @@ from tests.support.databases import admin_url
 from tests.test_auth import stored_token
 
 PRIVATE = ("users", "sessions", "meta", "spent_nonces", "login_failures")
-PER_USER = ("tasks", "counters", "contexts")
+PER_USER = ("tasks", "counters", "contexts", "journal", "journal_tasks")
 CONTEXT = "private"  # both users define a context of this name
 
 
@@ -93,7 +93,7 @@ def _as(victim: Victim, statement: str) -> str:
 
 
 def _snapshot(admin: str) -> dict[str, list[tuple]]:
-    tables = ("users", "sessions", "meta", "tasks", "counters", "contexts")
+    tables = ("users", "sessions", "meta", *PER_USER)
     return {table: sorted(map(repr, _run(admin, f"SELECT * FROM {table}"))) for table in tables}
 
 
@@ -151,6 +151,14 @@ WRITES = [
     "DELETE FROM login_failures",
     "SELECT taskcli_rotate_key()",
     "TRUNCATE tasks",
+    "INSERT INTO journal (user_id, step, at, command, client)"
+    " VALUES (%(a)s, 99, now(), 'planted', 'x')",
+    "UPDATE journal SET undone_at = now()",
+    "DELETE FROM journal",
+    "DELETE FROM journal_tasks",
+    "TRUNCATE journal CASCADE",
+    # a change that names its command: the trigger finds no user, so journals nothing
+    "SELECT set_config('taskcli.command', 'add', false); UPDATE tasks SET title = 'x'",
 ]
 
 
@@ -230,6 +238,42 @@ def test_with_a_token_another_users_contexts_are_out_of_reach(scene):
     probe = "SELECT count(*) FROM contexts WHERE user_id = %s OR filters LIKE %s"
     assert _run(scene.url, _as(a, probe), (str(b.claims.user_id), f"%{b.email}%")) == [(0,)]
     assert _snapshot(scene.admin) == before
+
+
+def test_with_a_token_another_users_journal_is_out_of_reach(scene):
+    a, b = scene.a, scene.b
+    before = _snapshot(scene.admin)
+    assert _run(scene.admin, "SELECT count(*) FROM journal_tasks WHERE user_id = %s",
+                (str(b.claims.user_id),)) == [(2,)]  # B's add and annotate  # fmt: skip
+    for table in ("journal", "journal_tasks"):
+        assert _run(scene.url, _as(a, f"SELECT count(*) FROM {table} WHERE user_id = %s"),
+                    (str(b.claims.user_id),)) == [(0,)]  # fmt: skip
+    plants = [
+        ("INSERT INTO journal (user_id, step, at, command, client) "
+         "VALUES (%s, 99, now(), 'planted', 'x')", (str(b.claims.user_id),)),
+        ("INSERT INTO journal_tasks (user_id, step, id, existed, number, title) "
+         "VALUES (%s, 1, %s, true, 1, 'planted')", (str(b.claims.user_id), b.task_id)),
+        ("UPDATE journal SET user_id = %s", (str(b.claims.user_id),)),
+    ]  # fmt: skip
+    for statement, params in plants:
+        assert _refused(scene.url, _as(a, statement), params) in ("42501", "23503"), statement
+    for statement in ("UPDATE journal SET undone_at = now() WHERE user_id = %s RETURNING step",
+                      "DELETE FROM journal_tasks WHERE user_id = %s RETURNING step",
+                      "DELETE FROM journal WHERE user_id = %s RETURNING step"):  # fmt: skip
+        assert _run(scene.url, _as(a, statement), (str(b.claims.user_id),)) == [], statement
+    # A's own change, journaled as taskcli journals it, lands in A's journal only, even
+    # when A claims a step number of B's
+    change = ("SELECT set_config('taskcli.command', 'update', true), "
+              "set_config('taskcli.step', '1', true); "
+              "UPDATE tasks SET title = 'mine' WHERE id = %s RETURNING id")  # fmt: skip
+    try:
+        _run(scene.url, _as(a, change), (a.task_id,))
+    except psycopg2.Error as refused:
+        assert refused.pgcode in ("42501", "23503", "23505")
+    after = _snapshot(scene.admin)
+    for table in ("journal", "journal_tasks", "users", "sessions", "contexts"):
+        theirs = [row for row in after[table] if str(b.claims.user_id) in row]
+        assert theirs == [row for row in before[table] if str(b.claims.user_id) in row], table
 
 
 def test_a_dependency_on_another_users_task_never_blocks_or_reveals_it(scene, taskcli, tmp_path):

@@ -180,3 +180,96 @@ def test_the_journal_keeps_every_column_of_a_task():
 
     kept = {c.name for c in journal_tasks.columns}
     assert {c.name for c in Task.__table__.columns} <= kept
+
+
+# ---- kill -9 in the middle: the change and its step commit together or not at all ----------
+
+
+def _query(backend: str, statement: str) -> list[tuple]:
+    """``statement``'s rows, read past taskcli (the superuser on PostgreSQL)."""
+    if backend.startswith("sqlite"):
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(backend.removeprefix("sqlite:///"))) as conn:
+            return conn.execute(statement).fetchall()
+    from contextlib import closing
+
+    import psycopg2
+
+    from tests.support.databases import admin_url
+
+    with closing(psycopg2.connect(admin_url(backend))) as conn, conn.cursor() as cursor:
+        cursor.execute(statement)
+        return cursor.fetchall()
+
+
+def _killed_at_random(argv: list[str], rng, upto: float) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "taskcli", *argv], env=os.environ.copy(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(rng.uniform(0.3, upto))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def test_kill_9_during_imports_and_big_changes_leaves_changes_and_steps_consistent(
+    taskcli, user, backend, tmp_path
+):
+    import random
+
+    rng = random.Random(9)
+    size = 3000
+    for round_ in range(5):
+        path = write_json(tmp_path / f"in-{round_}.json",
+                          [task_object(f"imported {round_}-{i}") for i in range(size)])  # fmt: skip
+        _killed_at_random(["import", str(path)], rng, upto=4.0)
+    created = _query(backend, "SELECT count(*) FROM journal_tasks WHERE NOT existed")[0][0]
+    total = _query(backend, "SELECT count(*) FROM tasks")[0][0]
+    assert total == created and total % size == 0  # every import whole, with its step
+    steps = _query(backend, "SELECT count(*) FROM journal")[0][0]
+    assert steps == total // size
+    numbers = [str(n) for n in range(1, total + 1)] or ["1"]
+    for _ in range(3):
+        _killed_at_random(["done", *numbers[:2000]], rng, upto=3.0)
+    images = _query(backend, "SELECT count(*) FROM journal_tasks WHERE existed")[0][0]
+    completed = _query(backend, "SELECT count(*) FROM tasks WHERE status = 'completed'")[0][0]
+    assert images == completed and completed in (0, min(total, 2000))
+    while taskcli("undo", "--yes").exit_code == 0:
+        pass
+    assert _query(backend, "SELECT count(*) FROM tasks")[0][0] == 0
+
+
+def test_changes_and_undos_at_the_same_moment_never_lose_or_mix_a_step(
+    taskcli, user, backend, tmp_path
+):
+    from tests.tasks_support import run_together
+
+    for index in range(6):
+        taskcli.ok("add", f"before {index}")
+        if index % 2:
+            taskcli.ok("done", str(index + 1))
+    commands = []
+    for index in range(4):
+        commands += [["add", f"racing {index}"], ["undo", "--yes"], ["done", str(index + 1)]]
+    for round_ in range(2):
+        results = run_together(commands, tmp_path / f"barrier-{round_}")
+        for result in results:
+            assert result.returncode in (0, 4, 5), (result.args, result.stderr)
+            assert "Traceback" not in result.stderr
+    # what is stored is exactly what the steps that are not undone made, replayed
+    live = _query(backend, "SELECT count(*) FROM tasks")[0][0]
+    made = _query(
+        backend,
+        "SELECT count(*) FROM journal_tasks t JOIN journal j ON j.user_id = t.user_id "
+        "AND j.step = t.step WHERE NOT t.existed AND j.undone_at IS NULL",
+    )[0][0]
+    assert live == made
+    while taskcli("undo", "--yes").exit_code == 0:
+        pass
+    assert json.loads(export(taskcli)) == []

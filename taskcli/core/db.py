@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from taskcli.core.config import Settings
 from taskcli.core.errors import (
     AuthError,
+    ConflictError,
     DatabaseUnavailableError,
     InvalidInputError,
     NotPermittedError,
@@ -46,6 +47,7 @@ INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 # Raised by taskcli's functions in the database: a session or login refused (exit 3),
 # a value they refuse (exit 5).
 INVALID_AUTHORIZATION = "28000"
+TRANSACTION_ROLLBACK_CODES = {"40P01", "40001"}  # deadlock detected, serialization failure
 INVALID_PARAMETER_VALUE = "22023"
 
 
@@ -292,6 +294,12 @@ def translate_errors(database: Database, *, admin: bool = False) -> Iterator[Non
             kind = AuthError if code == INVALID_AUTHORIZATION else InvalidInputError
             message = diag.message_primary or driver_message(error)
             raise kind(message, hint=diag.message_hint) from None
+        if code in TRANSACTION_ROLLBACK_CODES:  # PostgreSQL chose this one to wait no more
+            raise ConflictError(
+                "another command of this account changed the same tasks at the same moment: "
+                "nothing was changed",
+                hint="run the command again",
+            ) from None
         failure = sqlite_failure(database, error) if database.is_sqlite else None
         if failure is not None:
             raise failure from None

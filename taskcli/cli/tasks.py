@@ -1,4 +1,4 @@
-"""add, list, show, update, start, done, reopen, delete."""
+"""add, list, show, update (start, stop, done, reopen and delete: cli/changes.py)."""
 
 import contextlib
 from typing import Annotated
@@ -27,8 +27,6 @@ from taskcli.cli.options import (
     Sort,
     Statuses,
     Waiting,
-    Yes,
-    confirm_or_require_yes,
     priority_option,
     task_filter,
 )  # fmt: skip
@@ -298,16 +296,6 @@ def update_command(
     render.task_changes([record], verb="updated", as_json=as_json, many=False)
 
 
-def _set_status(ctx: typer.Context, refs: list[str], status: TaskStatus, verb: str, as_json):
-    from taskcli.core import tasks
-
-    with logged_in(ctx, journaled=True) as session:
-        records = tasks.set_status(
-            session.conn, user_id=session.identity.user_id, refs=refs, status=status
-        )
-    render.task_changes(records, verb=verb, as_json=as_json, many=True)
-
-
 def planning_view(ctx: typer.Context, session, flt, *, no_context: bool):
     """``flt`` with the profile's urgency coefficients and, unless --no-context, the
     context in use (a note on a TTY says which)."""
@@ -326,59 +314,3 @@ def planning_view(ctx: typer.Context, session, flt, *, no_context: bool):
     if terminal.current().stderr_is_tty():
         output.message(f"context {active['name']} in use (--no-context to ignore it)")
     return replace(flt, also=contexts.filter_of(active["filters"]))
-
-
-@command(app, "start", "taskcli start 3", "taskcli start 3 4")
-def start_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
-    """Mark tasks in progress (all or none)."""
-    _set_status(ctx, refs, TaskStatus.in_progress, "started", as_json)
-
-
-@command(app, "stop", "taskcli stop 3")
-def stop_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
-    """Put started tasks back to pending (all or none)."""
-    from taskcli.core import tasks
-
-    with logged_in(ctx, journaled=True) as session:
-        records = tasks.stop_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
-    render.task_changes(records, verb="stopped", as_json=as_json, many=True)
-
-
-@command(app, "done", "taskcli done 3", "taskcli done 3 4 --json")
-def done_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
-    """Mark tasks completed (all or none); a recurring task's next occurrence is created."""
-    from taskcli.core import tasks
-
-    with logged_in(ctx, journaled=True) as session:
-        done = tasks.complete(session.conn, user_id=session.identity.user_id, refs=refs)
-    render.completed(done, as_json=as_json)
-
-
-@command(app, "reopen", "taskcli reopen 3")
-def reopen_command(ctx: typer.Context, refs: Refs, as_json: Json = False) -> None:
-    """Mark tasks pending again (all or none)."""
-    _set_status(ctx, refs, TaskStatus.pending, "reopened", as_json)
-
-
-@command(app, "delete", "taskcli delete 4 7", "taskcli delete 4 --yes")
-def delete_command(ctx: typer.Context, refs: Refs, yes: Yes = False, as_json: Json = False):
-    """Delete tasks (all or none); asks first on a TTY, needs --yes otherwise."""
-    from taskcli.core import tasks
-    from taskcli.core.refs import parse_refs
-
-    parse_refs(refs)
-    confirm_or_require_yes(lambda: _deletion_question(ctx, refs), yes)
-    with logged_in(ctx, journaled=True) as session:
-        records = tasks.delete_tasks(session.conn, user_id=session.identity.user_id, refs=refs)
-    render.task_changes(records, verb="deleted", as_json=as_json, many=True)
-
-
-def _deletion_question(ctx: typer.Context, refs: list[str]) -> str:
-    """Number and title of each task the REFs name (an unknown REF fails before asking)."""
-    from taskcli.core import tasks
-
-    with logged_in(ctx) as session:
-        records = [tasks.get_task(session.conn, user_id=session.identity.user_id, ref=ref)
-                   for ref in refs]  # fmt: skip
-    lines = [f"  {record['number']}  {output.visible(record['title'])}" for record in records]
-    return "\n".join([*lines, f"Delete {len(records)} task(s)?"])

@@ -85,13 +85,13 @@ def _tag_conditions(conn: Connection, tags: list[str]) -> list[sa.ColumnElement[
     ]
 
 
-def _conditions(
+def filter_conditions(
     conn: Connection, user_id: uuid.UUID, flt: TaskFilter, *, now: datetime | None = None
 ) -> list[sa.ColumnElement[bool]]:
     now = now or utc_now()
     conditions = [tasks.c.user_id == user_id, *_planning_conditions(conn, flt, now)]
     if flt.also is not None:
-        conditions += _conditions(conn, user_id, flt.also, now=now)[1:]
+        conditions += filter_conditions(conn, user_id, flt.also, now=now)[1:]
     if flt.statuses:
         conditions.append(tasks.c.status.in_([status.value for status in flt.statuses]))
     elif not flt.include_completed and not (flt.also and flt.also.statuses):
@@ -162,7 +162,7 @@ def _by_urgency(
     order = score.asc() if flt.reverse else score.desc()  # computed once a row
     page = (
         sa.select(tasks.c.id, tasks.c.number, score)
-        .where(*_conditions(conn, user_id, flt))
+        .where(*filter_conditions(conn, user_id, flt))
         .order_by(order, tasks.c.number)
         .offset(flt.offset or None)
         .limit(flt.limit or None)
@@ -207,7 +207,7 @@ def select_tasks(
         return page.with_only_columns(*columns)
     query = (
         sa.select(*columns)
-        .where(*_conditions(conn, user_id, flt))
+        .where(*filter_conditions(conn, user_id, flt))
         .order_by(*_order(conn, user_id, flt))
         .offset(flt.offset or None)
     )
@@ -240,7 +240,9 @@ def list_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list
 
 
 def count_tasks(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> int:
-    query = sa.select(sa.func.count()).select_from(tasks).where(*_conditions(conn, user_id, flt))
+    query = (
+        sa.select(sa.func.count()).select_from(tasks).where(*filter_conditions(conn, user_id, flt))
+    )
     return conn.execute(query).scalar_one()
 
 

@@ -266,13 +266,23 @@ def set_status(
     return _change_all(conn, user_id=user_id, refs=parse_refs(refs), values=values)
 
 
+def stop_values(now: datetime) -> dict[str, Any]:
+    """SET values of ``stop``: in progress back to pending; others keep their status."""
+    started = tasks.c.status == TaskStatus.in_progress.value
+    return {
+        "status": sa.case((started, TaskStatus.pending.value), else_=tasks.c.status),
+        "updated_at": sa.case((started, now), else_=tasks.c.updated_at),
+    }
+
+
+def status_values(status: TaskStatus, now: datetime) -> dict[str, Any]:
+    """SET values of start (in progress), done (completed) and reopen (pending)."""
+    return _status_values(status, now)
+
+
 def stop_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict[str, Any]]:
     """In progress back to pending (all named tasks or none; others keep their status)."""
-    started = tasks.c.status == TaskStatus.in_progress.value
-    values = {
-        "status": sa.case((started, TaskStatus.pending.value), else_=tasks.c.status),
-        "updated_at": sa.case((started, utc_now()), else_=tasks.c.updated_at),
-    }
+    values = stop_values(utc_now())
     return _change_all(conn, user_id=user_id, refs=parse_refs(refs), values=values)
 
 
@@ -325,16 +335,22 @@ def complete(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> Comple
             return tasks.update().where(where).values(**values).returning(*COLUMNS, *SERIES)
 
         rows = _all_or_nothing(conn, user_id=user_id, refs=parsed, statement_for=statement)
-        done = Completion(sorted((to_record(r[: len(COLUMNS)]) for r in rows),
-                                 key=lambda r: r["number"]))  # fmt: skip
-        for row in rows:
-            record = to_record(row[: len(COLUMNS)])
-            series = dict(zip([c.name for c in SERIES], row[len(COLUMNS) :], strict=True))
-            if record["recur"] and record["due"] is not None:
-                following = _next_occurrence(conn, user_id, record, series)
-                if following is not None:
-                    done.next_occurrences[record["id"]] = following
-        return done
+        return completed_rows(conn, user_id, rows)
+
+
+def completed_rows(conn: Connection, user_id: uuid.UUID, rows: Sequence[sa.Row[Any]]) -> Completion:
+    """What completing ``rows`` (COLUMNS and SERIES, just completed) did: the next
+    occurrence of each recurring one is made here, in the caller's transaction."""
+    done = Completion(sorted((to_record(r[: len(COLUMNS)]) for r in rows),
+                             key=lambda r: r["number"]))  # fmt: skip
+    for row in rows:
+        record = to_record(row[: len(COLUMNS)])
+        series = dict(zip([c.name for c in SERIES], row[len(COLUMNS) :], strict=True))
+        if record["recur"] and record["due"] is not None:
+            following = _next_occurrence(conn, user_id, record, series)
+            if following is not None:
+                done.next_occurrences[record["id"]] = following
+    return done
 
 
 def _next_occurrence(

@@ -1,0 +1,87 @@
+"""Bulk changes: start, stop, done, reopen and delete by list filter (SPEC §14)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.tasks_support import run_in_pty
+
+
+def export(taskcli) -> list[dict]:
+    return json.loads(taskcli.ok("export").stdout)
+
+
+def by_number(taskcli) -> dict[int, dict]:
+    return {task["number"]: task for task in export(taskcli)}
+
+
+@pytest.fixture
+def shopping(taskcli, user) -> str:
+    """1–3 home shop, 4 home, 5 work shop, 6 home shop recurring daily."""
+    for args in (["milk", "--project", "home", "-t", "shop"],
+                 ["bread", "--project", "home", "-t", "shop"],
+                 ["eggs", "--project", "home", "-t", "shop"],
+                 ["clean", "--project", "home"],
+                 ["toner", "--project", "work", "-t", "shop"],
+                 ["fruit", "--project", "home", "-t", "shop", "--due", "2026-12-02T08:00Z",
+                  "--recur", "daily"]):  # fmt: skip
+        taskcli.ok("add", *args)
+    return user
+
+
+def test_done_by_filter_changes_exactly_the_selected_tasks_in_one_undo_step(taskcli, shopping):
+    before = taskcli.ok("export").stdout
+    done = taskcli.ok("done", "--project", "home", "-t", "shop", "--yes", "--json").json()
+    assert sorted(task["number"] for task in done) == [1, 2, 3, 6]
+    tasks = by_number(taskcli)
+    assert [n for n, t in tasks.items() if t["status"] == "completed"] == [1, 2, 3, 6]
+    assert [t["title"] for t in tasks.values()].count("fruit") == 2  # the next occurrence
+    history = taskcli.ok("history", "--json", "-n", "1").json()[0]
+    assert (history["command"], history["count"]) == ("done", 5)
+    taskcli.ok("undo", "--yes")
+    assert taskcli.ok("export").stdout == before
+
+
+def test_each_status_command_by_filter(taskcli, shopping):
+    started = taskcli.ok("start", "-t", "shop", "--yes", "--json").json()
+    assert sorted(t["number"] for t in started) == [1, 2, 3, 5, 6]
+    stopped = taskcli.ok("stop", "--project", "work", "--yes", "--json").json()
+    assert [t["number"] for t in stopped] == [5]
+    assert by_number(taskcli)[1]["status"] == "in_progress"
+    taskcli.ok("done", "--project", "work", "--yes")
+    # reopen's filter selects completed tasks unless --status or --all says otherwise
+    reopened = taskcli.ok("reopen", "-t", "shop", "--yes", "--json").json()
+    assert [t["number"] for t in reopened] == [5]
+    deleted = taskcli.ok("delete", "--search", "e", "--yes", "--json").json()  # bread eggs …
+    assert sorted(t["number"] for t in deleted) == [2, 3, 4, 5]
+    assert sorted(by_number(taskcli)) == [1, 6]
+    for _ in range(5):  # delete, reopen, done, stop, start
+        taskcli.ok("undo", "--yes")
+    assert all(t["status"] == "pending" for t in export(taskcli)) and len(export(taskcli)) == 6
+
+
+def test_bulk_needs_yes_without_a_terminal_and_refs_or_filters(taskcli, shopping):
+    before = taskcli.ok("export").stdout
+    for args, needs in ((["done", "--project", "home"], "--yes"),
+                        (["done"], "REFs or list filters"),
+                        (["delete", "--yes"], "REFs or list filters"),
+                        (["start", "1", "--project", "home"], "not both")):  # fmt: skip
+        refused = taskcli(*args)
+        assert refused.exit_code == 2 and needs in refused.stderr, (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert taskcli.ok("export").stdout == before
+    nothing = taskcli("done", "--project", "nowhere", "--yes", "--json")
+    assert nothing.exit_code == 0 and nothing.json() == []
+    assert taskcli.ok("export").stdout == before
+
+
+def test_on_a_terminal_it_shows_the_count_and_the_first_titles_and_asks(taskcli, shopping):
+    code, stdout, _ = run_in_pty("done", "-t", "shop", input="n\n", stderr_on_terminal=True)
+    assert code == 0
+    assert "milk" in stdout and "bread" in stdout and "Complete 5 task(s)?" in stdout
+    assert all(t["status"] == "pending" for t in export(taskcli))
+    code, stdout, _ = run_in_pty("done", "-t", "shop", input="y\n", stderr_on_terminal=True)
+    assert code == 0, stdout
+    assert sum(t["status"] == "completed" for t in export(taskcli)) == 5

@@ -20,7 +20,7 @@ from tests.conftest import PASSWORD, REPO, run_process
 
 TABLES = {
     "users", "counters", "sessions", "tasks", "meta", "alembic_version", "spent_nonces",
-    "login_failures", "contexts",
+    "login_failures", "contexts", "journal", "journal_tasks",
 }  # fmt: skip
 
 

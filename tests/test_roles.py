@@ -21,6 +21,8 @@ GRANTED = [
     "granted SELECT on table alembic_version to {role}",
     "granted SELECT, INSERT, UPDATE, DELETE on table contexts to {role}",
     "granted SELECT, UPDATE on table counters to {role}",
+    "granted SELECT, INSERT, UPDATE, DELETE on table journal to {role}",
+    "granted SELECT, INSERT, DELETE on table journal_tasks to {role}",
     "granted SELECT, INSERT, UPDATE, DELETE on table tasks to {role}",
     *(f"granted EXECUTE on function {function} to {{role}}" for function in APPLICATION_FUNCTIONS),
 ]
@@ -54,7 +56,7 @@ def test_the_owner_is_no_superuser_and_grants_are_printed_and_repeatable(taskcli
     assert taskcli.ok(*owner, "db", "grant", pg_roles.app_role).stdout == expected
     document = taskcli.ok(*owner, "db", "grant", pg_roles.app_role, "--json").json()
     assert document["role"] == pg_roles.app_role
-    assert document["granted"][4] == {
+    assert document["granted"][6] == {
         "privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "on": "table tasks",
     }  # fmt: skip
 

@@ -83,11 +83,35 @@ def _postgres() -> bool:
     return op.get_context().dialect.name == "postgresql"
 
 
+UUIDS = sa.JSON().with_variant(sa.ARRAY(sa.Uuid()), 'postgresql')
+TAGS = sa.JSON().with_variant(sa.ARRAY(sa.String(length=50)), 'postgresql')
+# the columns of tasks at this revision but user_id and id, all nullable here
+TASK_IMAGE = (
+    ('number', sa.Integer()),
+    ('title', sa.String(length=255)),
+    ('description', sa.Text()),
+    ('status', sa.String(length=11)),
+    ('priority', sa.String(length=6)),
+    ('due', STAMP),
+    ('project', sa.String(length=100)),
+    ('tags', TAGS),
+    ('created_at', STAMP),
+    ('updated_at', STAMP),
+    ('completed_at', STAMP),
+    ('annotations', sa.Text()),
+    ('wait', STAMP),
+    ('scheduled', STAMP),
+    ('depends', UUIDS),
+    ('recur', sa.String(length=16)),
+    ('until', STAMP),
+    ('recur_series', sa.Uuid()),
+    ('recur_index', sa.Integer()),
+    ('recur_anchor', STAMP),
+)
+
+
 def _task_image_columns() -> list[sa.Column]:
-    """The columns of ``tasks`` at this revision, but user_id and id (all nullable)."""
-    found = sa.inspect(op.get_bind()).get_columns('tasks')
-    return [sa.Column(c['name'], c['type'], nullable=True)
-            for c in found if c['name'] not in ('user_id', 'id')]  # fmt: skip
+    return [sa.Column(name, type_, nullable=True) for name, type_ in TASK_IMAGE]
 
 
 def upgrade() -> None:

@@ -7,11 +7,13 @@ import json
 import shlex
 import stat
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_process
+from tests.tasks_support import set_columns, user_id
 
 EDITOR_SCRIPT = """\
 import json, os, re, signal, subprocess, sys
@@ -29,6 +31,8 @@ for pattern, replacement in plan["edits"]:
     text = re.sub(pattern, replacement, text, flags=re.M)
 with open(path, "w", encoding="utf-8", newline="") as edited:
     edited.write(text)
+if plan["exit"] < 0:  # killed by that signal
+    os.kill(os.getpid(), -plan["exit"])
 sys.exit(plan["exit"])
 """
 
@@ -198,13 +202,16 @@ def test_a_missing_dependency_is_not_found_and_keeps_the_text(taskcli, user, mon
     assert taskcli.ok("export").stdout == before
 
 
-def test_an_editor_that_fails_changes_nothing(taskcli, user, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("exit_code", "how"), [(3, "exited with status 3"), (-9, "was killed by signal 9")]
+)
+def test_an_editor_that_fails_changes_nothing(taskcli, user, monkeypatch, tmp_path, exit_code, how):
     taskcli.ok("add", "task")
     before = taskcli.ok("export").stdout
-    use_editor(monkeypatch, tmp_path, (r"^title: .*", "title: changed"), exit_code=3)
+    use_editor(monkeypatch, tmp_path, (r"^title: .*", "title: changed"), exit_code=exit_code)
     result = taskcli("edit", "1")
     assert result.exit_code == 1
-    assert result.stderr == "error: the editor exited with status 3: nothing changed\n"
+    assert result.stderr == f"error: the editor {how}: nothing changed\n"
     assert taskcli.ok("export").stdout == before
     assert edit_files(tmp_path) == []
 
@@ -314,3 +321,21 @@ def test_the_edit_text_round_trips_through_the_parser():
     edited = text.replace("# not a comment", "# changed")
     changes = edit_text.changes_from(text, edited, record)
     assert changes.fields == {"description": "x\n--- description\n# changed"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_annotation_keeps_its_time_when_its_text_changes(
+    taskcli, user, monkeypatch, tmp_path, local_zone
+):
+    local_zone("Europe/London")
+    taskcli.ok("add", "task")
+    entry = "2026-10-25T01:30:05Z"  # 01:30:05 local, an hour that the DST change repeats
+    note = {"entry": datetime.fromisoformat(entry), "text": "first version"}
+    set_columns(1, user_id(taskcli), annotations=[note])
+    use_editor(monkeypatch, tmp_path, (r"first version$", "second version"),
+               (r"^(--- description)", r"2020-01-01T10:00:00Z an old note\n\1"))  # fmt: skip
+    taskcli.ok("edit", "1")
+    assert shown(taskcli)["annotations"] == [
+        {"entry": "2020-01-01T10:00:00Z", "text": "an old note"},  # sorted by time
+        {"entry": entry, "text": "second version"},
+    ]

@@ -163,8 +163,8 @@ def changes_from(original: str, edited: str, record: Mapping[str, Any]) -> TaskC
         if notes != record["annotations"]:
             changes.fields["annotations"] = notes
     if after.description != before.description:
-        description = after.description.removesuffix("\n")
-        description = description if description.strip() else None
+        text = after.description.removesuffix("\n")
+        description = text if text.strip() else None
         validated(TaskUpdate, {"description": description})
         if description != record["description"]:
             changes.fields["description"] = description

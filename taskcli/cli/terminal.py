@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 DEFAULT_PAGER = "less -FRX"
+EDITOR_VARIABLES = ("TASKCLI_EDITOR", "VISUAL", "EDITOR")
+FALLBACK_EDITORS = ("nano", "vi")
 
 
 class Terminal:
@@ -42,6 +44,32 @@ class Terminal:
             text = os.environ.get("PAGER", DEFAULT_PAGER)
         words = shlex.split(text)
         return None if words in ([], ["cat"]) else words
+
+    def editor_command(self) -> list[str]:
+        """The first of TASKCLI_EDITOR, VISUAL, EDITOR that is set (not empty), split as a
+        shell splits it (``code --wait``), else nano, else vi. ConfigError (exit 5) when
+        the one chosen is not installed or none is."""
+        import shlex
+        import shutil
+
+        from taskcli.core.errors import ConfigError
+
+        hint = "set TASKCLI_EDITOR, VISUAL or EDITOR to an installed editor"
+        for name in EDITOR_VARIABLES:
+            text = os.environ.get(name, "")
+            if not text.strip():
+                continue
+            try:
+                words = shlex.split(text)
+            except ValueError as error:
+                raise ConfigError(f"{name}: {error}", hint=hint) from None
+            if shutil.which(words[0]) is None:
+                raise ConfigError(f"editor {words[0]!r} ({name}) not found", hint=hint)
+            return words
+        for program in FALLBACK_EDITORS:
+            if shutil.which(program) is not None:
+                return [program]
+        raise ConfigError("no editor found (neither nano nor vi is installed)", hint=hint)
 
     def prompt(self, label: str, *, hidden: bool = False) -> str:
         """Ask on the terminal (the question on stderr, never mixed into results)."""

@@ -52,6 +52,13 @@ class ConflictError(TaskcliError):
     code = "conflict"
 
 
+class EditorFailedError(TaskcliError):
+    """The editor exited with a failure (or was killed): nothing is changed."""
+
+    exit_code = 1
+    code = "editor_failed"
+
+
 class DatabaseUnavailableError(TaskcliError):
     """The database could not be reached or refused the connection."""
 

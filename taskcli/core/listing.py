@@ -306,3 +306,15 @@ def name_counts(conn: Connection, *, user_id: uuid.UUID, of: str) -> list[dict[s
         .order_by(name)
     )
     return [{"name": n, "open": int(o), "total": int(c)} for n, o, c in conn.execute(query)]
+
+
+def numbers_of(
+    conn: Connection, *, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """The numbers of those of ``ids`` that are the user's tasks (a deleted one is left out)."""
+    if not ids:
+        return {}
+    query = sa.select(tasks.c.id, tasks.c.number).where(
+        tasks.c.user_id == user_id, tasks.c.id.in_(list(ids))
+    )
+    return {row.id: row.number for row in conn.execute(query)}

@@ -435,7 +435,8 @@ class TaskCreate(TaskBase):
 
 
 class TaskUpdate(Model):
-    """Only the fields given are changed; ``None`` for due/project/description clears them."""
+    """Only the fields given are changed; ``None`` for due/project/description clears them;
+    ``annotations`` replaces the whole list (edit)."""
 
     title: Title | None = None
     description: Description = None
@@ -447,6 +448,7 @@ class TaskUpdate(Model):
     scheduled: datetime | None = None
     recur: Recur = None
     until: datetime | None = None
+    annotations: list[AnnotationItem] | None = None
 
 
 class AnnotationInput(Model):

@@ -410,13 +410,16 @@ def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> li
 @dataclass
 class TaskChanges:
     """What ``update`` was asked to change; ``fields`` holds only the given fields (None
-    clears a field that may be empty); dependencies are references to tasks."""
+    clears a field that may be empty); dependencies are references to tasks.
+    ``if_unchanged``: the task as it was read when the change was prepared (``edit``); the
+    change is refused when the stored task differs from it by then."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
     add_depends: list[str] = field(default_factory=list)
     remove_depends: list[str] = field(default_factory=list)
+    if_unchanged: dict[str, Any] | None = None
 
     def is_empty(self) -> bool:
         return not (
@@ -447,6 +450,10 @@ def update_task(
             if changes.add_depends:
                 planning.lock_dependencies(conn, user_id)
             current = resolve(conn, user_id=user_id, refs=parsed, lock=True)[0]
+            if changes.if_unchanged is not None and current != changes.if_unchanged:
+                raise ConflictError(
+                    f"task {current['number']} was changed elsewhere while you edited it"
+                )
             values.update(_checked_plan(conn, user_id, current, values, changes))
             if add or remove:
                 merged = [t for t in dict.fromkeys([*current["tags"], *add]) if t not in remove]
@@ -471,13 +478,15 @@ def update_task(
 
 def _needs_stored_task(values: dict[str, Any], changes: TaskChanges) -> bool:
     """Whether the change depends on what is stored: dependencies (cycles), recurrence
-    (a recurring task needs a due date), or completion (a recurring task's next one)."""
+    (a recurring task needs a due date), completion (a recurring task's next one), or the
+    task as it was read (``if_unchanged``)."""
     recur_set = values.get("recur") is not None
     due_cleared = "due" in values and values["due"] is None
     completing = values.get("status") == TaskStatus.completed.value
     return bool(
         changes.add_depends or changes.remove_depends or recur_set or due_cleared or completing
-    )
+        or changes.if_unchanged is not None
+    )  # fmt: skip
 
 
 def _follow_completed(conn: Connection, user_id: uuid.UUID, record: dict[str, Any]) -> None:

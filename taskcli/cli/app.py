@@ -9,7 +9,16 @@ import typer
 
 from taskcli import __version__
 from taskcli.cli import (
-    auth, changes, config, db, edit, journal, output, planning, tasks, transfer,
+    auth,
+    changes,
+    config,
+    db,
+    edit,
+    journal,
+    output,
+    planning,
+    tasks,
+    transfer,
 )  # fmt: skip
 from taskcli.cli.helptext import HelpfulGroup, examples, help_without_command
 from taskcli.cli.state import AppState

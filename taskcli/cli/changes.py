@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from taskcli.cli import output, render
+from taskcli.cli import completion, output, render
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     All,
@@ -31,14 +31,22 @@ from taskcli.cli.session import logged_in
 from taskcli.core.enums import TaskSort, TaskStatus
 
 app = typer.Typer()
-OptionalRefs = Annotated[
-    list[str] | None,
-    typer.Argument(
-        metavar="REF",
-        help="Task numbers or UUID prefixes (≥ 6 hex); or none, and list filters instead.",
-        show_default=False,
-    ),
-]
+
+
+def _optional_refs(complete: Callable[..., Any]) -> Any:
+    return Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="REF",
+            help="Task numbers or UUID prefixes (≥ 6 hex); or none, and list filters instead.",
+            show_default=False,
+            autocompletion=complete,
+        ),
+    ]
+
+
+OpenRefs = _optional_refs(completion.open_tasks)
+CompletedRefs = _optional_refs(completion.completed_tasks)  # what reopen can reopen
 
 
 def _run_by_refs(name: str, conn, user_id, refs: list[str]) -> Any:
@@ -145,7 +153,7 @@ def _change(ctx: typer.Context, name: str, refs, filters: dict[str, Any], yes: b
 def _define(name: str, summary: str, *example_lines: str) -> None:
     def handler(
         ctx: typer.Context,
-        refs: OptionalRefs = None,
+        refs: list[str] | None = None,
         status: Statuses = None,
         include_all: All = False,
         priority: Priority = None,
@@ -169,6 +177,8 @@ def _define(name: str, summary: str, *example_lines: str) -> None:
 
     handler.__doc__ = summary
     handler.__name__ = f"{name}_command"
+    # the REFs complete as the open tasks, or for reopen the completed ones
+    handler.__annotations__["refs"] = CompletedRefs if name == "reopen" else OpenRefs
     command(app, name, *example_lines)(handler)
 
 

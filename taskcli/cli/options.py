@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
+from taskcli.cli import completion
+
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Yes = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a TTY).")
@@ -86,12 +88,23 @@ def priority_option(help_text: str) -> Any:
 Priority = Annotated[str | None, priority_option(f"Only tasks with this priority: {PRIORITIES}.")]
 ProjectFilter = Annotated[
     str | None,
-    typer.Option("--project", metavar="NAME", help="Only tasks of this project (exact name)."),
+    typer.Option(
+        "--project",
+        metavar="NAME",
+        help="Only tasks of this project (exact name).",
+        autocompletion=completion.projects,
+    ),
 ]
 NoProject = Annotated[bool, typer.Option("--no-project", help="Only tasks without a project.")]
 FilterTags = Annotated[
     list[str] | None,
-    typer.Option("--tag", "-t", metavar="TAG", help="Only tasks with this tag (repeatable)."),
+    typer.Option(
+        "--tag",
+        "-t",
+        metavar="TAG",
+        help="Only tasks with this tag (repeatable).",
+        autocompletion=completion.tags,
+    ),
 ]
 DueBefore = Annotated[
     str | None, typer.Option("--due-before", metavar="WHEN", help="Due at or before WHEN.")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output, render
+from taskcli.cli import completion, output, render
 from taskcli.cli.helptext import command, group
 from taskcli.cli.options import (
     MAX_COUNT,
@@ -128,7 +128,10 @@ def tags_command(ctx: typer.Context, as_json: Json = False) -> None:
 
 # ---- contexts ---------------------------------------------------------------------------
 
-Name = Annotated[str, typer.Argument(metavar="NAME", help="The context's name.")]
+Name = Annotated[
+    str,
+    typer.Argument(metavar="NAME", help="The context's name.", autocompletion=completion.contexts),
+]
 
 
 def _profile_file(ctx: typer.Context):

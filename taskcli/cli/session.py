@@ -1,6 +1,6 @@
 """The logged-in session a command runs as: token from the store, verified in the database."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,7 +10,7 @@ from taskcli.cli import output
 from taskcli.cli.state import state
 
 
-def token_store(ctx: typer.Context):
+def token_store(ctx: typer.Context, warn: Callable[[str], None] = output.warn):
     from taskcli.core.token_store import TokenStore
     from taskcli.core.urls import database_key
 
@@ -19,7 +19,7 @@ def token_store(ctx: typer.Context):
         data_dir=settings.data_dir,
         profile=settings.profile,
         database_key=database_key(settings.database_url),
-        warn=output.warn,
+        warn=warn,
     )
 
 

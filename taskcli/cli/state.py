@@ -40,5 +40,8 @@ class AppState:
 def state(ctx: typer.Context) -> AppState:
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
-        root.obj = AppState()
+        # Shell completion parses the command line without running the root callback: the
+        # global options it parsed are only in the root's params then.
+        given = root.params
+        root.obj = AppState(profile=given.get("profile"), database_url=given.get("database_url"))
     return root.obj

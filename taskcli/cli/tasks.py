@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from taskcli.cli import output, render, terminal
+from taskcli.cli import completion, output, render, terminal
 from taskcli.cli.helptext import command
 from taskcli.cli.options import (
     PRIORITIES,
@@ -34,10 +34,23 @@ from taskcli.cli.session import logged_in
 from taskcli.cli.state import state
 from taskcli.core.enums import TaskSort, TaskStatus
 
+REFS_HELP = "Task numbers or UUID prefixes (≥ 6 hex)."
 Refs = Annotated[
-    list[str], typer.Argument(metavar="REF", help="Task numbers or UUID prefixes (≥ 6 hex).")
+    list[str],
+    typer.Argument(metavar="REF", help=REFS_HELP, autocompletion=completion.open_tasks),
 ]
-Ref = Annotated[str, typer.Argument(metavar="REF", help="Task number or UUID prefix (≥ 6 hex).")]
+CompletedRefs = Annotated[
+    list[str],
+    typer.Argument(metavar="REF", help=REFS_HELP, autocompletion=completion.completed_tasks),
+]
+Ref = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF",
+        help="Task number or UUID prefix (≥ 6 hex).",
+        autocompletion=completion.open_tasks,
+    ),
+]
 
 
 # add and update set the task's fields: their options say so (the filters say "Only ...").
@@ -52,11 +65,23 @@ NewDue = Annotated[
     str | None, typer.Option("--due", metavar="WHEN", help="When the new task is due (WHEN below).")
 ]
 NewProject = Annotated[
-    str | None, typer.Option("--project", metavar="NAME", help="Project of the new task.")
+    str | None,
+    typer.Option(
+        "--project",
+        metavar="NAME",
+        help="Project of the new task.",
+        autocompletion=completion.projects,
+    ),
 ]
 NewTags = Annotated[
     list[str] | None,
-    typer.Option("--tag", "-t", metavar="TAG", help="Tag of the new task (repeatable)."),
+    typer.Option(
+        "--tag",
+        "-t",
+        metavar="TAG",
+        help="Tag of the new task (repeatable).",
+        autocompletion=completion.tags,
+    ),
 ]
 WaitUntil = Annotated[
     str | None,
@@ -106,7 +131,12 @@ def add_command(
     scheduled: ScheduledFor = None,
     depends: Annotated[
         list[str] | None,
-        typer.Option("--depends", metavar="REF", help="A task this one waits for (repeatable)."),
+        typer.Option(
+            "--depends",
+            metavar="REF",
+            help="A task this one waits for (repeatable).",
+            autocompletion=completion.open_tasks,
+        ),
     ] = None,
     recur: Recur = None,
     until: Until = None,
@@ -222,7 +252,13 @@ def update_command(
     ] = None,
     no_due: Annotated[bool, typer.Option("--no-due", help="Remove the due date.")] = False,
     project: Annotated[
-        str | None, typer.Option("--project", metavar="NAME", help="Move the task to this project.")
+        str | None,
+        typer.Option(
+            "--project",
+            metavar="NAME",
+            help="Move the task to this project.",
+            autocompletion=completion.projects,
+        ),
     ] = None,
     no_project: Annotated[bool, typer.Option("--no-project", help="Remove the project.")] = False,
     status: Annotated[
@@ -236,11 +272,21 @@ def update_command(
     ] = None,  # fmt: skip
     add_tag: Annotated[
         list[str] | None,
-        typer.Option("--add-tag", metavar="TAG", help="Add this tag (repeatable)."),
+        typer.Option(
+            "--add-tag",
+            metavar="TAG",
+            help="Add this tag (repeatable).",
+            autocompletion=completion.tags,
+        ),
     ] = None,
     remove_tag: Annotated[
         list[str] | None,
-        typer.Option("--remove-tag", metavar="TAG", help="Remove this tag (repeatable)."),
+        typer.Option(
+            "--remove-tag",
+            metavar="TAG",
+            help="Remove this tag (repeatable).",
+            autocompletion=completion.tags,
+        ),
     ] = None,
     wait: WaitUntil = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Stop waiting: show it now.")] = False,
@@ -254,12 +300,20 @@ def update_command(
     no_until: Annotated[bool, typer.Option("--no-until", help="Repeat without an end.")] = False,
     add_depends: Annotated[
         list[str] | None,
-        typer.Option("--add-depends", metavar="REF", help="Wait for this task too (repeatable)."),
+        typer.Option(
+            "--add-depends",
+            metavar="REF",
+            help="Wait for this task too (repeatable).",
+            autocompletion=completion.open_tasks,
+        ),
     ] = None,
     remove_depends: Annotated[
         list[str] | None,
         typer.Option(
-            "--remove-depends", metavar="REF", help="No longer wait for this task (repeatable)."
+            "--remove-depends",
+            metavar="REF",
+            help="No longer wait for this task (repeatable).",
+            autocompletion=completion.open_tasks,
         ),
     ] = None,
     as_json: Json = False,

@@ -12,19 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
-from taskcli.core import accounts
+from taskcli.core.authentication import Identity, authenticate
 from taskcli.core.db import Database
 from taskcli.core.errors import AuthError, TokenStoreError
 from taskcli.core.token_store import StoredToken, TokenStore
+
+if TYPE_CHECKING:  # accounts (and the models) load when an account is made or ended
+    from taskcli.core import accounts
+
+    Action = Callable[..., accounts.Login]
 
 
 @dataclass(frozen=True)
 class LoggedIn:
     conn: Connection
-    identity: accounts.Identity
+    identity: Identity
     token: StoredToken
 
 
@@ -44,6 +50,8 @@ def first_step(database: Database) -> str:
     with database.connect() as conn:
         if not database.is_sqlite:
             return "run: taskcli register (or taskcli login)"
+        from taskcli.core import accounts
+
         return "run: taskcli login" if accounts.any_account(conn) else "run: taskcli register"
 
 
@@ -53,11 +61,18 @@ def logged_in(database: Database, store: TokenStore) -> Iterator[LoggedIn]:
     stored = store.load()
     if stored is None:
         raise AuthError("not logged in", hint=first_step(database))
-    with database.connect() as conn:
-        yield LoggedIn(conn, accounts.authenticate(conn, token=stored.token), stored)
+    with session_of(database, stored) as session:
+        yield session
 
 
-Action = Callable[..., accounts.Login]
+@contextmanager
+def session_of(
+    database: Database, stored: StoredToken, *, migrate_embedded: bool = True
+) -> Iterator[LoggedIn]:
+    """The connection and identity of ``stored``'s user; ``migrate_embedded=False`` for a
+    read that must change nothing (shell completion: an old SQLite file stays as it is)."""
+    with database.connect(migrate_embedded=migrate_embedded) as conn:
+        yield LoggedIn(conn, authenticate(conn, token=stored.token), stored)
 
 
 def log_in(
@@ -68,6 +83,8 @@ def log_in(
     The new token is saved before the old session ends: when the save fails (a full disk)
     the new session is ended instead and the previous one goes on working. Returns the
     login and where its token went."""
+    from taskcli.core import accounts
+
     previous = store.load()
     with database.connect() as conn:
         login = action(conn, **credentials)
@@ -86,6 +103,8 @@ def log_out(database: Database, store: TokenStore, *, everywhere: bool) -> Logge
 
     A session that already ended (expired, revoked, key rotated) leaves a dead token
     behind; it is forgotten, as logging out means. No stored token at all stays exit 3."""
+    from taskcli.core import accounts
+
     try:
         with logged_in(database, store) as session:
             ended = accounts.logout(session.conn, identity=session.identity, everywhere=everywhere)

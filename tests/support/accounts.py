@@ -19,7 +19,7 @@ from functools import cache
 from sqlalchemy.engine import Connection
 
 from taskcli import __version__
-from taskcli.core import accounts, security
+from taskcli.core import accounts, authentication, security
 from taskcli.core.config import resolve_settings
 from taskcli.core.db import Database
 from taskcli.core.token_store import TokenStore
@@ -91,5 +91,5 @@ def logged_in_connection(settings) -> Iterator[Connection]:
     stored = _token_store(settings, os.environ).load()
     assert stored is not None, "no stored token"
     with Database(settings).connect() as conn:
-        accounts.authenticate(conn, token=stored.token)
+        authentication.authenticate(conn, token=stored.token)
         yield conn

@@ -110,7 +110,7 @@ def annotation_count(conn: Connection, column: sa.ColumnElement[Any]) -> sa.Colu
 
 
 def tag_rows(
-    conn: Connection, tasks: sa.Table
+    conn: Connection, tasks: sa.TableClause
 ) -> tuple[sa.TableValuedAlias, sa.ColumnElement[str]]:
     """A table of each task's tags, one row each, and its tag column."""
     if is_postgres(conn):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from taskcli import __version__
-from taskcli.cli import auth, config, db, output, planning, tasks, transfer
+from taskcli.cli import auth, config, db, output, planning, stats, tasks, transfer
 from taskcli.cli.helptext import HelpfulGroup, examples, help_without_command
 from taskcli.cli.state import AppState
 from taskcli.core.errors import TaskcliError
@@ -214,7 +214,7 @@ def root(
 
 
 # One Typer per command module: the top-level commands merge into the root, groups get a name.
-for commands in (auth.app, tasks.app, planning.app, transfer.app):
+for commands in (auth.app, tasks.app, planning.app, stats.app, transfer.app):
     app.add_typer(commands)
 app.add_typer(db.app, name="db")
 app.add_typer(planning.context_app, name="context")

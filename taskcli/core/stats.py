@@ -2,9 +2,9 @@
 
 Everything is counted by the database in one statement (one round trip, the session
 check included): the counts grouped by status, priority and project, and the tasks
-created and completed in each week, grouped by week. The rules come from listing
-(overdue, waiting, blocked are what ``TaskFilter`` means by them), so a count here is
-the length of the matching list.
+created and completed in each week, grouped by week. The rules come from listing:
+overdue, waiting and blocked are what ``TaskFilter`` means by them, so each rule lives
+in one place.
 """
 
 from __future__ import annotations
@@ -75,11 +75,11 @@ def _week_query(
         .where(tasks.c.user_id == user_id, column >= bounds[0], column < bounds[-1])
         .subquery(f"{kind}_in_week")
     )
-    nothing = [sa.cast(sa.null(), sa.Text) for _ in ("status", "priority", "project")]
-    zeros = [sa.literal(0, sa.Integer) for _ in FLAGS]
-    return sa.select(
-        sa.literal(kind, sa.Text), *nothing, inside.c.week, sa.func.count(), *zeros
-    ).group_by(inside.c.week)
+    columns: list[sa.ColumnElement[Any]] = [sa.literal(kind, sa.Text)]
+    columns += [sa.cast(sa.null(), sa.Text) for _ in ("status", "priority", "project")]
+    columns += [inside.c.week, sa.func.count()]
+    columns += [sa.literal(0, sa.Integer) for _ in FLAGS]
+    return sa.select(*columns).group_by(inside.c.week)
 
 
 def task_stats(

@@ -150,13 +150,14 @@ def test_no_tasks_is_all_zeros_with_every_key(taskcli, user):
 
 def test_the_json_keys_are_fixed_and_weeks_are_consecutive_iso_weeks(taskcli, user):
     taskcli.ok("add", "a", "--project", "home")
-    document = stats(taskcli, "--weeks", "60")
+    document = stats(taskcli, "--weeks", "520")  # the most: ten years, with W53s
     assert list(document) == ["counts", "weeks"]
     assert list(document["counts"]) == COUNT_KEYS
-    assert [list(week) for week in document["weeks"]] == [["week", "created", "completed"]] * 60
+    assert [list(week) for week in document["weeks"]] == [["week", "created", "completed"]] * 520
     labels = [week["week"] for week in document["weeks"]]
     mondays = [date.fromisocalendar(int(label[:4]), int(label[6:]), 1) for label in labels]
-    assert [later - earlier for earlier, later in pairwise(mondays)] == [7 * DAY] * 59
+    assert [later - earlier for earlier, later in pairwise(mondays)] == [7 * DAY] * 519
+    assert any(label.endswith("-W53") for label in labels)
     assert labels[-1] == iso_label(datetime.now(UTC))
     assert document["weeks"][-1] == {"week": labels[-1], "created": 1, "completed": 0}
 

@@ -11,6 +11,7 @@ FLOOR_FACTOR = 1.3
 FLAT_FACTOR = 1.15
 FLAT_OPERATIONS = ("add", "list", "show", "done", "done (recurring)", "update")
 NEXT_FACTOR = 1.2  # `next` at the largest size, against a list page there
+STATS_FACTOR = 2.0  # `stats` counts every task: at the largest size, against a list page
 COMPARED_WITH_TASKWARRIOR = ("list --limit 0", "export")
 VERSUS_FACTOR = 0.5  # taskcli at most half of Taskwarrior's time: "≥ 2× faster"
 EXTRA_TURNS, AIM_TURNS = 2, 1
@@ -157,6 +158,18 @@ def _scaling_budgets(scaling: dict) -> list[dict]:
                     cpu,
                 )
             )
+    for system in TASKCLI_SYSTEMS:
+        wall, cpu = _pair(scaling, (system, large, "stats"), (system, large, "list"))
+        found.append(
+            _budget(
+                f"stats at {size_label(large)} / list at {size_label(large)}",
+                system,
+                wall,
+                f"≤ {STATS_FACTOR}",
+                lambda v: v <= STATS_FACTOR,
+                cpu,
+            )
+        )
     for system in TASKCLI_SYSTEMS:
         for operation in COMPARED_WITH_TASKWARRIOR:
             wall, cpu = _pair(

@@ -48,6 +48,7 @@ def _commands(pool: Iterator[str], fixed: str) -> dict[str, Callable[[], tuple[s
         "update": lambda: ("update", fixed, "--title", "renamed"),
         "annotate": lambda: ("annotate", fixed, "a note"),
         "next": lambda: ("next",),
+        "stats": lambda: ("stats",),
         "delete": lambda: ("delete", next(pool), "--yes"),
         "export": lambda: ("export",),
     }

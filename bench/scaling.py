@@ -24,7 +24,7 @@ from bench.workloads import Dataset, Taskcli, base_env, middle_targets, write_ta
 
 OPERATIONS = (
     "add", "list", "list --limit 0", "show", "done", "done (recurring)", "update", "next",
-    "list --sort urgency", "export",
+    "list --sort urgency", "stats", "export",
 )  # fmt: skip
 SYSTEM_ORDER = ("sqlite", "postgres", "taskwarrior")
 FLOOR_ARGV = [PYTHON, "-c", "import sqlmodel, typer"]
@@ -66,6 +66,7 @@ def taskcli_commands(refs: list[str], recurring: list[str]) -> Commands:
         "update": lambda i: ("update", refs[i], "-P", "low", "--add-tag", "bench"),
         "next": lambda i: ("next",),
         "list --sort urgency": lambda i: ("list", "--sort", "urgency"),
+        "stats": lambda i: ("stats",),
         "export": lambda i: ("export",),
     }
 

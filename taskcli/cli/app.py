@@ -17,6 +17,7 @@ from taskcli.cli import (
     journal,
     output,
     planning,
+    stats,
     tasks,
     transfer,
 )  # fmt: skip
@@ -225,8 +226,8 @@ def root(
 
 
 # One Typer per command module: the top-level commands merge into the root, groups get a name.
-for commands in (auth.app, tasks.app, changes.app, edit.app, planning.app, journal.app,
-                 transfer.app):  # fmt: skip
+for commands in (auth.app, tasks.app, changes.app, edit.app, planning.app, stats.app,
+                 journal.app, transfer.app):  # fmt: skip
     app.add_typer(commands)
 app.add_typer(db.app, name="db")
 app.add_typer(planning.context_app, name="context")

@@ -14,7 +14,7 @@ from taskcli.core import tasks as changes
 from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
-from taskcli.core.listing import TaskFilter, filter_conditions, list_tasks
+from taskcli.core.listing import TaskFilter, list_tasks, matches
 from taskcli.core.tasks import COLUMNS, SERIES, Completion, tasks, to_record
 
 PREVIEW = 5  # the titles a confirmation shows
@@ -33,7 +33,7 @@ def preview(
 
 
 def _where(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> sa.ColumnElement[bool]:
-    return sa.and_(*filter_conditions(conn, user_id, flt))
+    return matches(conn, user_id, flt, now=utc_now())
 
 
 def _sorted(rows: Any) -> list[dict[str, Any]]:

@@ -106,7 +106,7 @@ def filter_conditions(
     if flt.due_before is not None:
         conditions.append(tasks.c.due <= flt.due_before)
     if flt.overdue:
-        conditions.append(tasks.c.due < utc_now())
+        conditions.append(tasks.c.due < now)
         conditions.append(tasks.c.status != TaskStatus.completed.value)
     if flt.search:
         conditions.append(
@@ -116,6 +116,14 @@ def filter_conditions(
             )
         )
     return conditions + _tag_conditions(conn, flt.tags)
+
+
+def matches(
+    conn: Connection, user_id: uuid.UUID, flt: TaskFilter, *, now: datetime
+) -> sa.ColumnElement[bool]:
+    """True for a task of the user that ``flt`` selects: its conditions as one, for a count
+    beside others in one grouped query (see :mod:`taskcli.core.stats`)."""
+    return sa.and_(*filter_conditions(conn, user_id, flt, now=now))
 
 
 def _planning_conditions(

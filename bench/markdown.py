@@ -40,6 +40,7 @@ def render(results: dict) -> str:
     lines += _scaling_section(results.get("scaling", {}), results.get("imports", {}))
     lines += _roundtrip_section(results.get("roundtrips", {}))
     lines += _rls_section(results.get("rls", {}))
+    lines += _bulk_section(results.get("bulk", {}))
     lines += _throughput_section(results)
     lines += ["## Budgets", ""]
     rows = [
@@ -155,6 +156,20 @@ def _roundtrip_section(roundtrips: dict) -> list[str]:
         + details
         + ["```", ""]
     )
+
+
+def _bulk_section(bulk: dict) -> list[str]:
+    if not bulk.get("systems"):
+        return []
+    lines = [
+        "## Bulk change",
+        "",
+        f"`done --status pending --status in_progress --yes` among {bulk['size']:,} tasks"
+        f" ({bulk['open']:,} open), then `undo --yes` of it (seconds, one run):",
+        "",
+    ]
+    rows = [[system, f["done_s"], f["undo_s"]] for system, f in bulk["systems"].items()]
+    return lines + _table(["database", "done", "undo"], rows)
 
 
 def _rls_section(rls: dict) -> list[str]:

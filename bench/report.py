@@ -11,6 +11,7 @@ FLOOR_FACTOR = 1.3
 FLAT_FACTOR = 1.15
 FLAT_OPERATIONS = ("add", "list", "show", "done", "done (recurring)", "update")
 NEXT_FACTOR = 1.2  # `next` at the largest size, against a list page there
+BULK_SECONDS = 5.0  # `done` of every open task at the largest size by one filter
 STATS_FACTOR = 2.0  # `stats` counts every task: at the largest size, against a list page
 COMPARED_WITH_TASKWARRIOR = ("list --limit 0", "export")
 VERSUS_FACTOR = 0.5  # taskcli at most half of Taskwarrior's time: "≥ 2× faster"
@@ -82,6 +83,17 @@ def budgets(results: dict) -> list[dict]:
             lambda v: v >= IMPORT_RATE,
         )
     )
+    bulk = results.get("bulk", {})
+    for system, figures in bulk.get("systems", {}).items():
+        found.append(
+            _budget(
+                f"bulk done by one filter, {system}",
+                f"{size_label(bulk['size'])} tasks, s",
+                figures.get("done_s"),
+                f"≤ {BULK_SECONDS:.0f}",
+                lambda v: v <= BULK_SECONDS,
+            )
+        )
     for system, by_size in results.get("memory", {}).items():
         for size, figures in by_size.items():
             found.append(

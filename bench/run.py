@@ -23,7 +23,16 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import isolation, markdown, report, roundtrips, scaling, suites, taskwarrior  # noqa: E402
+from bench import (  # noqa: E402
+    bulk,
+    isolation,
+    markdown,
+    report,
+    roundtrips,
+    scaling,
+    suites,
+    taskwarrior,
+)  # fmt: skip
 from bench.context import PROFILES, Profile, Run  # noqa: E402
 from bench.runner import capture  # noqa: E402
 from bench.workloads import TASKCLI, base_env  # noqa: E402
@@ -34,6 +43,7 @@ SECTIONS = {
     "scaling": scaling.section,
     "roundtrips": roundtrips.section,
     "rls": isolation.section,
+    "bulk": bulk.section,
     "import": suites.import_section,
     "memory": suites.memory_section,
 }

@@ -339,3 +339,15 @@ def test_an_annotation_keeps_its_time_when_its_text_changes(
         {"entry": "2020-01-01T10:00:00Z", "text": "an old note"},  # sorted by time
         {"entry": entry, "text": "second version"},
     ]
+
+
+def test_an_edit_is_one_undo_step(taskcli, user, monkeypatch, tmp_path):
+    taskcli.ok("add", "task", "-t", "a", "-P", "low")
+    before = taskcli.ok("export").stdout
+    use_editor(monkeypatch, tmp_path, (r"^title: .*", "title: renamed"),
+               (r"^priority: .*", "priority: high"), (r"^tags: .*", "tags: b c"))  # fmt: skip
+    taskcli.ok("edit", "1")
+    assert (shown(taskcli)["title"], shown(taskcli)["priority"]) == ("renamed", "high")
+    entry = taskcli.ok("undo", "--yes", "--json").json()
+    assert (entry["command"], entry["count"]) == ("edit", 1)
+    assert taskcli.ok("export").stdout == before

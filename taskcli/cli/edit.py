@@ -46,7 +46,7 @@ def edit_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
             path.unlink()
             render.task_changes([record], verb="no changes to", as_json=as_json, many=False)
             return
-        with logged_in(ctx) as session:
+        with logged_in(ctx, journaled=True) as session:
             updated = tasks.update_task(session.conn, user_id=session.identity.user_id,
                                         ref=str(record["number"]), changes=changes)  # fmt: skip
     path.unlink()

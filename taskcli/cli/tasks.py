@@ -238,10 +238,11 @@ def show_command(ctx: typer.Context, ref: Ref, as_json: Json = False) -> None:
     "update",
     "taskcli update 3 --due +2w --add-tag waiting",
     "taskcli update 3 -P low --no-project",
+    "taskcli update 3 4 7 --add-tag review",
 )
 def update_command(
     ctx: typer.Context,
-    ref: Ref,
+    refs: Refs,
     title: Annotated[str | None, typer.Option("--title", metavar="TEXT", help="New title.")] = None,
     description: Annotated[
         str | None, typer.Option("--description", "-d", metavar="TEXT", help="New description.")
@@ -334,9 +335,10 @@ def update_command(
              "scheduled": _when(scheduled), "recur": recur, "until": _when(until)}  # fmt: skip
     fields = {key: value for key, value in given.items() if value is not None}
     fields.update({name: None for name, (_value, clear) in pairs.items() if clear})
-    for refs in (add_depends, remove_depends):
-        if refs:
-            parse_refs(refs)
+    parse_refs(refs)
+    for dependencies in (add_depends, remove_depends):
+        if dependencies:
+            parse_refs(dependencies)
     if set(add_depends or []) & set(remove_depends or []):
         raise UsageError("--add-depends and --remove-depends of the same task exclude each other")
     changes = tasks.TaskChanges(
@@ -344,10 +346,10 @@ def update_command(
         list(add_depends or []), list(remove_depends or []),
     )  # fmt: skip
     with logged_in(ctx, journaled=True) as session:
-        record = tasks.update_task(
-            session.conn, user_id=session.identity.user_id, ref=ref, changes=changes
+        records = tasks.update_tasks(
+            session.conn, user_id=session.identity.user_id, refs=refs, changes=changes
         )
-    render.task_changes([record], verb="updated", as_json=as_json, many=False)
+    render.task_changes(records, verb="updated", as_json=as_json, many=len(refs) > 1)
 
 
 def planning_view(ctx: typer.Context, session, flt, *, no_context: bool):

@@ -340,25 +340,32 @@ def complete(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> Comple
 
 def completed_rows(conn: Connection, user_id: uuid.UUID, rows: Sequence[sa.Row[Any]]) -> Completion:
     """What completing ``rows`` (COLUMNS and SERIES, just completed) did: the next
-    occurrence of each recurring one is made here, in the caller's transaction."""
+    occurrence of each recurring one is made here, in the caller's transaction, all of
+    them with three statements however many there are."""
     done = Completion(sorted((to_record(r[: len(COLUMNS)]) for r in rows),
                              key=lambda r: r["number"]))  # fmt: skip
+    plans = []
     for row in rows:
         record = to_record(row[: len(COLUMNS)])
         series = dict(zip([c.name for c in SERIES], row[len(COLUMNS) :], strict=True))
-        if record["recur"] and record["due"] is not None:
-            following = _next_occurrence(conn, user_id, record, series)
-            if following is not None:
-                done.next_occurrences[record["id"]] = following
+        following = _next_values(user_id, record, series)
+        if following is not None:
+            plans.append((record, following))
+    made = _next_occurrences(conn, user_id, plans)
+    for record, following in plans:
+        done.next_occurrences[record["id"]] = made[following["id"]]
     return done
 
 
-def _next_occurrence(
-    conn: Connection, user_id: uuid.UUID, record: dict[str, Any], series: dict[str, Any]
+def _next_values(
+    user_id: uuid.UUID, record: dict[str, Any], series: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The occurrence after ``record`` (created when missing), or None past ``until``."""
+    """The columns (but the number) of the occurrence after ``record``, or None when it
+    does not recur or the next one would be past ``until``."""
     from taskcli.core import recurrence
 
+    if not (record["recur"] and record["due"] is not None):
+        return None
     anchor = as_utc(series["recur_anchor"] or record["due"])
     series_id = series["recur_series"] or record["id"]
     index = (series["recur_index"] or 0) + 1
@@ -366,19 +373,13 @@ def _next_occurrence(
     due = recurrence.due_of(period, anchor=anchor, index=index, previous=record["due"])
     if record["until"] is not None and due > record["until"]:
         return None
-    next_id = recurrence.next_occurrence_id(record["id"])
-    existing = conn.execute(
-        sa.select(*COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id == next_id)
-    ).first()
-    if existing is not None:
-        return to_record(existing)
     now = utc_now()
     shift = due - record["due"]
     copied = {name: record[name] for name in (
         "title", "description", "priority", "project", "tags", "annotations", "depends",
         "recur", "until")}  # fmt: skip
-    values = {
-        "id": next_id,
+    return {
+        "id": recurrence.next_occurrence_id(record["id"]),
         "user_id": user_id,
         **copied,
         "status": TaskStatus.pending.value,
@@ -392,9 +393,28 @@ def _next_occurrence(
         "recur_index": index,
         "recur_anchor": anchor,
     }
-    number = conn.execute(draw_numbers(user_id, 1)).scalar_one()
-    row = conn.execute(tasks.insert().values(number=number, **values).returning(*COLUMNS))
-    return to_record(row.one())
+
+
+def _next_occurrences(
+    conn: Connection, user_id: uuid.UUID, plans: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The planned occurrences by id: those that exist already (an earlier completion of
+    the same occurrence made them) as they are, the others inserted with fresh numbers
+    (in the order of the tasks completed)."""
+    if not plans:
+        return {}
+    wanted = [following["id"] for _record, following in plans]
+    query = sa.select(*COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id.in_(wanted))
+    made = {row.id: to_record(row) for row in conn.execute(query)}
+    missing = [following for _record, following in sorted(plans, key=lambda p: p[0]["number"])
+               if following["id"] not in made]  # fmt: skip
+    if missing:
+        first = conn.execute(draw_numbers(user_id, len(missing))).scalar_one()
+        rows = [{**following, "number": first + i} for i, following in enumerate(missing)]
+        inserted = conn.execute(tasks.insert().returning(*COLUMNS, sort_by_parameter_order=True),
+                                rows)  # fmt: skip
+        made.update((row.id, to_record(row)) for row in inserted)
+    return made
 
 
 def delete_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict[str, Any]]:
@@ -476,6 +496,18 @@ def update_task(
         return _update_one(conn, user_id=user_id, refs=parsed, values=values)
 
 
+def update_tasks(
+    conn: Connection, *, user_id: uuid.UUID, refs: Sequence[str], changes: TaskChanges
+) -> list[dict[str, Any]]:
+    """:func:`update_task` of each task ``refs`` name, all or none (one transaction)."""
+    if len(refs) == 1:
+        return [update_task(conn, user_id=user_id, ref=refs[0], changes=changes)]
+    with atomic(conn):
+        named = resolve(conn, user_id=user_id, refs=parse_refs(list(refs)), lock=True)
+        return [update_task(conn, user_id=user_id, ref=str(record["id"]), changes=changes)
+                for record in named]  # fmt: skip
+
+
 def _needs_stored_task(values: dict[str, Any], changes: TaskChanges) -> bool:
     """Whether the change depends on what is stored: dependencies (cycles), recurrence
     (a recurring task needs a due date), completion (a recurring task's next one), or the
@@ -496,7 +528,9 @@ def _follow_completed(conn: Connection, user_id: uuid.UUID, record: dict[str, An
         return
     where = sa.and_(tasks.c.user_id == user_id, tasks.c.id == record["id"])
     series = conn.execute(sa.select(*SERIES).where(where)).one()._asdict()
-    _next_occurrence(conn, user_id, record, series)
+    following = _next_values(user_id, record, series)
+    if following is not None:
+        _next_occurrences(conn, user_id, [(record, following)])
 
 
 def _series_restart(due: datetime | None) -> dict[str, Any]:

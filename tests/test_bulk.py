@@ -85,3 +85,20 @@ def test_on_a_terminal_it_shows_the_count_and_the_first_titles_and_asks(taskcli,
     code, stdout, _ = run_in_pty("done", "-t", "shop", input="y\n", stderr_on_terminal=True)
     assert code == 0, stdout
     assert sum(t["status"] == "completed" for t in export(taskcli)) == 5
+
+
+def test_update_of_several_refs_is_all_or_nothing_and_one_undo_step(taskcli, shopping):
+    before = taskcli.ok("export").stdout
+    refused = taskcli("update", "1", "2", "99", "-P", "high")
+    assert refused.exit_code == 4 and "99" in refused.stderr
+    assert taskcli.ok("export").stdout == before
+    updated = taskcli.ok("update", "1", "2", "5", "-P", "high", "--add-tag", "x", "--json")
+    assert [(t["number"], t["priority"]) for t in updated.json()] == [
+        (1, "high"), (2, "high"), (5, "high")
+    ]  # fmt: skip
+    assert all("x" in by_number(taskcli)[n]["tags"] for n in (1, 2, 5))
+    one = taskcli.ok("update", "3", "--title", "free range eggs", "--json").json()
+    assert one["number"] == 3  # one REF: the task object
+    taskcli.ok("undo", "--yes")
+    assert taskcli.ok("undo", "--yes", "--json").json()["count"] == 3
+    assert taskcli.ok("export").stdout == before

@@ -18,7 +18,8 @@ def _walk(command, path=()):
 
 
 COMMANDS = list(_walk(typer.main.get_command(app)))
-WHEN_COMMANDS = {("add",), ("update",), ("list",), ("export",), ("next",), ("context", "define")}
+WHEN_COMMANDS = {("add",), ("update",), ("list",), ("export",), ("next",), ("context", "define"),
+                 ("start",), ("stop",), ("done",), ("reopen",), ("delete",)}  # fmt: skip
 
 
 def help_page(taskcli, path) -> str:

@@ -324,10 +324,11 @@ def atomic(conn: Connection, *, commit: bool = True) -> Iterator[Connection]:
     try:
         yield conn
     except BaseException:
-        conn.info[_IN_ATOMIC] = False
-        # After Ctrl-C or a lost server the connection is gone, and the server rolls back
-        # by itself; the original error is the one to report.
+        # After Ctrl-C or a lost server the connection is gone (not even its info can be
+        # read), and the server rolls back by itself; the original error is the one to
+        # report.
         if not conn.invalidated:
+            conn.info[_IN_ATOMIC] = False
             with suppress(exc.SQLAlchemyError):
                 conn.exec_driver_sql("ROLLBACK")
         raise

@@ -59,12 +59,12 @@ def recorded(conn: Connection, *, user_id: uuid.UUID, command: str, client: str)
         finally:
             pgsessions.journal_as(conn, command=None, client=None)
         return
+    _sqlite_triggers(conn)  # before the transaction: a rollback does not undo them
     with atomic(conn):
         step = _sqlite_begin(conn, user_id=user_id, command=command, client=client)
-        try:
-            yield
-        finally:
-            conn.exec_driver_sql("UPDATE temp.taskcli_journal_context SET step = NULL")
+        yield
+        # (after a failure the rollback puts the step back to NULL by itself)
+        conn.exec_driver_sql("UPDATE temp.taskcli_journal_context SET step = NULL")
         _drop_if_empty(conn, user_id, step)
 
 
@@ -72,7 +72,6 @@ def recorded(conn: Connection, *, user_id: uuid.UUID, command: str, client: str)
 
 
 def _sqlite_begin(conn: Connection, *, user_id: uuid.UUID, command: str, client: str) -> int:
-    _sqlite_triggers(conn)
     step = conn.execute(
         counters.update()
         .where(counters.c.user_id == user_id)

@@ -103,6 +103,8 @@ def journal_as(conn: Connection, *, command: str | None, client: str | None) -> 
     """From the next transaction on, the database journals task changes on ``conn`` as
     ``command`` from ``client`` (None: not any more). The values must be journal-safe
     text (taskcli.core.journal.safe_text): they travel as literals."""
+    if conn.invalidated:  # gone (Ctrl-C, a lost server): nothing more will be sent
+        return
     presenter = conn.info.get(PRESENTER)
     if presenter is not None:
         presenter.journal = None if command is None else (command, client or "")

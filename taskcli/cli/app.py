@@ -9,6 +9,7 @@ import typer
 
 from taskcli import __version__
 from taskcli.cli import (
+    account,
     auth,
     changes,
     config,
@@ -226,9 +227,12 @@ def root(
 
 
 # One Typer per command module: the top-level commands merge into the root, groups get a name.
-for commands in (auth.app, tasks.app, changes.app, edit.app, planning.app, stats.app,
+for commands in (auth.app, account.app, tasks.app, changes.app, edit.app, planning.app, stats.app,
                  journal.app, transfer.app):  # fmt: skip
     app.add_typer(commands)
+app.add_typer(account.sessions_app, name="sessions")
+app.add_typer(account.auth_app, name="auth")
+app.add_typer(account.account_app, name="account")
 app.add_typer(db.app, name="db")
 app.add_typer(planning.context_app, name="context")
 app.add_typer(config.app, name="config")

@@ -40,38 +40,42 @@ def _ask_email(email: str | None) -> str:
     return terminal.current().prompt("Email")
 
 
-def _ask_password(password_stdin: bool, *, confirm: bool) -> str:
+def ask_password(password_stdin: bool, *, confirm: bool = False, label: str = "Password") -> str:
+    """A secret from the next line of stdin (``--password-stdin``) or asked hidden on the
+    terminal, twice when ``confirm`` (a new password)."""
     from taskcli.core.errors import UsageError
 
     if password_stdin:
-        return first_stdin_line("password")
+        return first_stdin_line(label.lower())
     if not terminal.current().stdin_is_tty():
-        raise UsageError("no password and stdin is not a terminal", hint="use --password-stdin")
+        raise UsageError(
+            f"no {label.lower()} and stdin is not a terminal", hint="use --password-stdin"
+        )
     if not confirm:
-        return terminal.current().prompt("Password", hidden=True)
-    return _ask_new_password()
+        return terminal.current().prompt(label, hidden=True)
+    return _ask_new_password(label)
 
 
-def _ask_new_password() -> str:
+def _ask_new_password(label: str) -> str:
     """Asked twice, hidden; a password the rules refuse is refused before the second time."""
     from taskcli.core.security import check_password_rules
 
     ask = terminal.current().prompt
     while True:
-        password = ask("Password", hidden=True)
+        password = ask(label, hidden=True)
         check_password_rules(password)
         if ask("Repeat for confirmation", hidden=True) == password:
             return password
         output.message("error: the two passwords do not match; again")
 
 
-def _start_session(ctx: typer.Context, action, *, email, password, as_json, verb) -> None:
+def _start_session(ctx: typer.Context, action, *, as_json, verb, **credentials) -> None:
     """Register or log in and keep the token (see :func:`taskcli.core.logins.log_in`)."""
     from taskcli.core import logins
 
     settings = state(ctx).settings()
     login, storage = logins.log_in(
-        state(ctx).database(), token_store(ctx), action, email=email, password=password,
+        state(ctx).database(), token_store(ctx), action, **credentials,
         session_days=settings.session_days, client=_client(),
     )  # fmt: skip
     if as_json:
@@ -96,7 +100,7 @@ def register_command(
     from taskcli.core import accounts
 
     address = _ask_email(email)
-    password = _ask_password(password_stdin, confirm=True)
+    password = ask_password(password_stdin, confirm=True)
     _start_session(ctx, accounts.register, email=address, password=password,
                    as_json=as_json, verb="registered and logged in")  # fmt: skip
 
@@ -111,15 +115,30 @@ def login_command(
     ctx: typer.Context,
     email: Email = None,
     password_stdin: PasswordStdin = False,
+    reset_code: Annotated[
+        bool,
+        typer.Option(
+            "--reset-code",
+            help="Log in with the administrator's one-time code instead (asked, hidden; "
+            "with --password-stdin the first line), and set a new password (asked twice; "
+            "the next line).",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Log in and keep the session token in the OS keyring."""
-    from taskcli.core import accounts
+    from taskcli.core import accounts, lifecycle
 
     address = _ask_email(email)
-    password = _ask_password(password_stdin, confirm=False)
-    _start_session(ctx, accounts.login, email=address, password=password,
-                   as_json=as_json, verb="logged in")  # fmt: skip
+    if not reset_code:
+        password = ask_password(password_stdin)
+        _start_session(ctx, accounts.login, email=address, password=password,
+                       as_json=as_json, verb="logged in")  # fmt: skip
+        return
+    code = ask_password(password_stdin, label="Reset code")
+    new = ask_password(password_stdin, confirm=True, label="New password")
+    _start_session(ctx, lifecycle.reset_login, email=address, code=code, new=new,
+                   as_json=as_json, verb="password set; logged in")  # fmt: skip
 
 
 @command(app, "logout", "taskcli logout", "taskcli logout --all")

@@ -1,5 +1,5 @@
-"""``taskcli db``: migrate, status, history, downgrade, rotate-key, grant (an
-administrator's commands)."""
+"""``taskcli db``: migrate, status, history, downgrade, rotate-key, grant, and the user
+commands users, lock, unlock, reset-password (an administrator's commands)."""
 
 from typing import Annotated
 
@@ -11,7 +11,8 @@ from taskcli.cli.options import Json, Yes, confirm_or_require_yes
 from taskcli.cli.state import state
 
 app = group(
-    "Database schema and roles: migrate, status, history, downgrade, rotate-key, grant.",
+    "Database schema, roles and accounts: migrate, status, history, downgrade, rotate-key, "
+    "grant, users, lock, unlock, reset-password.",
     "taskcli db status",
     "taskcli db migrate --database-url URL",
 )
@@ -200,3 +201,88 @@ def grant_command(
         return
     for grant in granted:
         output.print_line(f"granted {', '.join(grant.privileges)} on {grant.on} to {role}")
+
+
+Email = Annotated[str, typer.Argument(metavar="EMAIL", help="The account's login email.")]
+
+
+def _account_document(account) -> dict:
+    from taskcli.core.dates import format_utc
+
+    return {
+        "email": account.email,
+        "created_at": format_utc(account.created_at),
+        "last_login_at": format_utc(account.last_login_at),
+        "task_count": account.task_count,
+        "locked": account.locked,
+    }
+
+
+@command(app, "users", "taskcli db users", "taskcli db users --json")
+def users_command(ctx: typer.Context, as_json: Json = False) -> None:
+    """List the accounts: email, created, last login, task count, locked (owner only;
+    never a task's content)."""
+    from taskcli.core import admin
+
+    with state(ctx).database().connect(admin=True) as conn:
+        accounts = admin.list_users(conn)
+    if as_json:
+        output.print_json([_account_document(account) for account in accounts])
+        return
+    for account in accounts:
+        document = _account_document(account)
+        output.print_line(
+            f"{output.visible(account.email)}  created {document['created_at']}  "
+            f"last login {document['last_login_at'] or 'never'}  "
+            f"{account.task_count} task(s){'  LOCKED' if account.locked else ''}"
+        )
+
+
+@command(app, "lock", "taskcli db lock someone@example.com")
+def lock_command(ctx: typer.Context, email: Email, as_json: Json = False) -> None:
+    """Lock an account: it cannot log in and its sessions end (owner only)."""
+    from taskcli.core import admin
+
+    with state(ctx).database().connect(admin=True) as conn:
+        ended = admin.lock(conn, email)
+    if as_json:
+        output.print_json({"email": email.strip().lower(), "locked": True, "sessions_ended": ended})
+    else:
+        output.print_line(f"locked {email.strip().lower()}; {ended} session(s) ended")
+
+
+@command(app, "unlock", "taskcli db unlock someone@example.com")
+def unlock_command(ctx: typer.Context, email: Email, as_json: Json = False) -> None:
+    """Unlock an account: it can log in again (owner only)."""
+    from taskcli.core import admin
+
+    with state(ctx).database().connect(admin=True) as conn:
+        admin.unlock(conn, email)
+    if as_json:
+        output.print_json({"email": email.strip().lower(), "locked": False})
+    else:
+        output.print_line(f"unlocked {email.strip().lower()}")
+
+
+@command(
+    app,
+    "reset-password",
+    "taskcli db reset-password someone@example.com",
+    "taskcli db reset-password someone@example.com --json",
+)
+def reset_password_command(ctx: typer.Context, email: Email, as_json: Json = False) -> None:
+    """Print a one-time code, valid for a day, that the user exchanges for a new password
+    with `taskcli login --reset-code` (owner only; the code is shown this once)."""
+    from taskcli.core import admin
+    from taskcli.core.dates import format_utc
+
+    with state(ctx).database().connect(admin=True) as conn:
+        reset = admin.reset_password(conn, email)
+    if as_json:
+        output.print_json(
+            {"email": reset.email, "code": reset.code, "expires_at": format_utc(reset.expires_at)}
+        )
+        return
+    output.print_line(f"one-time code for {reset.email}: {reset.code}")
+    output.print_line(f"valid until {format_utc(reset.expires_at)}; the user runs:")
+    output.print_line(f"  taskcli login --email {reset.email} --reset-code")

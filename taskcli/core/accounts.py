@@ -50,11 +50,18 @@ def _database_secrets(conn: Connection) -> tuple[str, str]:
     return rows["signing_key"], rows["database_id"]
 
 
-def _start_session(
+def start_session(
     conn: Connection, *, user_id: uuid.UUID, email: str, session_days: int, client: str
 ) -> Login:
+    """A new session of the account (SQLite; on PostgreSQL the database's
+    ``taskcli_new_session`` does the same): refused for a locked account, noted as its
+    last login."""
     key, database_id = _database_secrets(conn)
     now = utc_now()
+    locked = conn.execute(sa.select(users.c.locked_at).where(users.c.id == user_id)).scalar()
+    if locked is not None:
+        raise account_locked()
+    conn.execute(users.update().where(users.c.id == user_id).values(last_login_at=now))
     session_id = uuid.uuid4()
     secret = security.new_session_secret()
     expires_at = now + timedelta(days=session_days)
@@ -105,18 +112,22 @@ def register(
                 )
             )
             conn.execute(counters.insert().values(user_id=user_id, next_task_number=1))
-            return _start_session(
+            return start_session(
                 conn, user_id=user_id, email=email, session_days=session_days, client=client
             )
     except exc.IntegrityError:
-        raise _taken(email) from None
+        raise taken(email) from None
 
 
 def _on_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _taken(email: str) -> ConflictError:
+def account_locked() -> AuthError:
+    return AuthError("this account is locked", hint="ask the database administrator to unlock it")
+
+
+def taken(email: str) -> ConflictError:
     return ConflictError(
         f"an account with the email {email} already exists", hint="run: taskcli login"
     )
@@ -126,19 +137,29 @@ def _wrong_credentials() -> AuthError:
     return AuthError(WRONG_CREDENTIALS, hint="check the email and password")
 
 
+def throttled(retry_after: int) -> AuthError:
+    return AuthError(
+        f"too many failed logins for this email; try again in {retry_after} s",
+        hint="wait, then check the email and password",
+    )
+
+
 def _pg_login(action: Any, conn: Connection, email: str, password: str, days: int,
               client: str) -> Login:  # fmt: skip
     """Register or log in through the database's functions (their row says how it went)."""
     row = action(conn, email=email, password=password, days=days, client=client[:255])
+    return logged_in_row(row, email, wrong=_wrong_credentials)
+
+
+def logged_in_row(row: Any, email: str, *, wrong: Any) -> Login:
+    """The login a register, login or reset row of the database started, or its error
+    (``wrong()`` for a wrong password or code)."""
     if row.status == "taken":
-        raise _taken(email)
+        raise taken(email)
     if row.status == "throttled":
-        raise AuthError(
-            f"too many failed logins for this email; try again in {row.retry_after} s",
-            hint="wait, then check the email and password",
-        )
+        raise throttled(row.retry_after)
     if row.status != "ok":
-        raise _wrong_credentials()
+        raise wrong()
     identity = Identity(row.user_id, email, row.session_id, as_utc(row.expires_at))
     return Login(identity, pgsessions.token_for(row, email))
 
@@ -156,12 +177,10 @@ def login(conn: Connection, *, email: str, password: str, session_days: int, cli
             users.c.email == email
         )
     ).first()
-    password_hash = security.hash_with_setting(
-        password, row.password_setting if row else security.DUMMY_SETTING
-    )
-    stored = row.password_verifier if row else ""
-    matches = hmac.compare_digest(proofs.verifier(password_hash), stored)
-    if not matches or row is None or len(password) > security.PASSWORD_MAX:
+    if row is None:
+        password_matches(password, security.DUMMY_SETTING, "")  # the same cost
+        raise _wrong_credentials()
+    if not password_matches(password, row.password_setting, row.password_verifier):
         raise _wrong_credentials()
     with atomic(conn):
         if security.needs_new_setting(row.password_setting):
@@ -173,9 +192,17 @@ def login(conn: Connection, *, email: str, password: str, session_days: int, cli
                     password_setting=setting, password_verifier=new_verifier, updated_at=utc_now()
                 )
             )
-        return _start_session(
+        return start_session(
             conn, user_id=row.id, email=email, session_days=session_days, client=client
         )
+
+
+def password_matches(password: str, setting: str, stored_verifier: str) -> bool:
+    """Whether ``password`` is the one whose verifier is stored (SQLite; PostgreSQL checks
+    a proof of it). One longer than the rules allow matches nothing."""
+    password_hash = security.hash_with_setting(password, setting)
+    matches = hmac.compare_digest(proofs.verifier(password_hash), stored_verifier)
+    return matches and len(password) <= security.PASSWORD_MAX
 
 
 def verified(conn: Connection, identity: Identity) -> Identity:

@@ -18,6 +18,15 @@ from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.errors import AuthError, SchemaError
 from taskcli.core.lean_tables import meta, sessions, users
 
+# Why a session ended, when not by its own logout (migration 0008's taskcli_present says
+# the same on PostgreSQL; the tests hold both to these words).
+ENDED = {
+    "password": "your session ended (the account's password was changed)",
+    "revoked": "your session ended (revoked with taskcli sessions revoke)",
+    "locked": "your session ended (the account is locked)",
+    "reset": "your session ended (the password was reset)",
+}
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -47,6 +56,7 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
             id_row.c.value.label("database_id"),
             sessions.c.user_id,
             sessions.c.revoked_at,
+            sessions.c.ended_reason,
             sessions.c.expires_at,
             users.c.email,
         )
@@ -77,7 +87,7 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
     if row.user_id is None or row.user_id != claims.user_id or row.email is None:
         raise AuthError("your session has ended")
     if row.revoked_at is not None:
-        raise AuthError("your session was logged out")
+        raise AuthError(ENDED.get(row.ended_reason or "", "your session was logged out"))
     expires_at = as_utc(row.expires_at)
     if expires_at <= utc_now():
         raise AuthError("your session has expired")

@@ -24,6 +24,7 @@ sessions = sa.table(
     sa.column("secret_hash", sa.String),
     sa.column("expires_at", UTC_TIMESTAMP),
     sa.column("revoked_at", UTC_TIMESTAMP),
+    sa.column("ended_reason", sa.String),
 )
 tasks = sa.table(
     "tasks",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
@@ -114,6 +114,39 @@ def log_out(database: Database, store: TokenStore, *, everywhere: bool) -> Logge
             raise
         store.delete()
         return LoggedOut(None, 0)
-    if not session.token.from_environment:
-        store.delete()
+    _forget(store, session.token)
     return LoggedOut(session.identity.email, ended)
+
+
+def _forget(store: TokenStore, stored: StoredToken) -> None:
+    """Forget the stored token of a session that just ended (one the caller gave through
+    the environment stays the caller's)."""
+    if not stored.from_environment:
+        store.delete()
+
+
+def revoke_sessions(database: Database, store: TokenStore, prefixes: list[str]) -> list[Any]:
+    """End the account's sessions that ``prefixes`` name (taskcli.core.lifecycle); when
+    this machine's is among them, its token is forgotten as a logout forgets it."""
+    from taskcli.core import lifecycle
+
+    with logged_in(database, store) as session:
+        ended = lifecycle.revoke_sessions(
+            session.conn, identity=session.identity, prefixes=prefixes
+        )
+    if any(info.current for info in ended):
+        _forget(store, session.token)
+    return ended
+
+
+def delete_account(database: Database, store: TokenStore, password: str) -> tuple[str, int]:
+    """Delete the logged-in account and forget its token; (email, tasks deleted)."""
+    from taskcli.core import accounts, lifecycle
+
+    with logged_in(database, store) as session:
+        email = accounts.verified(session.conn, session.identity).email
+        deleted = lifecycle.delete_account(
+            session.conn, identity=session.identity, password=password
+        )
+    _forget(store, session.token)
+    return email, deleted

@@ -147,6 +147,12 @@ class User(Model, table=True):
     password_verifier: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp(nullable=False))
+    # the account lifecycle (SPEC §18): a locked account cannot log in; the last login;
+    # an administrator's one-time reset code, as its SHA-256, and when it stops working
+    locked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    last_login_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    reset_code_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    reset_expires_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 def _id_column() -> sa.Column[uuid.UUID]:
@@ -188,6 +194,8 @@ class AuthSession(Model, table=True):
     expires_at: datetime = Field(sa_column=_timestamp(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     client: str | None = Field(default=None, sa_column=sa.Column(sa.String(255)))
+    # why it ended, when not by its own logout (taskcli.core.authentication.ENDED)
+    ended_reason: str | None = Field(default=None, sa_column=sa.Column(sa.String(16)))
 
 
 class SpentNonce(Model, table=True):

@@ -40,6 +40,7 @@ class Presenter:
         self.claims = claims
         self.in_transaction = False
         self.journal: tuple[str, str] | None = None  # (command, client) to journal as
+        self.also_spend: list[object] = []  # nonces of the next transaction's own proofs
 
     def _journal_settings(self) -> str:
         """Statements naming the command the database journals this transaction's task
@@ -59,7 +60,8 @@ class Presenter:
             claims.secret, user_id=claims.user_id, session_id=claims.session_id
         )
         # Only hex digits, uuids and numbers: nothing to quote, no % for the driver.
-        spend = _spend(proof.nonce)
+        spend = _spend(proof.nonce, *self.also_spend)
+        self.also_spend = []
         present = (
             f"SELECT taskcli_present('{claims.user_id}', '{claims.session_id}', "
             f"'{proof.nonce}', {proof.ts}, '{proof.proof}', '{_literal(claims.audience)}')"
@@ -87,9 +89,24 @@ def _literal(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _spend(nonce: object) -> str:
-    """Spend a proof's nonce and commit it before anything else in the message runs."""
-    return f"SELECT taskcli_spend('{nonce}'); COMMIT; "
+def _spend(*nonces: object) -> str:
+    """Spend proofs' nonces and commit them before anything else in the message runs."""
+    spent = ", ".join(f"taskcli_spend('{nonce}')" for nonce in nonces)
+    return f"SELECT {spent}; COMMIT; "
+
+
+def spend_with_next(conn: Connection, nonce: object) -> None:
+    """Spend ``nonce`` (a password or reset proof's) with the session proof of the next
+    transaction on ``conn``, in the same message, before anything else runs."""
+    presenter = conn.info.get(PRESENTER)
+    if presenter is None:
+        raise RuntimeError("no session is presented on this connection")
+    presenter.also_spend.append(nonce)
+
+
+def spent_first(nonce: object, statement: str) -> str:
+    """``statement`` with ``nonce`` spent and committed in front of it (no session)."""
+    return _spend(nonce) + statement
 
 
 def with_proof(conn: Connection, statement: str, executemany: bool = False) -> str:
@@ -146,7 +163,8 @@ def token_for(row: Any, email: str) -> str:
     )
 
 
-def _password_setting(conn: Connection, email: str) -> str:
+def password_setting(conn: Connection, email: str) -> str:
+    """The salt and parameters the database hands out for ``email`` (known or not)."""
     setting: str = conn.exec_driver_sql(
         "SELECT taskcli_password_setting(%s)", (email,)
     ).scalar_one()
@@ -157,7 +175,7 @@ def register(conn: Connection, *, email: str, password: str, days: int, client: 
     """The database's row: status ``ok`` (with the new session) or ``taken``."""
     # The salt the database already hands out for this email: it does not change when the
     # account is made, so watching an email's salt tells nobody when it registered.
-    setting = _password_setting(conn, email)
+    setting = password_setting(conn, email)
     verifier = proofs.verifier(security.hash_with_setting(password, setting))
     return conn.exec_driver_sql(
         "SELECT * FROM taskcli_register(%s, %s, %s, %s, %s)",
@@ -168,20 +186,30 @@ def register(conn: Connection, *, email: str, password: str, days: int, client: 
 def login(conn: Connection, *, email: str, password: str, days: int, client: str) -> Any:
     """The database's row: status ``ok`` (with the new session), ``wrong`` or ``throttled``
     (with ``retry_after`` seconds)."""
-    setting = _password_setting(conn, email)
-    password_hash = security.hash_with_setting(password, setting)
+    setting = password_setting(conn, email)
     new_setting = new_verifier = None
     if security.needs_new_setting(setting) and len(password) <= security.PASSWORD_MAX:
         new_setting, new_verifier = security.new_password(password)
     replacement = f"{new_setting}|{new_verifier}" if new_setting else ""
-    proof = proofs.login_proof(password_hash, email=email, new_verifier=replacement)
-    if len(password) > security.PASSWORD_MAX:  # register refuses it: it matches nothing
-        proof = proofs.LoginProof(proof.nonce, proof.ts, proof.r, proof.s + 1)
+    proof = password_proof(password, setting, email=email, bound=replacement)
+    call = "SELECT * FROM taskcli_login(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     return conn.exec_driver_sql(
-        _spend(proof.nonce) + "SELECT * FROM taskcli_login(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        spent_first(proof.nonce, call),
         (email, str(proof.nonce), proof.ts, str(proof.r), str(proof.s), client, days,
          new_setting, new_verifier),
     ).one()  # fmt: skip
+
+
+def password_proof(password: str, setting: str, *, email: str, bound: str) -> proofs.LoginProof:
+    """A login's proof of ``password`` for ``email`` (hashed under ``setting``), bound to
+    what it authorises. A password over the length limit (register refuses one) gives a
+    proof that matches nothing, at the same cost."""
+    proof = proofs.login_proof(
+        security.hash_with_setting(password, setting), email=email, new_verifier=bound
+    )
+    if len(password) > security.PASSWORD_MAX:
+        return proofs.LoginProof(proof.nonce, proof.ts, proof.r, proof.s + 1)
+    return proof
 
 
 def whoami(conn: Connection) -> Any:

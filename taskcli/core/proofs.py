@@ -103,11 +103,30 @@ def session_message(user_id: uuid.UUID, session_id: uuid.UUID, nonce: uuid.UUID,
     return f"taskcli-session|{user_id}|{session_id}|{nonce}|{ts}".encode()
 
 
+def _masked(secret: str, message: bytes) -> str:
+    """``secret XOR HMAC(sha256(secret), message)`` in hex (a secret of at most 64 bytes)."""
+    raw = secret.encode("utf-8")
+    mask = _mask(hashlib.sha256(raw).digest(), message, len(raw))
+    return bytes(a ^ b for a, b in zip(raw, mask, strict=True)).hex()
+
+
 def session_proof(secret: str, *, user_id: uuid.UUID, session_id: uuid.UUID) -> SessionProof:
     """A single-use proof of holding the session secret (at most 64 bytes)."""
-    raw = secret.encode("utf-8")
     nonce, ts = uuid.uuid4(), int(time.time())
-    key = hashlib.sha256(raw).digest()
-    mask = _mask(key, session_message(user_id, session_id, nonce, ts), len(raw))
-    masked = bytes(a ^ b for a, b in zip(raw, mask, strict=True))
-    return SessionProof(user_id, session_id, nonce, ts, masked.hex())
+    masked = _masked(secret, session_message(user_id, session_id, nonce, ts))
+    return SessionProof(user_id, session_id, nonce, ts, masked)
+
+
+@dataclass(frozen=True)
+class ResetProof:
+    nonce: uuid.UUID
+    ts: int
+    proof: str  # hex
+
+
+def reset_proof(code: str, *, email: str, bound: str) -> ResetProof:
+    """A single-use proof of holding a reset code (normalised; the database keeps its
+    SHA-256), bound to the email and to the new password's setting and verifier."""
+    nonce, ts = uuid.uuid4(), int(time.time())
+    message = f"taskcli-reset|{email}|{nonce}|{ts}|{bound}".encode()
+    return ResetProof(nonce, ts, _masked(code, message))

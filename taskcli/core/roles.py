@@ -28,7 +28,7 @@ APPLICATION_PRIVILEGES = (
     ("tasks", ("SELECT", "INSERT", "UPDATE", "DELETE")),
 )
 PRIVATE_TABLES = ("meta", "users", "sessions", "spent_nonces", "login_failures")
-# The SECURITY DEFINER functions of migration 0004 that the application role may call.
+# The SECURITY DEFINER functions of migrations 0004 and 0008 that the application role may call.
 APPLICATION_FUNCTIONS = (
     "taskcli_uid()",
     "taskcli_password_setting(text)",
@@ -38,6 +38,13 @@ APPLICATION_FUNCTIONS = (
     "taskcli_present(uuid, uuid, uuid, bigint, text, text)",
     "taskcli_whoami()",
     "taskcli_logout(boolean)",
+    # migration 0008: the account lifecycle
+    "taskcli_passwd(uuid, bigint, text, text, text, text)",
+    "taskcli_change_email(uuid, bigint, text, text, text, text, text)",
+    "taskcli_delete_account(uuid, bigint, text, text)",
+    "taskcli_sessions()",
+    "taskcli_revoke_sessions(uuid[])",
+    "taskcli_reset_login(text, uuid, bigint, text, text, text, text, integer)",
 )
 
 _OWNERSHIP = """

@@ -174,8 +174,8 @@ class Taskcli:
         result = self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
         return Result(result.exit_code, result.stdout, result.stderr)
 
-    def ok(self, *args: str, input: str | None = None) -> Result:
-        result = self(*args, input=input)
+    def ok(self, *args: str, input: str | None = None, env: dict | None = None) -> Result:
+        result = self(*args, input=input, env=env)
         assert result.exit_code == 0, (args, result.stdout, result.stderr)
         return result
 

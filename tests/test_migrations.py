@@ -255,3 +255,59 @@ def test_0006_indexes_the_tasks_with_dependencies_and_its_downgrade_drops_it(dat
         assert _rows(conn, "tasks", TASK_COLUMNS_0004) == rows_before
         migrate.upgrade(conn, "head")
         migrate.check(conn)
+
+
+# ---- 0008: the account lifecycle ----------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_0008_gives_the_granted_application_role_its_functions(taskcli, pg_roles, monkeypatch):
+    """An application role that `db grant` prepared before 0008 can use the new account
+    commands after `db migrate`, without another grant; a downgrade keeps every session
+    working and takes the functions away again."""
+    from taskcli.core import roles
+
+    owner = ["--database-url", pg_roles.owner_url]
+    taskcli.ok("db", "migrate", "--revision", "0007", *owner)
+    with _connection(pg_roles.owner_url) as conn:  # what `db grant` of 0007's taskcli gave
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {pg_roles.app_role}")
+        for table, privileges in roles.APPLICATION_PRIVILEGES:
+            conn.exec_driver_sql(f"GRANT {', '.join(privileges)} ON {table} TO {pg_roles.app_role}")
+        for function in roles.APPLICATION_FUNCTIONS:
+            if conn.exec_driver_sql("SELECT to_regprocedure(%s)", (function,)).scalar():
+                conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {pg_roles.app_role}")
+    monkeypatch.setenv("TASKCLI_DATABASE_URL", pg_roles.app_url)
+    taskcli.ok("register", "--email", "early@example.com", "--password-stdin", input=PASSWORD)
+    taskcli.ok("add", "kept")
+    assert taskcli("sessions").exit_code == 7  # this taskcli needs 0008 (exit 7: schema)
+    taskcli.ok("db", "migrate", *owner)
+    assert len(taskcli.ok("sessions", "--json").json()) == 1
+    assert taskcli.ok("db", "users", "--json", *owner).json()[0]["task_count"] == 1
+    taskcli.ok("db", "downgrade", "0007", "--yes", *owner)
+    with _connection(pg_roles.owner_url) as conn:
+        names = {row[0] for row in conn.exec_driver_sql(
+            "SELECT proname FROM pg_proc WHERE left(proname, 8) = 'taskcli_'")}  # fmt: skip
+        assert not names & {"taskcli_passwd", "taskcli_sessions", "taskcli_reset_login",
+                            "taskcli_confirm_password", "taskcli_unmask"}  # fmt: skip
+        assert {"taskcli_present", "taskcli_new_session", "taskcli_login"} <= names
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("users")}
+        assert not columns & {"locked_at", "last_login_at", "reset_code_hash"}
+        migrate.upgrade(conn, "head")
+        migrate.check(conn)
+    assert [t["title"] for t in taskcli.ok("list", "--json").json()] == ["kept"]
+    printf = f"{PASSWORD}\nanother password\n"
+    assert taskcli("passwd", "--password-stdin", input=printf).exit_code == 0
+
+
+def test_0008_downgrade_keeps_accounts_and_sessions(taskcli, database_url):
+    with _connection(database_url) as conn:
+        _at_0004_with_data(conn)
+        migrate.upgrade(conn, "head")
+    taskcli.ok("login", "--email", "first@example.com", "--password-stdin", input=PASSWORD)
+    with _connection(database_url) as conn:
+        migrate.downgrade(conn, "0007")
+        assert migrate.current_revision(conn) == "0007"
+        migrate.upgrade(conn, "head")
+        migrate.check(conn)
+    assert [entry["current"] for entry in taskcli.ok("sessions", "--json").json()] == [True]
+    assert len(taskcli.ok("list", "--all", "--json").json()) == 2

@@ -40,7 +40,7 @@ from taskcli.core.pgconnect import (
 from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
 SQLITE_LOCK_WAIT_FACTOR = 3
 INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner

@@ -182,6 +182,7 @@ def test_auth_token_prints_this_machines_token_for_scripts(taskcli, user, tmp_pa
     assert printed.exit_code == 0
     token = printed.stdout.strip()
     assert token == stored_token(tmp_path / "data")
+    assert taskcli.ok("auth", "token", "--json").json() == {"token": token}
     elsewhere = {"TASKCLI_DATA_DIR": str(tmp_path / "ci"), "TASKCLI_TOKEN": token}
     assert taskcli.ok("whoami", "--json", env=elsewhere).json()["email"] == user
 

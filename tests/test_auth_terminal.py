@@ -121,3 +121,66 @@ def test_wrong_password_on_a_terminal_is_exit_3(user, backend):
     assert terminal.finish() == 3, terminal.transcript
     assert "error: wrong email or password" in terminal.transcript
     assert len(rows(backend, sessions)) == 1
+
+
+# ---- the account lifecycle on a terminal (SPEC §18) ---------------------------------------
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def test_passwd_asks_for_the_current_then_the_new_password_twice(taskcli, user):
+    terminal = Terminal("passwd")
+    terminal.expect("Current password: ")
+    terminal.type(PASSWORD)
+    terminal.expect("New password: ")
+    terminal.type(NEW_PASSWORD)
+    terminal.expect("Repeat for confirmation: ")
+    terminal.type(NEW_PASSWORD)
+    terminal.expect("password changed")
+    assert terminal.finish() == 0
+    assert PASSWORD not in terminal.transcript and NEW_PASSWORD not in terminal.transcript
+    assert login(taskcli, user, NEW_PASSWORD).exit_code == 0
+
+
+def test_account_delete_asks_before_it_asks_for_the_password(taskcli, user):
+    declined = Terminal("account", "delete")
+    declined.expect("[y/N]: ")
+    declined.type("n")
+    assert declined.finish() == 0
+    assert "cancelled: nothing changed" in declined.transcript
+    terminal = Terminal("account", "delete")
+    terminal.expect("[y/N]: ")
+    terminal.type("y")
+    terminal.expect("Password: ")
+    terminal.type(PASSWORD)
+    terminal.expect("deleted the account")
+    assert terminal.finish() == 0
+    assert PASSWORD not in terminal.transcript
+    assert login(taskcli, user).exit_code == 3
+
+
+def test_auth_token_on_a_terminal_asks_first(user):
+    declined = Terminal("auth", "token")
+    declined.expect("[y/N]: ")
+    declined.type("n")
+    assert declined.finish() == 0
+    assert "eyJ" not in declined.transcript  # no JWT shown
+    shown = Terminal("auth", "token")
+    shown.expect("[y/N]: ")
+    shown.type("y")
+    shown.expect("eyJ")
+    assert shown.finish() == 0
+
+
+def test_login_with_a_reset_code_asks_for_the_code_hidden(taskcli, user):
+    code = taskcli.ok(*as_owner("db", "reset-password", user, "--json")).json()["code"]
+    terminal = Terminal("login", "--email", user, "--reset-code")
+    terminal.expect("Reset code: ")
+    terminal.type(code)
+    terminal.expect("New password: ")
+    terminal.type(NEW_PASSWORD)
+    terminal.expect("Repeat for confirmation: ")
+    terminal.type(NEW_PASSWORD)
+    terminal.expect("password set; logged in")
+    assert terminal.finish() == 0
+    assert code not in terminal.transcript.split("Reset code: ")[1]

@@ -128,7 +128,7 @@ auth_app = group(
     "taskcli auth token",
     'export TASKCLI_TOKEN="$(taskcli auth token)"',
 )
-def token_command(ctx: typer.Context, yes: Yes = False) -> None:
+def token_command(ctx: typer.Context, yes: Yes = False, as_json: Json = False) -> None:
     """Print this machine's session token on stdout (asks first when stdout is a terminal)."""
     from taskcli.core import accounts
 
@@ -139,7 +139,10 @@ def token_command(ctx: typer.Context, yes: Yes = False) -> None:
         confirm_or_require_yes(
             "Print the session token? Anyone who reads it can act as you until it ends.", yes
         )
-    output.print_line(token)
+    if as_json:
+        output.print_json({"token": token})
+    else:
+        output.print_line(token)
 
 
 account_app = group(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import UTC, datetime, timedelta
 from contextlib import closing
 
 import psycopg2
@@ -314,7 +315,12 @@ def test_reset_code_sets_a_new_password_once(taskcli, backend, user, other_machi
     assert reset.exit_code == 0, reset.stderr
     document = reset.json()
     assert set(document) == {"email", "code", "expires_at"}
+    expires = datetime.fromisoformat(document["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(hours=23, minutes=59) < expires - datetime.now(UTC) <= timedelta(days=1)
     code = document["code"]
+    short = taskcli("login", "-e", user, "--reset-code", "--password-stdin",
+                    input=f"{code}\nshort\n", env=other_machine)  # fmt: skip
+    assert short.exit_code == 5 and "password: must be 8 to 1024" in short.stderr
     stored = _sql(backend, "SELECT reset_code_hash FROM users WHERE email = %s", (user,))
     assert code.replace("-", "") not in repr(stored)  # only its hash is kept
     assert _login(taskcli, user, env=other_machine).exit_code == 0  # the password still works

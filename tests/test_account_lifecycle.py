@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import UTC, datetime, timedelta
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest

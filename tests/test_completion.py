@@ -330,20 +330,35 @@ def test_an_expired_session_completes_nothing(taskcli, user):
     assert taskcli("list").exit_code == 3  # as any command: the session has ended
 
 
-def test_a_completion_loads_no_sqlalchemy_pydantic_or_keyring(taskcli, user):
-    """The value completions cost what --help costs plus the query (SPEC §14)."""
+def test_a_completion_loads_no_sqlalchemy_pydantic_rich_or_keyring(taskcli, user):
+    """The value completions cost what --help costs plus the query (SPEC §14), in every
+    shell: zsh and fish do not load rich for the candidates' help either."""
     taskcli.ok("add", "mine", "--project", "p", "-t", "t")
     taskcli.ok("context", "define", "c", "--overdue")
-    heavy = ["sqlalchemy", "pydantic", "keyring", "taskcli.core.db", "taskcli.core.logins"]
+    heavy = ["sqlalchemy", "pydantic", "rich", "keyring", "taskcli.core.db", "taskcli.core.logins"]
     lines = (("taskcli done ", 2, "1"), ("taskcli list --project ", 3, "p"),
              ("taskcli list -t ", 3, "t"), ("taskcli context use ", 3, "c"),
              ("taskcli li", 1, "list"), ("taskcli list --proj", 2, "--project"))  # fmt: skip
-    for line, word, offered in lines:
-        env = {**os.environ, "COMP_WORDS": line, "COMP_CWORD": str(word),
-               "_TASKCLI_COMPLETE": "complete_bash"}  # fmt: skip
+    bash = [({"COMP_WORDS": line, "COMP_CWORD": str(word), "_TASKCLI_COMPLETE": "complete_bash"},
+             f"{offered}\n") for line, word, offered in lines]  # fmt: skip
+    others = [
+        ({"_TYPER_COMPLETE_ARGS": "taskcli done ", "_TASKCLI_COMPLETE": "complete_fish",
+          "_TYPER_COMPLETE_FISH_ACTION": "get-args"}, "1\tmine\n"),
+        ({"_TYPER_COMPLETE_ARGS": "taskcli list -t ", "_TASKCLI_COMPLETE": "complete_zsh"},
+         """_arguments '*: :(("t":"1 open"))'\n"""),
+    ]  # fmt: skip
+    for variables, answer in bash + others:
         probe = [sys.executable, "-c", PROBE.format(heavy=heavy)]
-        done = subprocess.run(probe, capture_output=True, text=True, env=env)
-        assert (done.stdout, done.stderr) == (f"{offered}\n", ""), line
+        done = subprocess.run(probe, capture_output=True, text=True, env=os.environ | variables)
+        assert (done.stdout, done.stderr) == (answer, ""), variables
+
+
+def test_zsh_and_fish_show_a_title_as_written_not_as_markup(taskcli, user):
+    taskcli.ok("add", "Fix [bold]the[/bold] [urgent] bug")
+    assert complete_with_help("taskcli done ", "fish") == "1\tFix [bold]the[/bold] [urgent] bug\n"
+    zsh = complete_with_help("taskcli done ", "zsh")
+    assert zsh == """_arguments '*: :(("1":"Fix [bold]the[/bold] [urgent] bug"))'\n"""
+    assert "Only tasks of this project" in complete_with_help("taskcli list --pro", "fish")
 
 
 def test_the_global_options_complete_while_parsing_leaves_values_as_typed():

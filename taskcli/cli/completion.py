@@ -6,12 +6,18 @@ failure (not logged in, no database, a locked keyring, a server that is down) of
 nothing and says nothing: an error line would land in the middle of the user's prompt.
 """
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from taskcli.cli.session import token_store
 from taskcli.cli.state import state
+
+# The variable click's completion protocol sets for a completion of `taskcli`.
+COMPLETE_VAR = "_TASKCLI_COMPLETE"
 
 
 def _offer(ctx: typer.Context, lookup: str, incomplete: str, **arguments) -> list[tuple[str, str]]:
@@ -80,3 +86,23 @@ class CompletionParsing:
 
 def _as_typed(_ctx: typer.Context, value: Any) -> Any:
     return value
+
+
+@contextmanager
+def help_as_written() -> Iterator[None]:
+    """While completing, the candidates' help (a task's title, an option's help) goes to
+    zsh and fish as written.
+
+    taskcli's texts are never rich markup (the app's ``rich_markup_mode`` is None), but
+    Typer renders every candidate's help as markup when rich can be imported: a title's
+    ``[urgent]`` would vanish, and importing rich costs more than ``taskcli --help``.
+    Typer looks for rich first (``importlib.util.find_spec``), so rich is hidden from it
+    for the completion, as :func:`taskcli.core.security._jwt` hides ``cryptography``."""
+    hide = "rich" not in sys.modules
+    if hide:
+        sys.modules["rich"] = None  # type: ignore[assignment]  # → not found
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("rich", 0) is None:
+            del sys.modules["rich"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from taskcli.core import pgsessions, security
+from taskcli.core import security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.errors import AuthError, SchemaError
 
@@ -52,6 +52,8 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
     On PostgreSQL the database checks the session with the command's first statement
     (in the same round trip); until then the identity is the token's word for it."""
     if conn.dialect.name == "postgresql":
+        from taskcli.core import pgsessions
+
         return postgres_identity(pgsessions.present(conn, token))
 
     def first_row(sql: str, parameters: tuple[str, ...]) -> Sequence[Any] | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from taskcli.core import authentication, pgsessions
+from taskcli.core import authentication
 from taskcli.core.config import Settings
 from taskcli.core.enums import TaskStatus
 from taskcli.core.token_store import TokenStore
@@ -114,6 +114,8 @@ def _on_sqlite(
 def _on_postgres(
     settings: Settings, token: str, lookup: Lookup, arguments: dict[str, Any]
 ) -> list[Choice]:
+    from taskcli.core import pgsessions
+
     claims = pgsessions.verified_claims(token)
     query = lookup(Dialect(postgres=True), user_id=claims.user_id, **arguments)
     if query is None:

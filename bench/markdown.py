@@ -67,12 +67,18 @@ def render(results: dict) -> str:
 
 
 def _startup_section(startup: dict) -> list[str]:
+    help_ms = startup.get("taskcli --help", {}).get("wall_ms")
+
+    def versus_help(wall_ms: float | None) -> float | None:
+        return round(wall_ms / help_ms, 2) if wall_ms and help_ms else None
+
     rows = [
-        [name, s.get("wall_ms"), s.get("cpu_ms"), s.get("rss_mb"), s.get("n")]
+        [name, s.get("wall_ms"), versus_help(s.get("wall_ms")), s.get("cpu_ms"),
+         s.get("rss_mb"), s.get("n")]
         for name, s in startup.items()
-    ]
+    ]  # fmt: skip
     return ["## Start-up", ""] + _table(
-        ["command", "wall ms", "CPU ms", "peak RSS MB", "runs"], rows
+        ["command", "wall ms", "× --help", "CPU ms", "peak RSS MB", "runs"], rows
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from bench.context import Run
-from bench.report import stats
+from bench.report import size_label, stats
 from bench.runner import PYTHON, Sample, run
 from bench.workloads import TASKCLI, Dataset, Taskcli, base_env, write_tasks
 
@@ -14,16 +14,58 @@ STARTUP = {
     "taskcli --version": [TASKCLI, "--version"],
     "import floor": [PYTHON, "-c", "import sqlmodel, typer"],
 }
+# What bash asks at `taskcli done <TAB>` (click's completion protocol): the open tasks'
+# numbers, from the database, for the logged-in user.
+COMPLETE_TASK_NUMBERS = {
+    "_TASKCLI_COMPLETE": "complete_bash",
+    "COMP_WORDS": "taskcli done ",
+    "COMP_CWORD": "2",
+}
+Subject = tuple[list[str], dict[str, str]]  # argv and environment
 
 
-def startup(*, reps: int, timeout: float) -> dict[str, list[Sample]]:
-    """Round-robin start-up samples; `--help` runs with an empty data/config environment."""
+def startup(
+    *, reps: int, timeout: float, more: dict[str, Subject] | None = None
+) -> dict[str, list[Sample]]:
+    """Round-robin start-up samples; `--help` runs with an empty data/config environment.
+    ``more``: other commands measured in the same rounds (the completions)."""
     env = base_env()
-    samples: dict[str, list[Sample]] = {name: [] for name in STARTUP}
+    subjects = {name: (argv, env) for name, argv in STARTUP.items()} | (more or {})
+    samples: dict[str, list[Sample]] = {name: [] for name in subjects}
     for _ in range(reps):
-        for name, argv in STARTUP.items():
-            samples[name].append(run(argv, env=env, timeout=timeout))
+        for name, (argv, subject_env) in subjects.items():
+            samples[name].append(run(argv, env=subject_env, timeout=timeout))
     return samples
+
+
+def completion_subjects(run: Run) -> dict[str, Subject]:
+    """A logged-in taskcli with tasks for each completion row: SQLite at the smallest and
+    the largest size of the profile, PostgreSQL at the smallest (when a cluster runs)."""
+    sizes = sorted({min(run.profile.sizes), max(run.profile.sizes)})
+    systems = [("sqlite", size) for size in sizes]
+    if run.cluster is not None:
+        systems.append(("postgres", sizes[0]))
+    subjects: dict[str, Subject] = {}
+    for system, size in systems:
+
+        def load(system: str = system, size: int = size) -> Subject:
+            run.log(f"start-up: {size:,} tasks on {system} for the completion row")
+            home = run.workdir / f"complete-{system}-{size}"
+            url = run.pg_url(f"bench_complete_{size}") if system == "postgres" else None
+            tc = Taskcli(f"complete-{system}", home, url)
+            if url:
+                tc.run("db", "migrate")
+            tc.register(f"complete-{size}@example.com")
+            dataset = write_tasks(home / "tasks.json", size, seed=size)
+            tc.run("import", str(dataset.path), timeout=run.profile.timeout)
+            dataset.path.unlink()
+            return [TASKCLI], {**tc.env, **COMPLETE_TASK_NUMBERS}
+
+        subject = run.attempt(f"completion data {system} {size:,}", load)
+        if subject is not None:
+            name = f"complete task numbers ({system} {size_label(size)})"
+            subjects[name] = subject
+    return subjects
 
 
 def export_memory(tc: Taskcli, dataset: Dataset, *, timeout: float) -> dict[str, Sample]:
@@ -38,8 +80,9 @@ def export_memory(tc: Taskcli, dataset: Dataset, *, timeout: float) -> dict[str,
 
 
 def startup_section(run: Run) -> None:
+    more = completion_subjects(run)
     run.log("start-up")
-    samples = startup(reps=run.profile.startup_reps, timeout=run.profile.timeout)
+    samples = startup(reps=run.profile.startup_reps, timeout=run.profile.timeout, more=more)
     run.results["startup"] = {name: stats(s) for name, s in samples.items()}
 
 

@@ -1,8 +1,10 @@
 """The Typer application: global options, command registration and the one error handler."""
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +14,7 @@ from taskcli.cli import (
     account,
     auth,
     changes,
+    completion,
     config,
     db,
     edit,
@@ -99,15 +102,17 @@ class TaskcliGroup(HelpfulGroup):
         flags = _before_separator(argv)
         as_json = any(flag in flags for flag in JSON_FLAGS)
         verbose = any(flag in flags for flag in VERBOSE_FLAGS)
+        completing = os.environ.get(complete_var or completion.COMPLETE_VAR)
         try:
-            result = super().main(
-                args=argv,
-                prog_name=prog_name or "taskcli",
-                complete_var=complete_var,
-                standalone_mode=False,
-                windows_expand_args=windows_expand_args,
-                **extra,
-            )
+            with completion.help_as_written() if completing else nullcontext():
+                result = super().main(
+                    args=argv,
+                    prog_name=prog_name or "taskcli",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    windows_expand_args=windows_expand_args,
+                    **extra,
+                )
             code = result if isinstance(result, int) else 0
             if code == 130:  # Typer turns Ctrl-C into Exit(130)
                 output.render_error(
@@ -127,8 +132,6 @@ class TaskcliGroup(HelpfulGroup):
 
 
 def _silence_stdout() -> None:
-    import os
-
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError):  # no real file descriptor (an in-process test runner)

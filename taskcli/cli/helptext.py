@@ -1,4 +1,6 @@
-"""How --help reads: arguments by their metavar alone, examples, and WHEN where it is taken.
+"""How --help reads: arguments by their metavar alone, examples, and WHEN where it is taken
+(and, from :class:`~taskcli.cli.completion.CompletionParsing`, how a line is parsed for
+shell completion).
 
 Typer writes an argument as ``title... <list[str]>`` (its Python type) and explains no
 syntax; these command classes write ``TITLE...``, then an Examples section from the
@@ -11,6 +13,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from taskcli.cli import output
+from taskcli.cli.completion import CompletionParsing
 
 WHEN_SYNTAX = (
     "WHEN is an ISO 8601 date or date and time: 2026-12-01, 2026-12-01T17:00 (local time), "
@@ -77,7 +80,7 @@ def _argument_name(param) -> str:
     return (param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else "")
 
 
-class HelpfulCommand(_ExamplesEpilog, TyperCommand):
+class HelpfulCommand(CompletionParsing, _ExamplesEpilog, TyperCommand):
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
@@ -102,5 +105,5 @@ class HelpfulCommand(_ExamplesEpilog, TyperCommand):
                     formatter.write_dl(rows)
 
 
-class HelpfulGroup(_ExamplesEpilog, TyperGroup):
+class HelpfulGroup(CompletionParsing, _ExamplesEpilog, TyperGroup):
     pass

@@ -1,22 +1,39 @@
 """The session check every command starts with: who a session token belongs to.
 
-It reads its few columns through :mod:`taskcli.core.lean_tables`, not the models, so
-that a quick command (shell completion) pays for SQLAlchemy Core only.
+On SQLite it is one query in plain SQL, which runs the same on a SQLAlchemy connection
+and on a bare :mod:`sqlite3` one: shell completion checks the session without loading
+SQLAlchemy (see :mod:`taskcli.core.completion`). The values come back as SQLite stores
+them (what the models write: a UUID as 32 hex digits, a time as ISO text in UTC).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from taskcli.core import pgsessions, security
+from taskcli.core import security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.errors import AuthError, SchemaError
-from taskcli.core.lean_tables import meta, sessions, users
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# The signing key, the database's id, and the session of the token's user, id and secret
+# (no session row: it ended, or was never this database's); SQLite's qmark parameters.
+SQLITE_SESSION_QUERY = (
+    "SELECT signing_key.value, database_id.value, sessions.user_id, sessions.revoked_at, "
+    "sessions.ended_reason, sessions.expires_at, users.email "
+    "FROM meta AS signing_key JOIN meta AS database_id ON database_id.\"key\" = 'database_id' "
+    "LEFT OUTER JOIN sessions ON sessions.user_id = ? AND sessions.id = ? "
+    "AND sessions.secret_hash = ? "
+    "LEFT OUTER JOIN users ON users.id = sessions.user_id "
+    "WHERE signing_key.\"key\" = 'signing_key'"
+)
+# Runs the query with its parameters and returns its one row or None.
+FirstRow = Callable[[str, tuple[str, ...]], Sequence[Any] | None]
 
 # Why a session ended, when not by its own logout (migration 0008's taskcli_present says
 # the same on PostgreSQL; the tests hold both to these words).
@@ -44,51 +61,43 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
     On PostgreSQL the database checks the session with the command's first statement
     (in the same round trip); until then the identity is the token's word for it."""
     if conn.dialect.name == "postgresql":
-        claims = pgsessions.present(conn, token)
-        expires_at = datetime.fromtimestamp(claims.expires_at, UTC)
-        return Identity(claims.user_id, claims.email, claims.session_id, expires_at)
+        from taskcli.core import pgsessions
+
+        return postgres_identity(pgsessions.present(conn, token))
+
+    def first_row(sql: str, parameters: tuple[str, ...]) -> Sequence[Any] | None:
+        return conn.exec_driver_sql(sql, parameters).first()
+
+    return sqlite_identity(first_row, token=token)
+
+
+def postgres_identity(claims: security.Claims) -> Identity:
+    """The identity a PostgreSQL session token claims (the database checks it)."""
+    expires_at = datetime.fromtimestamp(claims.expires_at, UTC)
+    return Identity(claims.user_id, claims.email, claims.session_id, expires_at)
+
+
+def sqlite_identity(first_row: FirstRow, *, token: str) -> Identity:
+    """The identity of a token on SQLite, read with :data:`SQLITE_SESSION_QUERY`."""
     claims = security.unverified_claims(token)
-    key_row = meta.alias("signing_key")
-    id_row = meta.alias("database_id")
-    query = (
-        sa.select(
-            key_row.c.value.label("key"),
-            id_row.c.value.label("database_id"),
-            sessions.c.user_id,
-            sessions.c.revoked_at,
-            sessions.c.ended_reason,
-            sessions.c.expires_at,
-            users.c.email,
-        )
-        .select_from(key_row)
-        .join(id_row, id_row.c.key == "database_id")
-        .outerjoin(
-            sessions,
-            sa.and_(
-                sessions.c.user_id == claims.user_id,
-                sessions.c.id == claims.session_id,
-                sessions.c.secret_hash == security.secret_hash(claims.secret),
-            ),
-        )
-        .outerjoin(users, users.c.id == sessions.c.user_id)
-        .where(key_row.c.key == "signing_key")
-    )
-    row = conn.execute(query).first()
+    parameters = (claims.user_id.hex, claims.session_id.hex, security.secret_hash(claims.secret))
+    row = first_row(SQLITE_SESSION_QUERY, parameters)
     if row is None:
         raise SchemaError("the database has no signing key (schema incomplete)")
+    key, database_id, user_id, revoked_at, ended_reason, expires_at, email = row
     try:
-        security.verify_token(token, key=row.key, audience=row.database_id)
+        security.verify_token(token, key=key, audience=database_id)
     except security.SignatureMismatchError:
-        if row.user_id is None or row.revoked_at is None:
+        if user_id is None or revoked_at is None:
             raise
         # This database issued the token (its secret's hash is stored) and rotate-key
         # ended its session: the key was replaced under it.
         raise AuthError("your session ended (the signing key was rotated)") from None
-    if row.user_id is None or row.user_id != claims.user_id or row.email is None:
+    if user_id is None or uuid.UUID(user_id) != claims.user_id or email is None:
         raise AuthError("your session has ended")
-    if row.revoked_at is not None:
-        raise AuthError(ENDED.get(row.ended_reason or "", "your session was logged out"))
-    expires_at = as_utc(row.expires_at)
-    if expires_at <= utc_now():
+    if revoked_at is not None:
+        raise AuthError(ENDED.get(ended_reason or "", "your session was logged out"))
+    expires = as_utc(datetime.fromisoformat(expires_at))
+    if expires <= utc_now():
         raise AuthError("your session has expired")
-    return Identity(row.user_id, row.email, claims.session_id, expires_at)
+    return Identity(claims.user_id, email, claims.session_id, expires)

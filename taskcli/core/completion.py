@@ -3,116 +3,216 @@ their titles, projects, tags and context names.
 
 Each lookup is one query of the user's rows only (on PostgreSQL row-level security holds
 it to them as well), returning at most ``limit`` (value, help) pairs whose value starts
-with ``prefix``, exactly as typed (case included). It reads through
-:mod:`taskcli.core.lean_tables`, never the models: completion runs at every TAB.
+with ``prefix``, exactly as typed (case included).
+
+Completion runs at every TAB press, so it costs what ``taskcli --help`` costs plus the
+query: it speaks to the database through its driver alone (:mod:`sqlite3`, psycopg2),
+never through SQLAlchemy or the models, and the token rules are those of every command.
+On SQLite the session is checked by :func:`taskcli.core.authentication.sqlite_identity`
+first; on PostgreSQL the single-use session proof travels in front of the query, in the
+same round trip (:class:`taskcli.core.pgsessions.Presenter`), and the database refuses
+the query when the session has ended.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from taskcli.core import logins
-from taskcli.core.db import Database
+from taskcli.core import authentication
+from taskcli.core.config import Settings
 from taskcli.core.enums import TaskStatus
-from taskcli.core.lean_tables import contexts, tasks
-from taskcli.core.sql import planning
 from taskcli.core.token_store import TokenStore
-from taskcli.core.urls import sqlite_path
+from taskcli.core.urls import connect_budget, is_sqlite, libpq_url, sqlite_path
 
 Choice = tuple[str, str]
-Lookup = Callable[..., list[Choice]]
 LIMIT = 50
 OPEN_STATUSES = (TaskStatus.pending.value, TaskStatus.in_progress.value)
+APPLICATION_NAME = "taskcli"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One lookup's SQL for one database, its parameters, and how a row is offered."""
+
+    sql: str
+    parameters: tuple[Any, ...]
+    choice: Callable[[Sequence[Any]], Choice]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a query is written for the database at hand."""
+
+    postgres: bool
+
+    @property
+    def mark(self) -> str:
+        """The driver's parameter placeholder."""
+        return "%s" if self.postgres else "?"
+
+    def user(self, user_id: uuid.UUID) -> tuple[str, str]:
+        """The condition on ``user_id`` and its parameter (SQLite stores 32 hex digits)."""
+        if self.postgres:
+            return "user_id = CAST(%s AS uuid)", str(user_id)
+        return "user_id = ?", user_id.hex
+
+    def starts_with(self, column: str) -> str:
+        """Case-sensitive on both databases (SQLite's LIKE ignores ASCII case) and free of
+        LIKE's wildcards; its parameters are the prefix's length and the prefix."""
+        return f"substr({column}, 1, {self.mark}) = {self.mark}"
+
+
+Lookup = Callable[..., Query | None]
 
 
 def offered(
-    database: Database, store: TokenStore, lookup: Lookup, **arguments: Any
+    settings: Settings, store: TokenStore, lookup: Lookup, **arguments: Any
 ) -> list[Choice]:
     """What ``lookup`` offers the stored token's user: nothing without a token or without
     the embedded database's file (completion creates and migrates nothing). A failure
-    (session ended, server down) raises as in any command."""
+    (session ended, server down) raises, as the driver reports it."""
     stored = store.load()
     if stored is None:
         return []
-    if database.is_sqlite and not Path(sqlite_path(database.url)).exists():
+    if is_sqlite(settings.database_url):
+        path = Path(sqlite_path(settings.database_url))
+        if not path.exists():
+            return []
+        return _on_sqlite(path, settings, stored.token, lookup, arguments)
+    return _on_postgres(settings, stored.token, lookup, arguments)
+
+
+def _on_sqlite(
+    path: Path, settings: Settings, token: str, lookup: Lookup, arguments: dict[str, Any]
+) -> list[Choice]:
+    import sqlite3
+
+    # mode=rw: a file removed meanwhile is not created again
+    uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, timeout=settings.sqlite_lock_wait)
+    try:
+
+        def first_row(sql: str, parameters: tuple[str, ...]) -> Sequence[Any] | None:
+            row: Sequence[Any] | None = conn.execute(sql, parameters).fetchone()
+            return row
+
+        identity = authentication.sqlite_identity(first_row, token=token)
+        query = lookup(Dialect(postgres=False), user_id=identity.user_id, **arguments)
+        if query is None:
+            return []
+        return [query.choice(row) for row in conn.execute(query.sql, query.parameters)]
+    finally:
+        conn.close()
+
+
+def _on_postgres(
+    settings: Settings, token: str, lookup: Lookup, arguments: dict[str, Any]
+) -> list[Choice]:
+    from taskcli.core import pgsessions
+
+    claims = pgsessions.verified_claims(token)
+    query = lookup(Dialect(postgres=True), user_id=claims.user_id, **arguments)
+    if query is None:
         return []
-    with logins.session_of(database, stored, migrate_embedded=False) as session:
-        return lookup(session.conn, user_id=session.identity.user_id, **arguments)
+    import psycopg2
+
+    url = settings.database_url
+    conn = psycopg2.connect(
+        libpq_url(url),
+        connect_timeout=connect_budget(url, settings.connect_timeout),
+        application_name=APPLICATION_NAME,
+    )
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            # the proof is spent, then presented, then the query runs: one round trip
+            cursor.execute(pgsessions.Presenter(claims).rewrite(query.sql, False), query.parameters)
+            return [query.choice(row) for row in cursor.fetchall()]
+    finally:
+        conn.close()
 
 
 def task_numbers(
-    conn: Connection, *, user_id: uuid.UUID, prefix: str, completed: bool = False,
+    dialect: Dialect, *, user_id: uuid.UUID, prefix: str, completed: bool = False,
     limit: int = LIMIT,
-) -> list[Choice]:  # fmt: skip
+) -> Query | None:  # fmt: skip
     """The numbers of the user's open tasks (``completed``: of the completed ones) with
     their titles, the most recently changed first. A UUID prefix is not completed."""
     if prefix and not (prefix.isascii() and prefix.isdigit()):
-        return []
+        return None
     statuses = (TaskStatus.completed.value,) if completed else OPEN_STATUSES
-    query = (
-        sa.select(tasks.c.number, tasks.c.title)
-        .where(tasks.c.user_id == user_id, tasks.c.status.in_(statuses))
-        .order_by(tasks.c.updated_at.desc(), tasks.c.number.desc())
-        .limit(limit)
-    )
+    mark = dialect.mark
+    user, user_parameter = dialect.user(user_id)
+    conditions = [user, f"status IN ({', '.join(mark for _ in statuses)})"]
+    parameters: list[Any] = [user_parameter, *statuses]
     if prefix:
-        query = query.where(_starts_with(sa.cast(tasks.c.number, sa.String), prefix))
-    return [(str(number), title) for number, title in conn.execute(query)]
+        conditions.append(dialect.starts_with("CAST(number AS VARCHAR)"))
+        parameters += [len(prefix), prefix]
+    sql = (
+        f"SELECT number, title FROM tasks WHERE {' AND '.join(conditions)} "
+        f"ORDER BY updated_at DESC, number DESC LIMIT {mark}"
+    )
+    return Query(sql, (*parameters, limit), lambda row: (str(row[0]), row[1]))
 
 
 def projects(
-    conn: Connection, *, user_id: uuid.UUID, prefix: str, limit: int = LIMIT
-) -> list[Choice]:
+    dialect: Dialect, *, user_id: uuid.UUID, prefix: str, limit: int = LIMIT
+) -> Query | None:
     """The user's projects, those with the most open tasks first."""
-    named = tasks.c.project.is_not(None)
-    return _names(conn, tasks, tasks.c.project, named, user_id=user_id, prefix=prefix, limit=limit)
+    return _names(dialect, "tasks", "project", "project IS NOT NULL", user_id, prefix, limit)
 
 
-def tags(conn: Connection, *, user_id: uuid.UUID, prefix: str, limit: int = LIMIT) -> list[Choice]:
+def tags(dialect: Dialect, *, user_id: uuid.UUID, prefix: str, limit: int = LIMIT) -> Query | None:
     """The user's tags, those with the most open tasks first."""
-    rows, tag = planning.tag_rows(conn, tasks)
-    source = tasks.join(rows, sa.true())
-    return _names(conn, source, tag, sa.true(), user_id=user_id, prefix=prefix, limit=limit)
+    if dialect.postgres:
+        source, tag = "tasks JOIN unnest(tasks.tags) AS tag_rows(tag) ON true", "tag_rows.tag"
+    else:
+        source, tag = "tasks JOIN json_each(tasks.tags) AS tag_rows ON 1 = 1", "tag_rows.value"
+    return _names(dialect, source, tag, "1 = 1", user_id, prefix, limit)
 
 
 def _names(
-    conn: Connection, source: sa.FromClause, name: sa.ColumnElement[str],
-    condition: sa.ColumnElement[bool], *, user_id: uuid.UUID, prefix: str, limit: int,
-) -> list[Choice]:  # fmt: skip
-    open_count = sa.func.sum(sa.case((tasks.c.status.in_(OPEN_STATUSES), 1), else_=0))
-    query = (
-        sa.select(name, open_count)
-        .select_from(source)
-        .where(tasks.c.user_id == user_id, condition)
-        .group_by(name)
-        .order_by(open_count.desc(), name)
-        .limit(limit)
-    )
+    dialect: Dialect, source: str, name: str, condition: str, user_id: uuid.UUID, prefix: str,
+    limit: int,
+) -> Query:  # fmt: skip
+    mark = dialect.mark
+    user, user_parameter = dialect.user(user_id)
+    conditions = [f"tasks.{user}", condition]
+    parameters: list[Any] = [*OPEN_STATUSES, user_parameter]
     if prefix:
-        query = query.where(_starts_with(name, prefix))
-    return [(value, f"{int(count)} open") for value, count in conn.execute(query)]
+        conditions.append(dialect.starts_with(name))
+        parameters += [len(prefix), prefix]
+    open_count = f"sum(CASE WHEN tasks.status IN ({mark}, {mark}) THEN 1 ELSE 0 END)"
+    sql = (
+        f"SELECT {name}, {open_count} AS open_count FROM {source} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY {name} "
+        f"ORDER BY open_count DESC, {name} LIMIT {mark}"
+    )
+    return Query(sql, (*parameters, limit), lambda row: (row[0], f"{int(row[1])} open"))
 
 
 def context_names(
-    conn: Connection, *, user_id: uuid.UUID, prefix: str, limit: int = LIMIT
-) -> list[Choice]:
+    dialect: Dialect, *, user_id: uuid.UUID, prefix: str, limit: int = LIMIT
+) -> Query | None:
     """The user's contexts by name, each with its filters."""
-    query = (
-        sa.select(contexts.c.name, contexts.c.filters)
-        .where(contexts.c.user_id == user_id)
-        .order_by(contexts.c.name)
-        .limit(limit)
-    )
+    mark = dialect.mark
+    user, user_parameter = dialect.user(user_id)
+    conditions = [user]
+    parameters: list[Any] = [user_parameter]
     if prefix:
-        query = query.where(_starts_with(contexts.c.name, prefix))
-    return [(name, _filters_text(filters)) for name, filters in conn.execute(query)]
+        conditions.append(dialect.starts_with("name"))
+        parameters += [len(prefix), prefix]
+    sql = (
+        f"SELECT name, filters FROM contexts WHERE {' AND '.join(conditions)} "
+        f"ORDER BY name LIMIT {mark}"
+    )
+    return Query(sql, (*parameters, limit), lambda row: (row[0], _filters_text(row[1])))
 
 
 def _filters_text(stored: str) -> str:
@@ -125,9 +225,3 @@ def _filters_text(stored: str) -> str:
             shown = ",".join(map(str, value)) if isinstance(value, list) else value
             words.append(f"{key}={shown}")
     return " ".join(words)
-
-
-def _starts_with(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
-    """Case-sensitive on both databases (SQLite's LIKE ignores ASCII case) and free of
-    LIKE's wildcards."""
-    return sa.func.substr(column, 1, len(prefix)) == prefix

@@ -22,6 +22,7 @@ APP_NAME = "taskcli"
 DEFAULT_PROFILE = "default"
 DEFAULT_SESSION_DAYS = 30
 DEFAULT_CONNECT_TIMEOUT = 10
+SQLITE_LOCK_WAIT_FACTOR = 3
 PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -255,6 +256,14 @@ class Settings:
     @property
     def config_path(self) -> Path:
         return self.config_dir / "config.toml"
+
+    @property
+    def sqlite_lock_wait(self) -> int:
+        """Seconds to wait for another process's lock on a SQLite file. Several local
+        processes writing one file queue for its lock, each briefly; a busy machine
+        stretches that queue, so it is a multiple of ``connect_timeout`` (30 s at the
+        default 10 s)."""
+        return SQLITE_LOCK_WAIT_FACTOR * self.connect_timeout
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> ConfigFile:

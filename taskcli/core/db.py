@@ -31,18 +31,18 @@ from taskcli.core.errors import (
     SchemaError,
 )
 from taskcli.core.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private
-from taskcli.core.pgconnect import (
+from taskcli.core.pgconnect import connection_failure, driver_message, install_connect_budget
+from taskcli.core.urls import (
     connect_budget,
-    connection_failure,
-    driver_message,
-    install_connect_budget,
+    describe_target,
+    is_sqlite,
+    normalize_url,
+    sqlite_path,
 )
-from taskcli.core.urls import describe_target, is_sqlite, normalize_url, sqlite_path
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
 SCHEMA_HEAD = "0008"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
-SQLITE_LOCK_WAIT_FACTOR = 3
 INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 # Raised by taskcli's functions in the database: a session or login refused (exit 3),
 # a value they refuse (exit 5).
@@ -119,14 +119,12 @@ class Database:
 
     @cached_property
     def connect_timeout(self) -> int:
-        """Seconds to wait for the database: a SQLite lock, or a PostgreSQL connection.
-
-        Several local processes writing one SQLite file queue for its lock, each briefly;
-        a busy machine stretches that queue, so the lock wait is a multiple of the
-        setting (30 s at the default 10 s)."""
+        """Seconds to wait for the database: a SQLite lock (see
+        :attr:`~taskcli.core.config.Settings.sqlite_lock_wait`), or a PostgreSQL
+        connection."""
         if self.is_sqlite:
-            return SQLITE_LOCK_WAIT_FACTOR * self.settings.connect_timeout
-        return connect_budget(sa.make_url(self.url), self.settings.connect_timeout)
+            return self.settings.sqlite_lock_wait
+        return connect_budget(self.url, self.settings.connect_timeout)
 
     @cached_property
     def engine(self) -> Engine:

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -103,18 +103,6 @@ def is_retried(error: BaseException) -> bool:
     """A failure that came back at once and may pass (never a timeout)."""
     lowered = driver_message(error).lower()
     return any(marker in lowered for marker in RETRIED_MARKERS)
-
-
-def connect_budget(url: URL, default: int) -> int:
-    """The connect timeout: the URL's own ``connect_timeout`` when it has one."""
-    given = url.query.get("connect_timeout")
-    if given is None:
-        return default
-    if not (isinstance(given, str) and given.isdigit() and int(given) >= 1):
-        raise ConfigError(
-            f"invalid database URL: connect_timeout={given!r}: expected whole seconds, at least 1"
-        )
-    return int(given)
 
 
 def install_connect_budget(engine: Engine, timeout: int) -> None:

@@ -7,21 +7,23 @@ and committed first (``SELECT taskcli_spend(…); COMMIT``), so a statement copi
 ``pg_stat_activity`` is worthless even when the original was rolled back; then
 ``taskcli_present`` checks it and sets the transaction's identity, which the
 row-level security policies read.
+
+SQLAlchemy is imported only where an engine is at hand: shell completion puts the proof
+in front of its one query on a bare driver connection (:func:`verified_claims`,
+:class:`Presenter`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
-
-from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING, Any
 
 from taskcli.core import proofs, security
 from taskcli.core.dates import utc_now
-from taskcli.core.db import INVALID_AUTHORIZATION
 from taskcli.core.errors import AuthError
-from taskcli.core.roles import require_owner
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 PRESENTER = "taskcli.presenter"
 
@@ -128,6 +130,8 @@ def journal_as(conn: Connection, *, command: str | None, client: str | None) -> 
 
 
 def install(engine: Engine) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "before_cursor_execute", retval=True)
     def _prefix(
         conn: Connection,
@@ -143,10 +147,16 @@ def install(engine: Engine) -> None:
 def present(conn: Connection, token: str) -> security.Claims:
     """Check the token's form and signature here; its session is checked by the database
     with the command's first statement."""
-    claims = security.unverified_claims(token)
-    verified = security.verify_token(token, key=token_key(claims.secret), audience=claims.audience)
+    verified = verified_claims(token)
     conn.info[PRESENTER] = Presenter(verified)
     return verified
+
+
+def verified_claims(token: str) -> security.Claims:
+    """The claims of a PostgreSQL session token whose form and signature hold (what a
+    :class:`Presenter` needs); whether its session is live only the database says."""
+    claims = security.unverified_claims(token)
+    return security.verify_token(token, key=token_key(claims.secret), audience=claims.audience)
 
 
 def token_for(row: Any, email: str) -> str:
@@ -226,6 +236,10 @@ def logout(conn: Connection, *, everywhere: bool) -> int:
 
 def revoke_token(conn: Connection, *, token: str) -> int:
     """End the session of another token (one a new login replaces) over this connection."""
+    from sqlalchemy import exc
+
+    from taskcli.core.db import INVALID_AUTHORIZATION
+
     previous = conn.info.get(PRESENTER)
     try:
         present(conn, token)
@@ -243,6 +257,8 @@ def revoke_token(conn: Connection, *, token: str) -> int:
 
 
 def rotate_key(conn: Connection) -> int:
+    from taskcli.core.roles import require_owner
+
     require_owner(conn, "db rotate-key")
     ended: int = conn.exec_driver_sql("SELECT taskcli_rotate_key()").scalar_one()
     return ended

@@ -125,3 +125,26 @@ def database_key(url: str) -> str:
     if parts.scheme.lower() in SQLITE_SCHEMES:
         return f"sqlite:{describe_target(url)}"
     return f"postgresql://{parts.username or ''}@{describe_target(url)}"
+
+
+def connect_budget(url: str, default: int) -> int:
+    """The connect timeout of a PostgreSQL URL: its own ``connect_timeout`` when it has
+    one, else ``default``."""
+    values = [value for name, value in parse_qsl(_split(url).query) if name == "connect_timeout"]
+    if not values:
+        return default
+    given: str | tuple[str, ...] = values[0] if len(values) == 1 else tuple(values)
+    if not (isinstance(given, str) and given.isdigit() and int(given) >= 1):
+        raise ConfigError(
+            f"invalid database URL: connect_timeout={given!r}: expected whole seconds, at least 1"
+        )
+    return int(given)
+
+
+def libpq_url(url: str) -> str:
+    """A PostgreSQL URL as libpq itself reads it (``postgresql://…``, every parameter
+    kept), for a connection made with the driver alone."""
+    parts = _split(url)
+    if parts.scheme.lower() not in POSTGRES_SCHEMES:
+        raise ConfigError("not a PostgreSQL URL")
+    return "postgresql:" + url.strip()[len(parts.scheme) + 1 :]

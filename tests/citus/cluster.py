@@ -9,7 +9,9 @@ Citus metadata lives in each database: `CitusCluster.create_database(name)` crea
 database on every node, creates the extension in each and registers the workers in the
 coordinator's copy; `authorize(database, role, password)` lets Citus open connections to the
 workers as an application role. The cluster's own ``postgres`` database is prepared the same
-way by `start()`.
+way by `start()`. Unlike a production cluster, whose workers should admit only the other
+nodes, every node here accepts every role over TCP (with its password), so a test can also
+connect to a worker directly.
 
 The Citus extension must be installed in the PostgreSQL installation first (it is not
 packaged by Debian); `citus_available()` says whether it is.
@@ -20,8 +22,6 @@ stops it.
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -100,9 +100,6 @@ class CitusCluster:
     def database_url(self, name: str) -> str:
         return self.coordinator.database_url(name)
 
-    def node_url(self, node: PostgresCluster, database: str = "postgres") -> str:
-        return node.database_url(database)
-
     def create_database(self, name: str, *, owner: str | None = None) -> str:
         """Create database name on every node, Citus in each, workers registered; its URL.
 
@@ -177,15 +174,6 @@ def _conninfo_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-@contextmanager
-def citus_cluster(base_dir: Path | None = None) -> Iterator[CitusCluster]:
-    cluster = CitusCluster.start(base_dir)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
 
@@ -195,16 +183,16 @@ def main() -> int:
         _say("Citus is not installed in the PostgreSQL installation")
         return 1
     try:
-        with citus_cluster() as cluster:
+        with CitusCluster.start() as cluster:
             ports = ", ".join(str(node.port) for node in cluster.nodes)
             _say(f"coordinator and workers on 127.0.0.1 ports {ports}")
             with admin_cursor(cluster.admin_url()) as cursor:
                 cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
-                _say(f"citus {cursor.fetchone()[0]}")
-                cursor.execute("SELECT * FROM citus_get_active_worker_nodes() ORDER BY 2")
-                _say("citus_get_active_worker_nodes():")
-                for name, port in cursor.fetchall():
-                    _say(f"  {name} {port}")
+                (version,) = cursor.fetchone() or ("none",)
+                _say(f"citus {version}")
+            _say("citus_get_active_worker_nodes():")
+            for name, port in cluster.active_workers():
+                _say(f"  {name} {port}")
     except (ServerError, psycopg2.Error) as exc:
         _say(f"citus cluster failed: {exc}")
         return 1

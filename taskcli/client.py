@@ -24,6 +24,7 @@ from taskcli import __version__, paths, wire
 
 OFF_WORDS = ("off", "0", "false", "no")
 FORWARDED_SIGNALS = ("INT", "TERM", "HUP")
+MAX_SOCKET_PATH = 108  # sun_path's size on Linux, with its final NUL
 
 
 def main() -> NoReturn:
@@ -94,10 +95,16 @@ def through_server() -> tuple[int | None, bool]:
     """The command's exit code when the server ran it; (None, start_one) when it did not
     start it: run in-process, and start a server afterwards when none is listening."""
     try:
-        channel = connect(socket_path(os.environ, create=True))
+        path = socket_path(os.environ, create=True)
+    except paths.UntrustedDirectory:
+        return None, False
+    if len(os.fsencode(path)) >= MAX_SOCKET_PATH:  # no server could bind it
+        return None, False
+    try:
+        channel = connect(path)
     except (FileNotFoundError, ConnectionRefusedError):
         return None, True
-    except (OSError, paths.UntrustedDirectory):
+    except OSError:
         return None, False
     try:
         channel.send(request_header(), [0, 1, 2])

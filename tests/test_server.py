@@ -301,6 +301,20 @@ def is_child_of(pid: int, parent: int) -> bool:
     return int(text.rsplit(")", 1)[1].split()[1]) == parent
 
 
+def children(parent: int) -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and is_child_of(int(entry.name), parent)]  # fmt: skip
+
+
+def reads_stdin(pid: int) -> bool:
+    """Whether the process is blocked in read(0, ...) (its import waiting for input)."""
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return fields[:2] == ["0", "0x0"]
+
+
 def test_ctrl_c_interrupts_the_command_and_rolls_back(served):
     registered(server=True)
     for server in (True, False):
@@ -312,9 +326,12 @@ def test_ctrl_c_interrupts_the_command_and_rolls_back(served):
         assert process.stdin is not None
         process.stdin.write(b'[{"title": "half"},')  # then stdin stays open: a slow import
         process.stdin.flush()
+        pid = process.pid
         if server:
-            until(lambda: status()["running_commands"] >= 1, "the command to run")
-        time.sleep(0.5)  # only lets the command reach its read; nothing is measured
+            server_pid = status()["pid"]
+            until(lambda s=server_pid: any(map(reads_stdin, children(s))), "the import to read")
+        else:
+            until(lambda p=pid: reads_stdin(p), "the import to read")
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=PATIENCE)
         assert (process.returncode, stdout) == (130, b""), stderr

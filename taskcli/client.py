@@ -179,21 +179,17 @@ def run_here(channel: wire.Channel, message: dict[str, Any]) -> None:
 
 
 def spawn_server() -> None:
-    """Start a server in its own session, detached from this terminal; it exits at once if
-    another one holds the lock."""
-    devnull = os.devnull
+    """Start a server in its own session, detached from this terminal, holding none of
+    this process's file descriptors (a pipe left open would keep a reader waiting); it
+    exits at once if another one holds the lock."""
+    import subprocess
+
     try:
-        os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-m", "taskcli.server"],
-            os.environ,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-            ],
-            setsid=True,
-        )
+        subprocess.Popen(
+            [sys.executable, "-m", "taskcli.server"], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+            start_new_session=True, cwd="/",
+        )  # fmt: skip
     except OSError:
         pass
 

@@ -387,6 +387,21 @@ def test_the_first_command_runs_in_process_and_starts_one_server(runtime):
     assert len(server_pids(runtime)) == 1
 
 
+def test_the_server_holds_none_of_the_first_commands_descriptors(runtime):
+    """A pipe the first command inherited reaches its end when the command exits, though
+    the server it started lives on (a reader of that pipe would wait for ever)."""
+    read_end, write_end = os.pipe()
+    environment = {**os.environ, "TASKCLI_SERVER": "on"}
+    first = subprocess.run([*CLIENT, "--version"], pass_fds=[write_end], env=environment,
+                           capture_output=True, timeout=PATIENCE)  # fmt: skip
+    os.close(write_end)
+    assert first.returncode == 0
+    until(status, "the server to start")
+    assert select.select([read_end], [], [], PATIENCE)[0], "the server holds the pipe"
+    assert os.read(read_end, 1) == b""
+    os.close(read_end)
+
+
 def test_the_server_exits_when_idle(runtime, monkeypatch):
     monkeypatch.setenv("TASKCLI_SERVER_IDLE", "2")
     run("--version")

@@ -17,10 +17,13 @@ import os
 import signal
 import socket
 import sys
-from pathlib import Path
-from typing import Any, NoReturn
 
 from taskcli import __version__, paths, wire
+
+# typing.TYPE_CHECKING would import typing: too dear for the client's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 OFF_WORDS = ("off", "0", "false", "no")
 FORWARDED_SIGNALS = ("INT", "TERM", "HUP")
@@ -52,14 +55,15 @@ def server_wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
         return False
     if environ.get("TASKCLI_SERVER", "").strip().lower() in OFF_WORDS:
         return False
-    return config_allows_server(paths.config_dir(environ) / "config.toml")
+    return config_allows_server(os.path.join(paths.config_dir(environ), "config.toml"))
 
 
-def config_allows_server(path: Path) -> bool:
+def config_allows_server(path: str) -> bool:
     """False when the config file says ``server = false``; an unreadable file is the
     in-process path's to report, so it counts as false too."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         return True
     except OSError:
@@ -75,16 +79,16 @@ def config_allows_server(path: Path) -> bool:
     return value is not False
 
 
-def socket_path(environ: dict[str, str] | os._Environ[str], *, create: bool) -> Path:
+def socket_path(environ: dict[str, str] | os._Environ[str], *, create: bool) -> str:
     """The server's socket, in a directory checked private (UntrustedDirectory if not)."""
-    return paths.checked_server_dir(environ, create=create) / paths.SOCKET_NAME
+    return os.path.join(paths.checked_server_dir(environ, create=create), paths.SOCKET_NAME)
 
 
-def connect(path: Path, timeout: float | None = None) -> wire.Channel:
+def connect(path: str, timeout: float | None = None) -> wire.Channel:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(str(path))
+        sock.connect(path)
     except BaseException:
         sock.close()
         raise

@@ -206,7 +206,7 @@ def main() -> int:
     os.chdir("/")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is not ours
     try:
-        directory = paths.checked_server_dir(os.environ, create=True)
+        directory = Path(paths.checked_server_dir(os.environ, create=True))
     except paths.UntrustedDirectory:
         return 1
     lock_fd = take_lock(directory)

@@ -15,7 +15,11 @@ from __future__ import annotations
 import json
 import socket
 import struct
-from typing import Any
+
+# typing.TYPE_CHECKING would import typing: too dear for the client's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 LENGTH = struct.Struct("!I")
 MAX_MESSAGE = 64 * 1024 * 1024

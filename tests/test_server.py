@@ -433,7 +433,7 @@ def test_a_killed_server_is_replaced(served):
 
 def test_another_version_is_told_to_restart_and_the_server_exits(served):
     pid = status()["pid"]
-    channel = client.connect(served / "taskcli" / "server.sock", timeout=PATIENCE)
+    channel = client.connect(str(served / "taskcli" / "server.sock"), timeout=PATIENCE)
     header = {**client.request_header(), "version": "0.0.0-other"}
     channel.send(header, [0, 1, 2])
     assert channel.receive() == {"restart": True}
@@ -482,9 +482,9 @@ def test_without_a_private_runtime_dir_the_data_dir_holds_the_socket(
     runtime, tmp_path, monkeypatch
 ):
     runtime.chmod(0o755)
-    assert paths.server_dir(os.environ) == tmp_path / "data" / "server"
+    assert paths.server_dir(os.environ) == str(tmp_path / "data" / "server")
     monkeypatch.delenv("XDG_RUNTIME_DIR")
-    assert paths.server_dir(os.environ) == tmp_path / "data" / "server"
+    assert paths.server_dir(os.environ) == str(tmp_path / "data" / "server")
 
 
 @pytest.mark.parametrize("trap", ["symlink", "other owner", "open mode"])
@@ -584,8 +584,8 @@ def test_the_client_finds_the_same_directories_as_the_config(monkeypatch, enviro
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    assert paths.config_dir(os.environ) == config.config_dir(os.environ)
-    assert paths.data_dir(os.environ) == config.data_dir(os.environ)
+    assert Path(paths.config_dir(os.environ)) == config.config_dir(os.environ)
+    assert Path(paths.data_dir(os.environ)) == config.data_dir(os.environ)
 
 
 def test_a_message_on_the_wire_keeps_undecodable_arguments(tmp_path):

@@ -20,7 +20,8 @@ def _where() -> dict[str, Any]:
     """The socket path and, when the server cannot be used, why."""
     from taskcli import client, paths
 
-    facts: dict[str, Any] = {"socket": str(paths.server_dir(os.environ) / paths.SOCKET_NAME)}
+    socket = os.path.join(paths.server_dir(os.environ), paths.SOCKET_NAME)
+    facts: dict[str, Any] = {"socket": socket}
     if not client.server_wanted(os.environ):
         facts["disabled"] = "TASKCLI_SERVER is off, server = false, or not Linux"
     try:

@@ -25,11 +25,10 @@ from taskcli import __version__, paths, wire
 DEFAULT_IDLE_SECONDS = 600
 TICK_SECONDS = 1.0
 HEADER_TIMEOUT = 10.0
+WARM_PACKAGES = ("taskcli.cli", "taskcli.core", "taskcli.core.formats")  # every module
 WARM_MODULES = (
-    "taskcli.cli.app", "taskcli.core.db", "taskcli.core.models", "taskcli.core.tasks",
-    "taskcli.core.listing", "taskcli.core.token_store", "taskcli.core.security",
-    "taskcli.cli.render", "taskcli.cli.table", "sqlalchemy", "sqlmodel", "psycopg2",
-    "rich.console", "rich.table", "keyring", "jwt", "passlib.context", "subprocess",
+    "sqlalchemy", "sqlmodel", "sqlite3", "psycopg2", "rich.console", "rich.table", "keyring",
+    "jwt", "passlib.context", "subprocess", "typer._adapters", "typer._click.decorators",
     "taskcli.serve_child",
 )  # fmt: skip
 
@@ -190,8 +189,13 @@ def warm_up() -> None:
     children do not copy it page by page when the collector walks it."""
     import gc
     import importlib
+    import pkgutil
 
-    for name in WARM_MODULES:
+    names = list(WARM_MODULES)
+    for package in WARM_PACKAGES:
+        path = importlib.import_module(package).__path__
+        names += [f"{package}.{module.name}" for module in pkgutil.iter_modules(path)]
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:

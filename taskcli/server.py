@@ -28,7 +28,7 @@ HEADER_TIMEOUT = 10.0
 WARM_PACKAGES = ("taskcli.cli", "taskcli.core", "taskcli.core.formats")  # every module
 WARM_MODULES = (
     "sqlalchemy", "sqlmodel", "sqlite3", "psycopg2", "rich.console", "rich.table", "keyring",
-    "jwt", "passlib.context", "subprocess", "typer._adapters", "typer._click.decorators",
+    "jwt", "passlib.context", "subprocess",
     "taskcli.serve_child",
 )  # fmt: skip
 

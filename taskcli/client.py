@@ -185,12 +185,14 @@ def run_here(channel: wire.Channel, message: dict[str, Any]) -> None:
 def spawn_server() -> None:
     """Start a server in its own session, detached from this terminal, holding none of
     this process's file descriptors (a pipe left open would keep a reader waiting); it
-    exits at once if another one holds the lock."""
+    exits at once if another one holds the lock, and waits for this process to end
+    before it imports anything, so that the two do not compete for the CPU."""
     import subprocess
 
     try:
         subprocess.Popen(
-            [sys.executable, "-m", "taskcli.server"], stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "taskcli.server", "--after", str(os.getpid())],
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
             start_new_session=True, cwd="/",
         )  # fmt: skip

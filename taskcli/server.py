@@ -206,7 +206,26 @@ def warm_up() -> None:
     gc.freeze()
 
 
-def main() -> int:
+AFTER_PATIENCE_SECONDS = 5.0
+
+
+def wait_for(pid: int) -> None:
+    """Until the process that started us has exited (bounded): its command's end is
+    its own, not shared with our start-up."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # gone already, or no pidfd on this kernel
+        return
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            selector.select(AFTER_PATIENCE_SECONDS)
+    finally:
+        os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     os.chdir("/")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is not ours
     try:
@@ -216,6 +235,8 @@ def main() -> int:
     lock_fd = take_lock(directory)
     if lock_fd is None:
         return 0
+    if len(args) == 2 and args[0] == "--after" and args[1].isdigit():
+        wait_for(int(args[1]))
     warm_up()
     try:
         server = Server(directory, lock_fd, idle_seconds())

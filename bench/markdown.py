@@ -41,6 +41,7 @@ def render(results: dict) -> str:
     lines += _roundtrip_section(results.get("roundtrips", {}))
     lines += _rls_section(results.get("rls", {}))
     lines += _bulk_section(results.get("bulk", {}))
+    lines += _warm_section(results.get("warm", {}))
     lines += _throughput_section(results)
     lines += ["## Budgets", ""]
     rows = [
@@ -162,6 +163,23 @@ def _roundtrip_section(roundtrips: dict) -> list[str]:
         + details
         + ["```", ""]
     )
+
+
+def _warm_section(warm: dict) -> list[str]:
+    if not warm:
+        return []
+    rows = []
+    for op, by_system in warm["operations"].items():
+        cold, served, tw = (
+            by_system.get(s, {}) for s in ("in-process", "warm (server)", "taskwarrior")
+        )
+        ratio = served.get("wall_ms") / tw["wall_ms"] if served and tw.get("wall_ms") else None
+        rows.append([op, cold.get("wall_ms"), served.get("wall_ms"), served.get("cpu_ms"),
+                     tw.get("wall_ms"), ratio])  # fmt: skip
+    header = ["command", "in-process", "warm (server)", "warm CPU ms", "Taskwarrior",
+              "warm ÷ Taskwarrior"]  # fmt: skip
+    title = f"## Warm commands through the local server ({warm['size']:,} tasks, SQLite)"
+    return [title, ""] + _table(header, rows)
 
 
 def _bulk_section(bulk: dict) -> list[str]:

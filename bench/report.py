@@ -18,6 +18,7 @@ VERSUS_FACTOR = 0.5  # taskcli at most half of Taskwarrior's time: "≥ 2× fast
 EXTRA_TURNS, AIM_TURNS = 2, 1
 IMPORT_RATE = 20_000
 EXPORT_RSS_MB = 150.0
+WARM_VERSION_MS = 30.0
 TASKCLI_SYSTEMS = ("sqlite", "postgres")
 
 
@@ -83,6 +84,7 @@ def budgets(results: dict) -> list[dict]:
             lambda v: v >= IMPORT_RATE,
         )
     )
+    found += _warm_budgets(results.get("warm", {}))
     bulk = results.get("bulk", {})
     for system, figures in bulk.get("systems", {}).items():
         found.append(
@@ -105,6 +107,28 @@ def budgets(results: dict) -> list[dict]:
                     lambda v: v < EXPORT_RSS_MB,
                 )
             )
+    return found
+
+
+def _warm_budgets(warm: dict) -> list[dict]:
+    """The client's start-up through the server, and warm commands against Taskwarrior."""
+    if not warm:
+        return []
+    operations = warm["operations"]
+    served = operations.get("--version", {}).get("warm (server)", {})
+    found = [
+        _budget("--version through the server", "ms", served.get("wall_ms"),
+                f"< {WARM_VERSION_MS:.0f}", lambda v: v < WARM_VERSION_MS, served.get("cpu_ms"))
+    ]  # fmt: skip
+    size = size_label(warm["size"])
+    for op in ("list", "show", "add", "done"):
+        figures = operations.get(op, {})
+        mine, theirs = figures.get("warm (server)", {}), figures.get("taskwarrior", {})
+        found.append(
+            _budget(f"warm {op} vs Taskwarrior", f"{size}, × Taskwarrior",
+                    _ratio(mine.get("wall_ms"), theirs.get("wall_ms")), "≤ 1",
+                    lambda v: v <= 1, _ratio(mine.get("cpu_ms"), theirs.get("cpu_ms")))
+        )  # fmt: skip
     return found
 
 

@@ -32,6 +32,7 @@ from bench import (  # noqa: E402
     scaling,
     suites,
     taskwarrior,
+    warm,
 )  # fmt: skip
 from bench.context import PROFILES, Profile, Run  # noqa: E402
 from bench.runner import capture  # noqa: E402
@@ -44,6 +45,7 @@ SECTIONS = {
     "roundtrips": roundtrips.section,
     "rls": isolation.section,
     "bulk": bulk.section,
+    "warm": warm.section,
     "import": suites.import_section,
     "memory": suites.memory_section,
 }

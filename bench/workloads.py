@@ -128,6 +128,7 @@ def base_env() -> dict[str, str]:
         NO_COLOR="1",
         COLUMNS="200",
         LC_ALL="C.UTF-8",
+        TASKCLI_SERVER="off",  # every process starts cold, as measured before the server
     )
     return env
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 ISOLATED_VARIABLES = (
     "TASKCLI_DATABASE_URL", "TASKCLI_PROFILE", "TASKCLI_TOKEN", "NO_COLOR",
     "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "DBUS_SESSION_BUS_ADDRESS",
-    "PAGER", "TASKCLI_EDITOR", "VISUAL", "EDITOR",
+    "PAGER", "TASKCLI_EDITOR", "VISUAL", "EDITOR", "XDG_RUNTIME_DIR", "TASKCLI_SERVER_IDLE",
 )  # fmt: skip
 
 
@@ -42,6 +42,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKCLI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("TASKCLI_PAGER", "")  # no pager on a test's terminal unless it asks
+    monkeypatch.setenv("TASKCLI_SERVER", "off")  # in-process unless a test chooses the server
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     if "keyring" in sys.modules:  # python-keyring caches its backend per process
         import keyring

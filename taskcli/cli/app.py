@@ -1,5 +1,6 @@
 """The Typer application: global options, command registration and the one error handler."""
 
+import functools
 import os
 import sys
 import traceback
@@ -8,6 +9,7 @@ from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
+import typer.main
 
 from taskcli import __version__
 from taskcli.cli import (
@@ -21,6 +23,7 @@ from taskcli.cli import (
     journal,
     output,
     planning,
+    server,
     stats,
     tasks,
     transfer,
@@ -240,7 +243,15 @@ app.add_typer(db.app, name="db")
 app.add_typer(planning.context_app, name="context")
 app.add_typer(config.app, name="config")
 app.add_typer(config.profile_app, name="profile")
+app.add_typer(server.app, name="server")
+
+
+@functools.cache
+def click_command() -> Any:
+    """The click command Typer builds from ``app`` (tens of ms: the local server builds it
+    once, before it forks a child per command)."""
+    return typer.main.get_command(app)
 
 
 def main() -> None:
-    app()
+    click_command()()

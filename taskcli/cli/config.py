@@ -44,6 +44,13 @@ def _shown(key: str, value: Any) -> Any:
     return redact_url(value) if key == "database_url" and value else value
 
 
+def _text(value: Any) -> str:
+    """A value as the config file spells it (true/false, not Python's True/False)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _entries(file) -> list[tuple[str, Any]]:
     entries = [(key, value) for key, value in file.data.items() if key != "profiles"]
     for name, table in sorted(file.profiles.items()):
@@ -74,7 +81,7 @@ def list_command(ctx: typer.Context, as_json: Json = False) -> None:
         )
         return
     for key, value in entries:
-        output.print_line(f"{key} = {value}")
+        output.print_line(f"{key} = {_text(value)}")
 
 
 @command(
@@ -101,7 +108,7 @@ def get_command(ctx: typer.Context, key: Key, as_json: Json = False) -> None:
     if as_json:
         output.print_json({"key": key, "profile": profile, "value": shown})
     else:
-        output.print_line(str(shown))
+        output.print_line(_text(shown))
 
 
 @command(
@@ -169,7 +176,7 @@ def _report_change(key: str, profile: str, value: Any, as_json: bool) -> None:
     elif value is None:
         output.print_line(f"unset {where}")
     else:
-        output.print_line(f"{where} = {value}")
+        output.print_line(f"{where} = {_text(value)}")
 
 
 @command(

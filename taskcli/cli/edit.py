@@ -102,12 +102,10 @@ def _kept_on_failure(path: Path) -> Iterator[None]:
 def _run_editor(editor: list[str], path: Path) -> None:
     """Run the editor on the terminal (it inherits stdin, stdout and stderr). Ctrl-C
     belongs to the editor meanwhile: taskcli ignores it, as git does."""
-    import subprocess
-
     from taskcli.core.errors import ConfigError, EditorFailedError
 
     try:
-        process = subprocess.Popen([*editor, str(path)])
+        process = terminal.current().run_interactive([*editor, str(path)])
     except OSError as error:
         raise ConfigError(f"editor {editor[0]!r} could not start: {error.strerror}") from None
     with _ignoring_interrupts():

@@ -9,10 +9,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Any, TextIO, cast
-
-if TYPE_CHECKING:
-    import subprocess
+from typing import IO, Any, TextIO, cast
 
 from taskcli.cli import terminal
 
@@ -189,7 +186,7 @@ class PagedOutput:
         self._height = height
         self._held: list[str] = []
         self._lines = 0
-        self._pager: subprocess.Popen[str] | None = None
+        self._pager: terminal.Program | None = None
 
     def isatty(self) -> bool:
         return True
@@ -218,15 +215,10 @@ class PagedOutput:
         (self._to_pager if self._pager is not None else sys.stdout).flush()
 
     def _start_pager(self) -> None:
-        import subprocess
-
         command = self._command
         assert command is not None  # only called while there is a pager to start
         try:
-            self._pager = subprocess.Popen(
-                command, stdin=subprocess.PIPE, text=True,
-                encoding=sys.stdout.encoding or "utf-8", errors="replace",
-            )  # fmt: skip
+            self._pager = terminal.current().run_interactive(command, pipe_stdin=True)
         except OSError as error:  # no such program: the output still reaches the terminal
             warn(f"pager {command[0]!r} not started ({error.strerror}); printing directly")
             self._command = None

@@ -11,10 +11,19 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import IO, Protocol
 
 DEFAULT_PAGER = "less -FRX"
 EDITOR_VARIABLES = ("TASKCLI_EDITOR", "VISUAL", "EDITOR")
 FALLBACK_EDITORS = ("nano", "vi")
+
+
+class Program(Protocol):
+    """A started interactive program: its stdin (when piped) and its exit status."""
+
+    stdin: IO[str] | None
+
+    def wait(self) -> int: ...
 
 
 class Terminal:
@@ -81,6 +90,20 @@ class Terminal:
         import typer
 
         return typer.confirm(question, default=False, err=True)
+
+    def run_interactive(
+        self, argv: list[str], *, env: dict[str, str] | None = None, pipe_stdin: bool = False
+    ) -> Program:
+        """Start a program that uses the terminal (the pager, the editor); with pipe_stdin
+        its stdin is a pipe taskcli writes text to. OSError when it cannot start. Under
+        the local server the client runs it, in the user's own terminal."""
+        import subprocess
+
+        return subprocess.Popen(
+            argv, env=env, stdin=subprocess.PIPE if pipe_stdin else None, text=pipe_stdin,
+            encoding=(sys.stdout.encoding or "utf-8") if pipe_stdin else None,
+            errors="replace" if pipe_stdin else None,
+        )  # fmt: skip
 
 
 class FakeTerminal(Terminal):

@@ -58,6 +58,17 @@ def _anchored_sqlite_url(url: str, base: Path) -> str:
     return f"sqlite:///{path if path.is_absolute() else base / path}"
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"expected true or false, got {value!r}")
+
+
 def _profile_name(value: Any) -> str:
     text = str(value).strip()
     if not PROFILE_NAME_RE.match(text):
@@ -96,7 +107,10 @@ PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
     # the urgency coefficients a profile may override
     **{f"urgency.{term}": _coefficient(term) for term in URGENCY_DEFAULTS},
 }
-TOP_LEVEL_KEYS: dict[str, Callable[[Any], Any]] = {"default_profile": _profile_name}
+TOP_LEVEL_KEYS: dict[str, Callable[[Any], Any]] = {
+    "default_profile": _profile_name,
+    "server": _boolean,  # false: every command runs in its own process (SPEC §15)
+}
 ALL_KEYS = (*TOP_LEVEL_KEYS, *PROFILE_KEYS)
 
 

@@ -1,0 +1,96 @@
+"""Warm commands: through the local server (SPEC §15) against the in-process path and
+Taskwarrior, on the same 1k tasks (SQLite), round-robin.
+
+The in-process rows run with ``TASKCLI_SERVER=off`` (as every other section does); the
+warm rows run the same console script with the server on, in a private runtime
+directory, after one command has started the server. ``done`` takes a fresh pending task
+on every run of every system.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bench import taskwarrior
+from bench.context import Run
+from bench.report import stats
+from bench.runner import BenchError, Sample, capture
+from bench.scaling import (
+    done_targets,
+    load_taskcli,
+    load_taskwarrior,
+    task_refs,
+    taskcli_commands,
+    taskwarrior_commands,
+)
+from bench.workloads import Taskcli, write_tasks
+
+SIZE = 1_000
+OPERATIONS = ("--version", "list", "show", "add", "done")
+SYSTEMS = ("in-process", "warm (server)", "taskwarrior")
+START_PATIENCE_S = 60.0
+
+
+def section(run: Run) -> None:
+    home = run.workdir / "warm"
+    home.mkdir()
+    reps = max(run.profile.reps.get(SIZE, 4), 5)
+    run.log(f"warm server: {SIZE:,} tasks, {reps} rounds")
+    dataset = write_tasks(home / "tasks.json", SIZE, seed=SIZE)
+    targets = done_targets(dataset, 3 * reps)
+    cold = Taskcli("in-process", home / "taskcli")
+    load_taskcli(cold, dataset, migrate=False)
+    refs = task_refs(cold, dataset, targets)
+    warm = Taskcli("warm", home / "taskcli")
+    runtime = home / "run"
+    runtime.mkdir(mode=0o700)
+    warm.env.update(TASKCLI_SERVER="on", XDG_RUNTIME_DIR=str(runtime), TASKCLI_SERVER_IDLE="900")
+    commands = {
+        "in-process": (cold.run, _taskcli_ops(refs[0::3])),
+        "warm (server)": (warm.run, _taskcli_ops(refs[1::3])),
+    }
+    if taskwarrior.available():
+        tw, _loaded = load_taskwarrior(home, cold)
+        uuids = [dataset.ids[i] for i in targets[2::3]]
+        tw_ops = taskwarrior_commands(uuids)
+        commands["taskwarrior"] = (tw.run, {"--version": lambda i: ("--version",), **tw_ops})
+    _start_server(warm)
+    try:
+        samples = _measure(commands, reps, run.profile.timeout)
+    finally:
+        warm.run("server", "stop")
+    run.results["warm"] = {
+        "size": SIZE,
+        "operations": {
+            op: {system: stats(by_system.get(system, [])) for system in SYSTEMS}
+            for op, by_system in samples.items()
+        },
+    }
+
+
+def _taskcli_ops(refs: list[str]) -> dict:
+    ops = taskcli_commands(refs, [])
+    return {"--version": lambda i: ("--version",), **{op: ops[op] for op in OPERATIONS[1:]}}
+
+
+def _start_server(warm: Taskcli) -> None:
+    """The first command starts the server; wait until it answers."""
+    warm.run("--version")
+    deadline = time.monotonic() + START_PATIENCE_S
+    while time.monotonic() < deadline:
+        facts = json.loads(capture(warm.argv("server", "status", "--json"), env=warm.env))
+        if facts.get("running"):
+            return
+        time.sleep(0.1)
+    raise BenchError("the local server did not start")
+
+
+def _measure(commands: dict, reps: int, timeout: float) -> dict[str, dict[str, list[Sample]]]:
+    samples: dict[str, dict[str, list[Sample]]] = {op: {} for op in OPERATIONS}
+    for round_ in range(reps):
+        for op in OPERATIONS:
+            for system, (runner, ops) in commands.items():
+                argv = ops[op](round_)
+                samples[op].setdefault(system, []).append(runner(*argv, timeout=timeout))
+    return samples

@@ -1,0 +1,215 @@
+"""The ``taskcli`` console script: hand the command to the warm local server (SPEC §15),
+or run it in this process.
+
+Standard library only (and taskcli's own stdlib-only modules): this runs before every
+command, so its start-up is the floor of every command's time. ``python -m taskcli``
+always runs in-process.
+
+The server is used unless ``TASKCLI_SERVER`` is off/0/false/no, the config file says
+``server = false``, or this is not Linux. When none is running, this command runs
+in-process and starts one for the next. Anything that goes wrong before the server has
+started the command falls back to the in-process path, silently.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+from taskcli import __version__, paths, wire
+
+# typing.TYPE_CHECKING would import typing: too dear for the client's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+OFF_WORDS = ("off", "0", "false", "no")
+FORWARDED_SIGNALS = ("INT", "TERM", "HUP")
+MAX_SOCKET_PATH = 108  # sun_path's size on Linux, with its final NUL
+
+
+def main() -> NoReturn:
+    if not server_wanted(os.environ):
+        run_in_process()
+    code, start_one = through_server()
+    if code is None:
+        try:
+            run_in_process()
+        finally:
+            if start_one:
+                spawn_server()
+    sys.exit(code)
+
+
+def run_in_process() -> NoReturn:
+    from taskcli.cli.app import main as app_main
+
+    app_main()
+    sys.exit(0)  # app_main always exits; this keeps the type checker's promise
+
+
+def server_wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
+    if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
+        return False
+    if environ.get("TASKCLI_SERVER", "").strip().lower() in OFF_WORDS:
+        return False
+    return config_allows_server(os.path.join(paths.config_dir(environ), "config.toml"))
+
+
+def config_allows_server(path: str) -> bool:
+    """False when the config file says ``server = false``; an unreadable file is the
+    in-process path's to report, so it counts as false too."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if b"server" not in raw:  # the common case, without importing the TOML parser
+        return True
+    import tomllib
+
+    try:
+        value = tomllib.loads(raw.decode("utf-8")).get("server", True)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return value is not False
+
+
+def socket_path(environ: dict[str, str] | os._Environ[str], *, create: bool) -> str:
+    """The server's socket, in a directory checked private (UntrustedDirectory if not)."""
+    return os.path.join(paths.checked_server_dir(environ, create=create), paths.SOCKET_NAME)
+
+
+def connect(path: str, timeout: float | None = None) -> wire.Channel:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except BaseException:
+        sock.close()
+        raise
+    return wire.Channel(sock)
+
+
+def through_server() -> tuple[int | None, bool]:
+    """The command's exit code when the server ran it; (None, start_one) when it did not
+    start it: run in-process, and start a server afterwards when none is listening."""
+    try:
+        path = socket_path(os.environ, create=True)
+    except paths.UntrustedDirectory:
+        return None, False
+    if len(os.fsencode(path)) >= MAX_SOCKET_PATH:  # no server could bind it
+        return None, False
+    try:
+        channel = connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None, True
+    except OSError:
+        return None, False
+    try:
+        channel.send(request_header(), [0, 1, 2])
+        answer = channel.receive()
+    except (OSError, wire.Closed):
+        channel.sock.close()
+        return None, False
+    if not answer.get("started"):  # {"restart": true}: another version answered
+        channel.sock.close()
+        return None, False
+    return follow(channel), False
+
+
+def request_header() -> dict[str, Any]:
+    streams = {
+        name: {"encoding": stream.encoding, "errors": stream.errors}
+        for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr))
+        if stream is not None
+    }
+    return {
+        "version": __version__,
+        "argv": sys.argv,
+        "env": dict(os.environ),
+        "cwd": os.getcwd(),
+        "streams": streams,
+    }
+
+
+def follow(channel: wire.Channel) -> int:
+    """Serve the running command: forward signals, run what it asks to run here, and
+    return its exit code."""
+
+    def forward(number: int, _frame: object) -> None:
+        try:
+            channel.send({"signal": signal.Signals(number).name.removeprefix("SIG")})
+        except OSError:
+            pass
+
+    for name in FORWARDED_SIGNALS:
+        signal.signal(getattr(signal, f"SIG{name}"), forward)
+    while True:
+        try:
+            message = channel.receive()
+        except (OSError, wire.Closed):
+            sys.stderr.write("taskcli: the server stopped before the command finished\n")
+            return 1
+        if "exit" in message:
+            if message.get("signal") == "INT":  # an uncaught KeyboardInterrupt, as Python ends
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGINT)
+            return int(message["exit"])
+        if "run" in message:
+            run_here(channel, message)
+
+
+def run_here(channel: wire.Channel, message: dict[str, Any]) -> None:
+    """Run the pager or the editor in this terminal; answer whether it started, then its
+    status (as subprocess reports it: negative for a signal)."""
+    import subprocess
+
+    stdin = channel.take_fd() if message.get("stdin_fd") else None
+    try:
+        program = subprocess.Popen(message["run"], stdin=stdin, env=message.get("env"))
+    except OSError as error:
+        channel.send({"error": error.strerror, "errno": error.errno})
+        return
+    finally:
+        if stdin is not None:
+            os.close(stdin)
+    channel.send({"spawned": True})
+    channel.send({"ran": program.wait()})
+
+
+def spawn_server() -> None:
+    """Start a server in its own session, detached from this terminal, holding none of
+    this process's file descriptors (a pipe left open would keep a reader waiting); it
+    exits at once if another one holds the lock, and waits for this process to end
+    before it imports anything, so that the two do not compete for the CPU."""
+    import subprocess
+
+    try:
+        subprocess.Popen(
+            [sys.executable, "-m", "taskcli.server", "--after", str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+            start_new_session=True, cwd="/",
+        )  # fmt: skip
+    except OSError:
+        pass
+
+
+def ask(message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any] | None:
+    """One question to the running server (status, stop); None when none answers."""
+    try:
+        channel = connect(socket_path(os.environ, create=False), timeout)
+    except (OSError, paths.UntrustedDirectory):
+        return None
+    try:
+        channel.send(message)
+        return channel.receive()
+    except (OSError, wire.Closed):
+        return None
+    finally:
+        channel.sock.close()

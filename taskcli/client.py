@@ -5,8 +5,8 @@ Standard library only (and taskcli's own stdlib-only modules): this runs before 
 command, so its start-up is the floor of every command's time. ``python -m taskcli``
 always runs in-process.
 
-The server is used unless ``TASKCLI_SERVER`` is off/0/false/no, the config file says
-``server = false``, or this is not Linux. When none is running, this command runs
+The server is used when ``TASKCLI_SERVER`` is on/1/true/yes, or, without it, when the
+config file says ``server = true`` (Linux only). When none is running, this command runs
 in-process and starts one for the next. Anything that goes wrong before the server has
 started the command falls back to the in-process path, silently.
 """
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 OFF_WORDS = ("off", "0", "false", "no")
+ON_WORDS = ("on", "1", "true", "yes")
 FORWARDED_SIGNALS = ("INT", "TERM", "HUP")
 MAX_SOCKET_PATH = 108  # sun_path's size on Linux, with its final NUL
 
@@ -51,32 +52,36 @@ def run_in_process() -> NoReturn:
 
 
 def server_wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """On when TASKCLI_SERVER says on (or 1, true, yes), or, without it, when the config
+    file says ``server = true``; off by default until the server keeps a warm database
+    connection (SPEC §15's one round trip)."""
     if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
         return False
-    if environ.get("TASKCLI_SERVER", "").strip().lower() in OFF_WORDS:
+    switch = environ.get("TASKCLI_SERVER", "").strip().lower()
+    if switch in OFF_WORDS:
         return False
-    return config_allows_server(os.path.join(paths.config_dir(environ), "config.toml"))
+    if switch in ON_WORDS:
+        return True
+    return config_wants_server(os.path.join(paths.config_dir(environ), "config.toml"))
 
 
-def config_allows_server(path: str) -> bool:
-    """False when the config file says ``server = false``; an unreadable file is the
-    in-process path's to report, so it counts as false too."""
+def config_wants_server(path: str) -> bool:
+    """Whether the config file says ``server = true``; an unreadable or invalid file is
+    the in-process path's to report, so it does not."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
-    except FileNotFoundError:
-        return True
     except OSError:
         return False
     if b"server" not in raw:  # the common case, without importing the TOML parser
-        return True
+        return False
     import tomllib
 
     try:
-        value = tomllib.loads(raw.decode("utf-8")).get("server", True)
+        value = tomllib.loads(raw.decode("utf-8")).get("server", False)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
-    return value is not False
+    return value is True
 
 
 def socket_path(environ: dict[str, str] | os._Environ[str], *, create: bool) -> str:
@@ -130,6 +135,7 @@ def request_header() -> dict[str, Any]:
     }
     return {
         "version": __version__,
+        "build": wire.build(),
         "argv": sys.argv,
         "env": dict(os.environ),
         "cwd": os.getcwd(),

@@ -46,6 +46,7 @@ class Server:
         self.path = directory / paths.SOCKET_NAME
         self.lock_fd = lock_fd
         self.idle = idle
+        self.build = wire.build()  # clients of another build are told to restart it
         self.started = time.time()
         self.last_request = time.monotonic()
         self.children: set[int] = set()
@@ -143,7 +144,7 @@ class Server:
             channel.send({"stopping": os.getpid()})
             self._stop_accepting()
             return
-        if message.get("version") != __version__ or len(channel.fds) != 3:
+        if message.get("build") != self.build or len(channel.fds) != 3:
             channel.send({"restart": True})
             self.restart = True  # exits once its running commands are done
             self._stop_accepting()

@@ -1,20 +1,22 @@
 """The client–server wire format: length-prefixed JSON messages over a Unix stream socket,
 file descriptors passed alongside (SCM_RIGHTS). Standard library only (the client uses it).
 
-Messages, client → server: the request header ``{"version", "argv", "env", "cwd",
-"streams"}`` with fds 0, 1, 2; ``{"status": true}``; ``{"stop": true}``; later
+Messages, client → server: the request header ``{"version", "build", "argv", "env",
+"cwd", "streams"}`` with fds 0, 1, 2; ``{"status": true}``; ``{"stop": true}``; later
 ``{"signal": "INT"}`` (also TERM, HUP) and ``{"ran": code}`` / ``{"error": ...}`` answering
 a ``run``. Server → client: ``{"started": true}`` once the command runs, ``{"run": argv,
 "env": ..., "stdin_fd": bool}`` (the pager or the editor, to run in the client's terminal;
 the pager's pipe passed along), ``{"exit": code}`` at the end; ``{"restart": true}`` when
-the versions differ.
+the builds differ (:func:`build`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
+import sys
 
 # typing.TYPE_CHECKING would import typing: too dear for the client's start-up
 TYPE_CHECKING = False
@@ -24,6 +26,26 @@ if TYPE_CHECKING:
 LENGTH = struct.Struct("!I")
 MAX_MESSAGE = 64 * 1024 * 1024
 MAX_FDS = 4
+
+
+def build() -> str:
+    """What makes a client and a server the same taskcli: the version, the interpreter, and
+    where the package lives and when its newest source file changed (an upgrade in place,
+    an edited checkout, another virtual environment with the same version). A server
+    answers only clients of its own build."""
+    from taskcli import __version__
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    newest, folders = 0, [package]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        folders.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    return f"{__version__} {sys.executable} {package} {newest}"
 
 
 class Closed(Exception):

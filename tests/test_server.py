@@ -38,9 +38,12 @@ TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 EMAIL = "served@example.com"
 
 
-def run(*args: str, stdin: str | None = None, server: bool = True, env=None):
+def run(*args: str, stdin: str | None = None, server: bool | None = True, env=None):
+    """The console script; ``server`` None leaves TASKCLI_SERVER unset (the config decides)."""
     environment = dict(os.environ if env is None else env)
-    environment["TASKCLI_SERVER"] = "on" if server else "off"
+    environment.pop("TASKCLI_SERVER", None)
+    if server is not None:
+        environment["TASKCLI_SERVER"] = "on" if server else "off"
     return subprocess.run(
         [*CLIENT, *args], input=stdin, capture_output=True, text=True, env=environment,
         timeout=PATIENCE,
@@ -431,10 +434,12 @@ def test_a_killed_server_is_replaced(served):
     assert [t["title"] for t in json.loads(run("list", "--json").stdout)] == ["after the crash"]
 
 
-def test_another_version_is_told_to_restart_and_the_server_exits(served):
+def test_another_build_is_told_to_restart_and_the_server_exits(served):
     pid = status()["pid"]
     channel = client.connect(str(served / "taskcli" / "server.sock"), timeout=PATIENCE)
-    header = {**client.request_header(), "version": "0.0.0-other"}
+    # another installation of the same version (a virtual environment elsewhere, an
+    # upgrade in place, an edited checkout) is another build
+    header = {**client.request_header(), "build": "0.1.0 /elsewhere/python /elsewhere 1"}
     channel.send(header, [0, 1, 2])
     assert channel.receive() == {"restart": True}
     channel.sock.close()
@@ -458,14 +463,36 @@ def test_server_status_and_stop(served):
     assert (quiet.returncode, quiet.stdout.splitlines()[0]) == (0, "server: not running")
 
 
-def test_off_and_server_false_run_in_process(runtime):
-    assert run("--version", server=False).returncode == 0
-    set_off = run("config", "set", "server", "false", server=False)
-    assert set_off.stdout == "server = false\n"
-    assert run("--version").returncode == 0
+def test_the_server_is_opt_in_and_off_wins(runtime):
+    assert run("--version", server=None).returncode == 0  # neither the variable nor the key
     time.sleep(1)  # a server, had one been started, would be up by now
     assert status() is None and server_pids(runtime) == []
+    set_on = run("config", "set", "server", "true", server=False)
+    assert set_on.stdout == "server = true\n"
+    assert run("--version", server=None).returncode == 0  # in-process, starts one
+    assert until(status, "the server the config asked for")["running"] is True
+    assert run("--version", server=False).returncode == 0
+    assert run("server", "stop", server=False).returncode == 0
+    until(lambda: server_pids(runtime) == [], "the server to exit")
+    set_off = run("config", "set", "server", "false", server=False)
+    assert set_off.stdout == "server = false\n"
+    assert run("--version", server=None).returncode == 0
+    time.sleep(1)
+    assert status() is None and server_pids(runtime) == []
     assert run("config", "get", "server").stdout == "false\n"
+
+
+def test_a_changed_source_file_is_another_build(tmp_path):
+    """The build identity changes with the newest source file of the package."""
+    before = wire.build()
+    source = Path(wire.__file__)
+    stat = source.stat()
+    try:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9 * 3600))
+        assert wire.build() != before
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert wire.build() == before
 
 
 # ---- security -----------------------------------------------------------------------------

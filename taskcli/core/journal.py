@@ -151,15 +151,33 @@ def undo(conn: Connection, *, user_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _restore(conn: Connection, user_id: uuid.UUID, step: int) -> None:
+    """The step's tasks as they were: those it created go, those it changed get their
+    columns back, those it deleted return. A change writes only the columns that differ
+    in some task (SQLite rewrites every index of a column set, even to its own value)."""
     of_step = sa.and_(journal_tasks.c.user_id == user_id, journal_tasks.c.step == step)
-    conn.execute(tasks.delete().where(
-        tasks.c.user_id == user_id, tasks.c.id.in_(sa.select(journal_tasks.c.id).where(of_step))
-    ))  # fmt: skip
+    created = sa.select(journal_tasks.c.id).where(of_step, ~journal_tasks.c.existed)
+    conn.execute(tasks.delete().where(tasks.c.user_id == user_id, tasks.c.id.in_(created)))
+    image = sa.and_(of_step, journal_tasks.c.existed)
+    same_task = sa.and_(tasks.c.user_id == user_id, tasks.c.id == journal_tasks.c.id)
+    changed = _changed_columns(conn, sa.and_(image, same_task))
+    if changed:
+        values = {name: journal_tasks.c[name] for name in changed}
+        conn.execute(tasks.update().where(image, same_task).values(**values))
     names = ["user_id", "id", *_IMAGE]
-    images = sa.select(*(journal_tasks.c[name] for name in names)).where(
-        of_step, journal_tasks.c.existed
+    gone = sa.select(*(journal_tasks.c[name] for name in names)).where(
+        image, ~sa.exists().where(same_task)
     )
-    conn.execute(tasks.insert().from_select(names, images))
+    conn.execute(tasks.insert().from_select(names, gone))
+
+
+def _changed_columns(conn: Connection, pairs: sa.ColumnElement[bool]) -> list[str]:
+    """The image columns in which some task differs from its image (``pairs`` joins them)."""
+    differs = [
+        sa.func.max(sa.case((tasks.c[name].is_distinct_from(journal_tasks.c[name]), 1), else_=0))
+        for name in _IMAGE
+    ]
+    row = conn.execute(sa.select(*differs).select_from(journal_tasks).where(pairs)).one()
+    return [name for name, flag in zip(_IMAGE, row, strict=True) if flag]
 
 
 # ---- history ----------------------------------------------------------------------------
@@ -188,15 +206,24 @@ def _entries(
     steps = [row.step for row in rows]
     touched: dict[int, list[dict[str, Any]]] = {step: [] for step in steps}
     counts = dict.fromkeys(steps, 0)
-    listed = (
-        sa.select(journal_tasks.c.step, journal_tasks.c.number, journal_tasks.c.id)
+    # the first TASKS_SHOWN tasks of each step by number and the step's count: the
+    # database leaves out the others
+    by_step, by_number = journal_tasks.c.step, journal_tasks.c.number
+    position = sa.func.row_number().over(partition_by=by_step, order_by=by_number).label("at")
+    total = sa.func.count().over(partition_by=by_step).label("count")
+    ranked = (
+        sa.select(by_step, by_number, journal_tasks.c.id, position, total)
         .where(journal_tasks.c.user_id == user_id, journal_tasks.c.step.in_(steps))
-        .order_by(journal_tasks.c.step, journal_tasks.c.number)
+        .subquery("ranked")
     )
-    for step, number, task_id in conn.execute(listed):
-        counts[step] += 1
-        if len(touched[step]) < TASKS_SHOWN:
-            touched[step].append({"number": number, "id": task_id})
+    listed = (
+        sa.select(ranked.c.step, ranked.c.number, ranked.c.id, ranked.c.count)
+        .where(ranked.c.at <= TASKS_SHOWN)
+        .order_by(ranked.c.step, ranked.c.number)
+    )
+    for step, number, task_id, count in conn.execute(listed):
+        counts[step] = count
+        touched[step].append({"number": number, "id": task_id})
     return [_entry(row, touched[row.step], counts[row.step]) for row in rows]
 
 

@@ -159,25 +159,34 @@ def _restore(conn: Connection, user_id: uuid.UUID, step: int) -> None:
     conn.execute(tasks.delete().where(tasks.c.user_id == user_id, tasks.c.id.in_(created)))
     image = sa.and_(of_step, journal_tasks.c.existed)
     same_task = sa.and_(tasks.c.user_id == user_id, tasks.c.id == journal_tasks.c.id)
-    changed = _changed_columns(conn, sa.and_(image, same_task))
+    changed, missing = _compared(conn, image, same_task)
     if changed:
         values = {name: journal_tasks.c[name] for name in changed}
         conn.execute(tasks.update().where(image, same_task).values(**values))
-    names = ["user_id", "id", *_IMAGE]
-    gone = sa.select(*(journal_tasks.c[name] for name in names)).where(
-        image, ~sa.exists().where(same_task)
-    )
-    conn.execute(tasks.insert().from_select(names, gone))
+    if missing:
+        names = ["user_id", "id", *_IMAGE]
+        gone = sa.select(*(journal_tasks.c[name] for name in names)).where(
+            image, ~sa.exists().where(same_task)
+        )
+        conn.execute(tasks.insert().from_select(names, gone))
 
 
-def _changed_columns(conn: Connection, pairs: sa.ColumnElement[bool]) -> list[str]:
-    """The image columns in which some task differs from its image (``pairs`` joins them)."""
+def _compared(
+    conn: Connection, image: sa.ColumnElement[bool], same_task: sa.ColumnElement[bool]
+) -> tuple[list[str], bool]:
+    """The image columns in which some task differs from its image, and whether some
+    image's task is missing (deleted), from one pass over the images."""
+    present = tasks.c.id.is_not(None)
     differs = [
-        sa.func.max(sa.case((tasks.c[name].is_distinct_from(journal_tasks.c[name]), 1), else_=0))
+        sa.func.max(sa.case((sa.and_(present, tasks.c[name].is_distinct_from(
+            journal_tasks.c[name])), 1), else_=0))
         for name in _IMAGE
-    ]
-    row = conn.execute(sa.select(*differs).select_from(journal_tasks).where(pairs)).one()
-    return [name for name, flag in zip(_IMAGE, row, strict=True) if flag]
+    ]  # fmt: skip
+    counts = [sa.func.count(), sa.func.count(tasks.c.id)]
+    pairs = journal_tasks.outerjoin(tasks, same_task)
+    row = conn.execute(sa.select(*differs, *counts).select_from(pairs).where(image)).one()
+    *flags, images, found = row
+    return [name for name, flag in zip(_IMAGE, flags, strict=True) if flag], found < images
 
 
 # ---- history ----------------------------------------------------------------------------

@@ -162,27 +162,31 @@ def urgency_column(
 def _by_urgency(
     conn: Connection, user_id: uuid.UUID, flt: TaskFilter, columns: Sequence[sa.ColumnElement[Any]]
 ) -> sa.Select[Any]:
-    """``flt``'s tasks most urgent first (equal urgency by number), a page of them or all
-    (``limit`` 0): ``columns`` and the urgency. The database ranks the matching tasks by
-    (id, number, urgency) alone and reads the other columns for the page's rows only:
-    carrying every column of every open task through the sort costs PostgreSQL as much
-    again."""
+    """``flt``'s tasks most urgent first (equal urgency by number; ``reverse`` turns both
+    round, as for every sort), a page of them or all (``limit`` 0): ``columns`` and the
+    urgency. The database ranks the matching tasks by (id, number, urgency) alone and
+    reads the other columns for the page's rows only: carrying every column of every
+    open task through the sort costs PostgreSQL as much again."""
+
+    def ranked(urgency: sa.ColumnElement[Any], number: sa.ColumnElement[Any]) -> list[Any]:
+        if flt.reverse:  # the whole order reversed, ties too (as for every sort)
+            return [urgency.asc(), number.desc()]
+        return [urgency.desc(), number.asc()]
+
     score = urgency_column(conn, user_id, flt).label("urgency")  # ordered by its label:
-    order = score.asc() if flt.reverse else score.desc()  # computed once a row
-    page = (
+    page = (  # computed once a row
         sa.select(tasks.c.id, tasks.c.number, score)
         .where(*filter_conditions(conn, user_id, flt))
-        .order_by(order, tasks.c.number)
+        .order_by(*ranked(score, tasks.c.number))
         .offset(flt.offset or None)
         .limit(flt.limit or None)
         .subquery("ranked")
     )
-    urgency = page.c.urgency
     return (
-        sa.select(*columns, urgency)
+        sa.select(*columns, page.c.urgency)
         .select_from(tasks.join(page, tasks.c.id == page.c.id))
         .where(tasks.c.user_id == user_id)
-        .order_by(urgency.asc() if flt.reverse else urgency.desc(), page.c.number)
+        .order_by(*ranked(page.c.urgency, page.c.number))
     )
 
 

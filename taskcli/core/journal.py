@@ -152,22 +152,30 @@ def undo(conn: Connection, *, user_id: uuid.UUID) -> dict[str, Any]:
 
 def _restore(conn: Connection, user_id: uuid.UUID, step: int) -> None:
     """The step's tasks as they were: those it created go, those it changed get their
-    columns back, those it deleted return. A change writes only the columns that differ
-    in some task (SQLite rewrites every index of a column set, even to its own value)."""
+    columns back, those it deleted return.
+
+    PostgreSQL writes a whole new row version with every index entry for an update of
+    these columns as for an insert, so there the step's tasks are deleted and inserted
+    again from their images (the faster of the two). SQLite updates only the indexes of
+    the columns set: there one UPDATE sets the columns that differ in some task."""
     of_step = sa.and_(journal_tasks.c.user_id == user_id, journal_tasks.c.step == step)
+    image = sa.and_(of_step, journal_tasks.c.existed)
+    names = ["user_id", "id", *_IMAGE]
+    images = sa.select(*(journal_tasks.c[name] for name in names))
+    if is_postgres(conn):
+        touched = sa.select(journal_tasks.c.id).where(of_step)
+        conn.execute(tasks.delete().where(tasks.c.user_id == user_id, tasks.c.id.in_(touched)))
+        conn.execute(tasks.insert().from_select(names, images.where(image)))
+        return
     created = sa.select(journal_tasks.c.id).where(of_step, ~journal_tasks.c.existed)
     conn.execute(tasks.delete().where(tasks.c.user_id == user_id, tasks.c.id.in_(created)))
-    image = sa.and_(of_step, journal_tasks.c.existed)
     same_task = sa.and_(tasks.c.user_id == user_id, tasks.c.id == journal_tasks.c.id)
     changed, missing = _compared(conn, image, same_task)
     if changed:
         values = {name: journal_tasks.c[name] for name in changed}
         conn.execute(tasks.update().where(image, same_task).values(**values))
     if missing:
-        names = ["user_id", "id", *_IMAGE]
-        gone = sa.select(*(journal_tasks.c[name] for name in names)).where(
-            image, ~sa.exists().where(same_task)
-        )
+        gone = images.where(image, ~sa.exists().where(same_task))
         conn.execute(tasks.insert().from_select(names, gone))
 
 

@@ -272,3 +272,21 @@ def test_changes_and_undos_at_the_same_moment_never_lose_or_mix_a_step(
     while taskcli("undo", "--yes").exit_code == 0:
         pass
     assert json.loads(export(taskcli)) == []
+
+
+def test_a_big_step_counts_every_task_and_lists_the_first_by_number(taskcli, user):
+    from taskcli.core.journal import TASKS_SHOWN
+    from tests.tasks_support import create_many, user_id
+
+    create_many(user_id(taskcli), TASKS_SHOWN + 5)
+    taskcli.ok("start", "7")
+    taskcli.ok("done", "--status", "pending", "--yes")
+    entry = history(taskcli, "--limit", "1")[0]
+    assert entry["count"] == TASKS_SHOWN + 4  # all but the started one
+    listed = [task["number"] for task in entry["tasks"]]
+    assert listed == [number for number in range(1, TASKS_SHOWN + 2) if number != 7]
+    assert undo(taskcli)["count"] == TASKS_SHOWN + 4
+    tasks = json.loads(taskcli.ok("list", "--all", "-n", "0", "--json").stdout)
+    assert len(tasks) == TASKS_SHOWN + 5
+    assert {t["status"] for t in tasks if t["number"] != 7} == {"pending"}
+    assert all(t["completed_at"] is None for t in tasks)

@@ -49,31 +49,6 @@ OpenRefs = _optional_refs(completion.open_tasks)
 CompletedRefs = _optional_refs(completion.completed_tasks)  # what reopen can reopen
 
 
-def _run_by_refs(name: str, conn, user_id, refs: list[str]) -> Any:
-    from taskcli.core import tasks
-
-    if name == "done":
-        return tasks.complete(conn, user_id=user_id, refs=refs)
-    if name == "stop":
-        return tasks.stop_tasks(conn, user_id=user_id, refs=refs)
-    if name == "delete":
-        return tasks.delete_tasks(conn, user_id=user_id, refs=refs)
-    return tasks.set_status(conn, user_id=user_id, refs=refs, status=STATUS[name])
-
-
-def _run_by_filter(name: str, conn, user_id, flt) -> Any:
-    from taskcli.core import bulk
-
-    if name == "done":
-        return bulk.complete(conn, user_id=user_id, flt=flt)
-    if name == "stop":
-        return bulk.stop(conn, user_id=user_id, flt=flt)
-    if name == "delete":
-        return bulk.delete(conn, user_id=user_id, flt=flt)
-    return bulk.set_status(conn, user_id=user_id, flt=flt, status=STATUS[name])
-
-
-STATUS = {"start": TaskStatus.in_progress, "reopen": TaskStatus.pending}
 VERB = {"start": "started", "stop": "stopped", "done": "completed", "reopen": "reopened",
         "delete": "deleted"}  # fmt: skip
 QUESTION = {"start": "Start", "stop": "Stop", "done": "Complete", "reopen": "Reopen",
@@ -128,6 +103,7 @@ def _selection(name: str, refs: list[str] | None, filters: dict[str, Any]):
 
 
 def _change(ctx: typer.Context, name: str, refs, filters: dict[str, Any], yes: bool, as_json):
+    from taskcli.core.bulk import VERBS
     from taskcli.core.refs import parse_refs
 
     selection = _selection(name, refs, filters)
@@ -138,9 +114,10 @@ def _change(ctx: typer.Context, name: str, refs, filters: dict[str, Any], yes: b
             confirm_or_require_yes(lambda: _deletion_question(ctx, selection), yes)
     else:
         confirm_or_require_yes(_filter_question(ctx, name, selection), yes)
-    run = _run_by_refs if by_refs else _run_by_filter
     with logged_in(ctx, journaled=True) as session:
-        result = run(name, session.conn, session.identity.user_id, selection)
+        user_id = session.identity.user_id
+        # the text output shows each task's number and title only
+        result = VERBS[name](session.conn, user_id=user_id, selection=selection, brief=not as_json)
     records = result.completed if name == "done" else result
     if not by_refs and not records and not as_json:
         output.message("no task matches the filters: nothing changed")

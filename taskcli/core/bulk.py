@@ -1,10 +1,17 @@
-"""Bulk changes: start, stop, done, reopen and delete every task a list filter selects, in
-one statement (one transaction with the next occurrences of recurring tasks), so it is
-one journal step that ``undo`` reverts whole."""
+"""The status commands: start, stop, done, reopen and delete, one entry point each, of a
+selection: the tasks REFs name (all or none, :mod:`taskcli.core.tasks`), or every task a
+list filter selects (a bulk change). Either way one transaction (with the next
+occurrences of recurring tasks), so one journal step that ``undo`` reverts whole.
+
+A bulk change is one UPDATE or DELETE, however many tasks it selects. ``brief``: the
+caller needs only the id, number and title of each task (records may carry more), so
+that is all a bulk change reads back.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,9 +22,11 @@ from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
 from taskcli.core.listing import TaskFilter, list_tasks, matches
-from taskcli.core.tasks import COLUMNS, SERIES, Completion, tasks, to_record
+from taskcli.core.tasks import BRIEF, COLUMNS, SERIES, STARTED, Completion, tasks, to_record
 
 PREVIEW = 5  # the titles a confirmation shows
+Selection = list[str] | TaskFilter  # REFs, or a list filter
+Records = list[dict[str, Any]]
 
 
 def preview(
@@ -36,37 +45,97 @@ def _where(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> sa.ColumnEl
     return matches(conn, user_id, flt, now=utc_now())
 
 
-def _sorted(rows: Any) -> list[dict[str, Any]]:
-    return sorted((to_record(row) for row in rows), key=lambda record: record["number"])
+def _returned(brief: bool) -> list[sa.Column[Any]]:
+    return [tasks.c[name] for name in BRIEF] if brief else COLUMNS
 
 
-def set_status(
-    conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter, status: TaskStatus
-) -> list[dict[str, Any]]:
-    """start (in progress) or reopen (pending) the selected tasks."""
+def _records(rows: Any, brief: bool) -> Records:
+    records = [dict(zip(BRIEF, row, strict=True)) if brief else to_record(row) for row in rows]
+    return sorted(records, key=lambda record: record["number"])
+
+
+def _set(
+    conn: Connection, user_id: uuid.UUID, where: sa.ColumnElement[bool], values: dict[str, Any],
+    brief: bool,
+) -> Records:  # fmt: skip
+    update = tasks.update().where(where).values(**values)
+    return _records(conn.execute(update.returning(*_returned(brief))), brief)
+
+
+def start(
+    conn: Connection, *, user_id: uuid.UUID, selection: Selection, brief: bool = False
+) -> Records:
+    """Mark the selected tasks in progress."""
+    return _status(conn, user_id, selection, TaskStatus.in_progress, brief)
+
+
+def reopen(
+    conn: Connection, *, user_id: uuid.UUID, selection: Selection, brief: bool = False
+) -> Records:
+    """Mark the selected tasks pending again."""
+    return _status(conn, user_id, selection, TaskStatus.pending, brief)
+
+
+def _status(
+    conn: Connection, user_id: uuid.UUID, selection: Selection, status: TaskStatus, brief: bool
+) -> Records:
+    if isinstance(selection, list):
+        return changes.set_status(conn, user_id=user_id, refs=selection, status=status)
     values = changes.status_values(status, utc_now())
-    update = tasks.update().where(_where(conn, user_id, flt)).values(**values)
-    return _sorted(conn.execute(update.returning(*COLUMNS)))
+    return _set(conn, user_id, _where(conn, user_id, selection), values, brief)
 
 
-def stop(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict[str, Any]]:
+def stop(
+    conn: Connection, *, user_id: uuid.UUID, selection: Selection, brief: bool = False
+) -> Records:
     """The selected tasks in progress back to pending (the others are left as they are)."""
-    started = sa.and_(_where(conn, user_id, flt), tasks.c.status == TaskStatus.in_progress.value)
-    update = tasks.update().where(started).values(**changes.stop_values(utc_now()))
-    return _sorted(conn.execute(update.returning(*COLUMNS)))
+    if isinstance(selection, list):
+        return changes.stop_tasks(conn, user_id=user_id, refs=selection)
+    started = sa.and_(_where(conn, user_id, selection), STARTED)
+    return _set(conn, user_id, started, changes.stopped_values(utc_now()), brief)
 
 
-def complete(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> Completion:
+def complete(
+    conn: Connection, *, user_id: uuid.UUID, selection: Selection, brief: bool = False
+) -> Completion:
     """Complete the selected tasks; each recurring one gets its next occurrence, in the
     same transaction."""
+    if isinstance(selection, list):
+        return changes.complete(conn, user_id=user_id, refs=selection)
     values = changes.status_values(TaskStatus.completed, utc_now())
     with atomic(conn):
-        update = tasks.update().where(_where(conn, user_id, flt)).values(**values)
-        rows = conn.execute(update.returning(*COLUMNS, *SERIES)).all()
-        return changes.completed_rows(conn, user_id, rows)
+        update = tasks.update().where(_where(conn, user_id, selection)).values(**values)
+        if not brief:
+            rows = conn.execute(update.returning(*COLUMNS, *SERIES)).all()
+            return changes.completed_rows(conn, user_id, rows)
+        # brief: every column of the recurring tasks only, their next occurrence is made
+        # from them (reading all of them back costs more than the UPDATE)
+        returned = conn.execute(update.returning(*_returned(brief), changes.RECURS.label("recurs")))
+        others, recurring = [], []
+        for *brief_values, recurs in returned:
+            if recurs:
+                recurring.append(brief_values[0])
+            else:
+                others.append(dict(zip(BRIEF, brief_values, strict=True)))
+        rows = changes.rows_by_id(conn, user_id, recurring, [*COLUMNS, *SERIES])
+        return changes.completed_rows(conn, user_id, rows, others=others)
 
 
-def delete(conn: Connection, *, user_id: uuid.UUID, flt: TaskFilter) -> list[dict[str, Any]]:
+def delete(
+    conn: Connection, *, user_id: uuid.UUID, selection: Selection, brief: bool = False
+) -> Records:
     """Delete the selected tasks."""
-    removal = tasks.delete().where(_where(conn, user_id, flt))
-    return _sorted(conn.execute(removal.returning(*COLUMNS)))
+    if isinstance(selection, list):
+        return changes.delete_tasks(conn, user_id=user_id, refs=selection)
+    removal = tasks.delete().where(_where(conn, user_id, selection))
+    return _records(conn.execute(removal.returning(*_returned(brief))), brief)
+
+
+# the entry point of each status command, by its name
+VERBS: dict[str, Callable[..., Any]] = {
+    "start": start,
+    "stop": stop,
+    "done": complete,
+    "reopen": reopen,
+    "delete": delete,
+}

@@ -151,15 +151,50 @@ def undo(conn: Connection, *, user_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _restore(conn: Connection, user_id: uuid.UUID, step: int) -> None:
+    """The step's tasks as they were: those it created go, those it changed get their
+    columns back, those it deleted return.
+
+    PostgreSQL writes a whole new row version with every index entry for an update of
+    these columns as for an insert, so there the step's tasks are deleted and inserted
+    again from their images (the faster of the two). SQLite updates only the indexes of
+    the columns set: there one UPDATE sets the columns that differ in some task."""
     of_step = sa.and_(journal_tasks.c.user_id == user_id, journal_tasks.c.step == step)
-    conn.execute(tasks.delete().where(
-        tasks.c.user_id == user_id, tasks.c.id.in_(sa.select(journal_tasks.c.id).where(of_step))
-    ))  # fmt: skip
+    image = sa.and_(of_step, journal_tasks.c.existed)
     names = ["user_id", "id", *_IMAGE]
-    images = sa.select(*(journal_tasks.c[name] for name in names)).where(
-        of_step, journal_tasks.c.existed
-    )
-    conn.execute(tasks.insert().from_select(names, images))
+    images = sa.select(*(journal_tasks.c[name] for name in names))
+    if is_postgres(conn):
+        touched = sa.select(journal_tasks.c.id).where(of_step)
+        conn.execute(tasks.delete().where(tasks.c.user_id == user_id, tasks.c.id.in_(touched)))
+        conn.execute(tasks.insert().from_select(names, images.where(image)))
+        return
+    created = sa.select(journal_tasks.c.id).where(of_step, ~journal_tasks.c.existed)
+    conn.execute(tasks.delete().where(tasks.c.user_id == user_id, tasks.c.id.in_(created)))
+    same_task = sa.and_(tasks.c.user_id == user_id, tasks.c.id == journal_tasks.c.id)
+    changed, missing = _compared(conn, image, same_task)
+    if changed:
+        values = {name: journal_tasks.c[name] for name in changed}
+        conn.execute(tasks.update().where(image, same_task).values(**values))
+    if missing:
+        gone = images.where(image, ~sa.exists().where(same_task))
+        conn.execute(tasks.insert().from_select(names, gone))
+
+
+def _compared(
+    conn: Connection, image: sa.ColumnElement[bool], same_task: sa.ColumnElement[bool]
+) -> tuple[list[str], bool]:
+    """The image columns in which some task differs from its image, and whether some
+    image's task is missing (deleted), from one pass over the images."""
+    present = tasks.c.id.is_not(None)
+    differs = [
+        sa.func.max(sa.case((sa.and_(present, tasks.c[name].is_distinct_from(
+            journal_tasks.c[name])), 1), else_=0))
+        for name in _IMAGE
+    ]  # fmt: skip
+    counts = [sa.func.count(), sa.func.count(tasks.c.id)]
+    pairs = journal_tasks.outerjoin(tasks, same_task)
+    row = conn.execute(sa.select(*differs, *counts).select_from(pairs).where(image)).one()
+    *flags, images, found = row
+    return [name for name, flag in zip(_IMAGE, flags, strict=True) if flag], found < images
 
 
 # ---- history ----------------------------------------------------------------------------
@@ -188,15 +223,24 @@ def _entries(
     steps = [row.step for row in rows]
     touched: dict[int, list[dict[str, Any]]] = {step: [] for step in steps}
     counts = dict.fromkeys(steps, 0)
-    listed = (
-        sa.select(journal_tasks.c.step, journal_tasks.c.number, journal_tasks.c.id)
+    # the first TASKS_SHOWN tasks of each step by number and the step's count: the
+    # database leaves out the others
+    by_step, by_number = journal_tasks.c.step, journal_tasks.c.number
+    position = sa.func.row_number().over(partition_by=by_step, order_by=by_number).label("at")
+    total = sa.func.count().over(partition_by=by_step).label("count")
+    ranked = (
+        sa.select(by_step, by_number, journal_tasks.c.id, position, total)
         .where(journal_tasks.c.user_id == user_id, journal_tasks.c.step.in_(steps))
-        .order_by(journal_tasks.c.step, journal_tasks.c.number)
+        .subquery("ranked")
     )
-    for step, number, task_id in conn.execute(listed):
-        counts[step] += 1
-        if len(touched[step]) < TASKS_SHOWN:
-            touched[step].append({"number": number, "id": task_id})
+    listed = (
+        sa.select(ranked.c.step, ranked.c.number, ranked.c.id, ranked.c.count)
+        .where(ranked.c.at <= TASKS_SHOWN)
+        .order_by(ranked.c.step, ranked.c.number)
+    )
+    for step, number, task_id, count in conn.execute(listed):
+        counts[step] = count
+        touched[step].append({"number": number, "id": task_id})
     return [_entry(row, touched[row.step], counts[row.step]) for row in rows]
 
 

@@ -162,37 +162,41 @@ def urgency_column(
 def _by_urgency(
     conn: Connection, user_id: uuid.UUID, flt: TaskFilter, columns: Sequence[sa.ColumnElement[Any]]
 ) -> sa.Select[Any]:
-    """A page of ``flt`` most urgent first (equal urgency by number): ``columns`` and the
+    """``flt``'s tasks most urgent first (equal urgency by number; ``reverse`` turns both
+    round, as for every sort), a page of them or all (``limit`` 0): ``columns`` and the
     urgency. The database ranks the matching tasks by (id, number, urgency) alone and
     reads the other columns for the page's rows only: carrying every column of every
     open task through the sort costs PostgreSQL as much again."""
+
+    def ranked(urgency: sa.ColumnElement[Any], number: sa.ColumnElement[Any]) -> list[Any]:
+        if flt.reverse:  # the whole order reversed, ties too (as for every sort)
+            return [urgency.asc(), number.desc()]
+        return [urgency.desc(), number.asc()]
+
     score = urgency_column(conn, user_id, flt).label("urgency")  # ordered by its label:
-    order = score.asc() if flt.reverse else score.desc()  # computed once a row
-    page = (
+    page = (  # computed once a row
         sa.select(tasks.c.id, tasks.c.number, score)
         .where(*filter_conditions(conn, user_id, flt))
-        .order_by(order, tasks.c.number)
+        .order_by(*ranked(score, tasks.c.number))
         .offset(flt.offset or None)
         .limit(flt.limit or None)
         .subquery("ranked")
     )
-    urgency = page.c.urgency
     return (
-        sa.select(*columns, urgency)
+        sa.select(*columns, page.c.urgency)
         .select_from(tasks.join(page, tasks.c.id == page.c.id))
         .where(tasks.c.user_id == user_id)
-        .order_by(urgency.asc() if flt.reverse else urgency.desc(), page.c.number)
+        .order_by(*ranked(page.c.urgency, page.c.number))
     )
 
 
-def _order(conn: Connection, user_id: uuid.UUID, flt: TaskFilter) -> list[sa.ColumnElement[Any]]:
+def _order(flt: TaskFilter) -> list[sa.ColumnElement[Any]]:
+    """The ORDER BY of every sort but urgency (:func:`_by_urgency`); ties by number."""
+
     def direction(column: sa.ColumnElement[Any]) -> sa.UnaryExpression[Any]:
         return column.desc() if flt.reverse else column.asc()
 
     number = direction(tasks.c.number)
-    if flt.sort is TaskSort.urgency:  # most urgent first; equal urgency by number
-        score = urgency_column(conn, user_id, flt)
-        return [score.asc() if flt.reverse else score.desc(), number]
     if flt.sort is TaskSort.due:
         return [tasks.c.due.is_(None), direction(tasks.c.due), number]
     keys = {
@@ -210,13 +214,12 @@ def select_tasks(
     flt: TaskFilter,
     columns: Sequence[sa.ColumnElement[Any]] = COLUMNS,
 ) -> sa.Select[Any]:
-    if flt.sort is TaskSort.urgency and flt.limit:
-        page = _by_urgency(conn, user_id, flt, columns)
-        return page.with_only_columns(*columns)
+    if flt.sort is TaskSort.urgency:
+        return _by_urgency(conn, user_id, flt, columns).with_only_columns(*columns)
     query = (
         sa.select(*columns)
         .where(*filter_conditions(conn, user_id, flt))
-        .order_by(*_order(conn, user_id, flt))
+        .order_by(*_order(flt))
         .offset(flt.offset or None)
     )
     return query.limit(flt.limit) if flt.limit else query

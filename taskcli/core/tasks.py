@@ -246,7 +246,8 @@ def _guard(user_id: uuid.UUID, refs: Sequence[Ref]) -> sa.ColumnElement[bool]:
 # ---- change -----------------------------------------------------------------------------
 
 
-def _status_values(status: TaskStatus, now: datetime) -> dict[str, Any]:
+def status_values(status: TaskStatus, now: datetime) -> dict[str, Any]:
+    """SET values of start (in progress), done (completed) and reopen (pending)."""
     completed = sa.func.coalesce(tasks.c.completed_at, now)
     return {
         "status": status.value,
@@ -262,27 +263,22 @@ def set_status(
     creates its next occurrence (see :func:`complete`)."""
     if status is TaskStatus.completed:
         return complete(conn, user_id=user_id, refs=refs).completed
-    values = _status_values(status, utc_now())
+    values = status_values(status, utc_now())
     return _change_all(conn, user_id=user_id, refs=parse_refs(refs), values=values)
 
 
-def stop_values(now: datetime) -> dict[str, Any]:
-    """SET values of ``stop``: in progress back to pending; others keep their status."""
-    started = tasks.c.status == TaskStatus.in_progress.value
-    return {
-        "status": sa.case((started, TaskStatus.pending.value), else_=tasks.c.status),
-        "updated_at": sa.case((started, now), else_=tasks.c.updated_at),
-    }
+STARTED = tasks.c.status == TaskStatus.in_progress.value
 
 
-def status_values(status: TaskStatus, now: datetime) -> dict[str, Any]:
-    """SET values of start (in progress), done (completed) and reopen (pending)."""
-    return _status_values(status, now)
+def stopped_values(now: datetime) -> dict[str, Any]:
+    """SET values of ``stop`` for a task in progress: back to pending."""
+    return {"status": TaskStatus.pending.value, "updated_at": now}
 
 
 def stop_tasks(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> list[dict[str, Any]]:
     """In progress back to pending (all named tasks or none; others keep their status)."""
-    values = stop_values(utc_now())
+    values = {name: sa.case((STARTED, value), else_=tasks.c[name])
+              for name, value in stopped_values(utc_now()).items()}  # fmt: skip
     return _change_all(conn, user_id=user_id, refs=parse_refs(refs), values=values)
 
 
@@ -306,6 +302,22 @@ class Completion:
 
 
 SERIES = [tasks.c.recur_series, tasks.c.recur_index, tasks.c.recur_anchor]
+# True for a task that recurs, also in a RETURNING clause (where SQLite 3.40 takes
+# ``recur IS NOT NULL`` for true in every row, and ``IS NULL`` for false)
+RECURS = sa.func.coalesce(tasks.c.recur, "") != ""
+BRIEF = ("id", "number", "title")  # what a brief record holds at least
+IDS_AT_ONCE = 5000  # ids a query names at most (SQLite takes 32,766 parameters)
+
+
+def rows_by_id(
+    conn: Connection, user_id: uuid.UUID, ids: Sequence[uuid.UUID], columns: Sequence[Any]
+) -> list[sa.Row[Any]]:
+    """``columns`` of the user's tasks ``ids`` names (one query for up to IDS_AT_ONCE)."""
+    rows: list[sa.Row[Any]] = []
+    for start in range(0, len(ids), IDS_AT_ONCE):
+        named = tasks.c.id.in_(ids[start : start + IDS_AT_ONCE])
+        rows += conn.execute(sa.select(*columns).where(tasks.c.user_id == user_id, named))
+    return rows
 
 
 def complete(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> Completion:
@@ -313,7 +325,7 @@ def complete(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> Comple
     exists afterwards exactly once: its id comes from the series and the index, so a second
     completion (another machine, a retry) finds it instead of making another."""
     parsed = parse_refs(refs)
-    values = _status_values(TaskStatus.completed, utc_now())
+    values = status_values(TaskStatus.completed, utc_now())
     if is_postgres(conn):
         # One statement when no named task recurs (the usual case); else the transaction.
         recurring = tasks.alias("recurring")
@@ -338,19 +350,27 @@ def complete(conn: Connection, *, user_id: uuid.UUID, refs: list[str]) -> Comple
         return completed_rows(conn, user_id, rows)
 
 
-def completed_rows(conn: Connection, user_id: uuid.UUID, rows: Sequence[sa.Row[Any]]) -> Completion:
+def completed_rows(
+    conn: Connection,
+    user_id: uuid.UUID,
+    rows: Sequence[sa.Row[Any]],
+    *,
+    others: Sequence[dict[str, Any]] = (),
+) -> Completion:
     """What completing ``rows`` (COLUMNS and SERIES, just completed) did: the next
     occurrence of each recurring one is made here, in the caller's transaction, all of
-    them with three statements however many there are."""
-    done = Completion(sorted((to_record(r[: len(COLUMNS)]) for r in rows),
-                             key=lambda r: r["number"]))  # fmt: skip
+    them with three statements however many there are. ``others``: the records of more
+    tasks just completed that do not recur."""
+    done = Completion(list(others))
     plans = []
     for row in rows:
         record = to_record(row[: len(COLUMNS)])
+        done.completed.append(record)
         series = dict(zip([c.name for c in SERIES], row[len(COLUMNS) :], strict=True))
         following = _next_values(user_id, record, series)
         if following is not None:
             plans.append((record, following))
+    done.completed.sort(key=lambda record: record["number"])
     made = _next_occurrences(conn, user_id, plans)
     for record, following in plans:
         done.next_occurrences[record["id"]] = made[following["id"]]
@@ -404,8 +424,7 @@ def _next_occurrences(
     if not plans:
         return {}
     wanted = [following["id"] for _record, following in plans]
-    query = sa.select(*COLUMNS).where(tasks.c.user_id == user_id, tasks.c.id.in_(wanted))
-    made = {row.id: to_record(row) for row in conn.execute(query)}
+    made = {row.id: to_record(row) for row in rows_by_id(conn, user_id, wanted, COLUMNS)}
     missing = [following for _record, following in sorted(plans, key=lambda p: p[0]["number"])
                if following["id"] not in made]  # fmt: skip
     if missing:
@@ -462,7 +481,7 @@ def update_task(
     given = column_values(checked)
     values: dict[str, Any] = {name: given[name] for name in changes.fields}
     if "status" in values:
-        values.update(_status_values(TaskStatus(values["status"]), now))
+        values.update(status_values(TaskStatus(values["status"]), now))
     values["updated_at"] = now
     parsed = parse_refs([ref])
     if _needs_stored_task(values, changes):

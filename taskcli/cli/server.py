@@ -23,11 +23,13 @@ def _where() -> dict[str, Any]:
     socket = os.path.join(paths.server_dir(os.environ), paths.SOCKET_NAME)
     facts: dict[str, Any] = {"socket": socket}
     if not client.server_wanted(os.environ):
-        facts["disabled"] = "TASKCLI_SERVER is off, server = false, or not Linux"
-    try:
-        client.socket_path(os.environ, create=False)
-    except paths.UntrustedDirectory as error:
-        facts["refused"] = str(error)
+        facts["disabled"] = "the local server is off (TASKCLI_SERVER=on or server = true "
+        facts["disabled"] += "turns it on; Linux only)"
+    if os.path.lexists(paths.server_dir(os.environ)):  # none yet: nothing to refuse
+        try:
+            client.socket_path(os.environ, create=False)
+        except paths.UntrustedDirectory as error:
+            facts["refused"] = str(error)
     return facts
 
 

@@ -244,11 +244,17 @@ def lock_command(ctx: typer.Context, email: Email, as_json: Json = False) -> Non
     from taskcli.core import admin
 
     with state(ctx).database().connect(admin=True) as conn:
-        ended = admin.lock(conn, email)
+        locking = admin.lock(conn, email)
     if as_json:
-        output.print_json({"email": email.strip().lower(), "locked": True, "sessions_ended": ended})
+        output.print_json(
+            {
+                "email": locking.email,
+                "locked": locking.locked,
+                "sessions_ended": locking.sessions_ended,
+            }
+        )
     else:
-        output.print_line(f"locked {email.strip().lower()}; {ended} session(s) ended")
+        output.print_line(f"locked {locking.email}; {locking.sessions_ended} session(s) ended")
 
 
 @command(app, "unlock", "taskcli db unlock someone@example.com")
@@ -257,11 +263,11 @@ def unlock_command(ctx: typer.Context, email: Email, as_json: Json = False) -> N
     from taskcli.core import admin
 
     with state(ctx).database().connect(admin=True) as conn:
-        admin.unlock(conn, email)
+        locking = admin.unlock(conn, email)
     if as_json:
-        output.print_json({"email": email.strip().lower(), "locked": False})
+        output.print_json({"email": locking.email, "locked": locking.locked})
     else:
-        output.print_line(f"unlocked {email.strip().lower()}")
+        output.print_line(f"unlocked {locking.email}")
 
 
 @command(

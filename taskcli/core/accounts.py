@@ -20,6 +20,7 @@ from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, SchemaError
 from taskcli.core.models import CONTROL, AuthSession, Counter, Meta, User
 from taskcli.core.roles import require_owner
+from taskcli.core.sql import is_postgres
 
 users = User.__table__
 sessions = AuthSession.__table__
@@ -94,7 +95,7 @@ def register(
     """Create an account and log it in. A taken email is a ConflictError (exit 5)."""
     email = normalize_email(email)
     security.check_password_rules(password)
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return _pg_login(pgsessions.register, conn, email, password, session_days, client)
     setting, verifier = security.new_password(password)
     user_id = uuid.uuid4()
@@ -117,10 +118,6 @@ def register(
             )
     except exc.IntegrityError:
         raise taken(email) from None
-
-
-def _on_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
 
 
 def account_locked() -> AuthError:
@@ -151,13 +148,21 @@ def _pg_login(action: Any, conn: Connection, email: str, password: str, days: in
     return logged_in_row(row, email, wrong=_wrong_credentials)
 
 
+def refused(row: Any, *, wrong: Any) -> None:
+    """Raise when a database function's row says its password (or code) check failed:
+    ``throttled`` (too many failures), ``wrong`` (``wrong()`` builds the error)."""
+    if row.status == "throttled":
+        raise throttled(row.retry_after)
+    if row.status == "wrong":
+        raise wrong()
+
+
 def logged_in_row(row: Any, email: str, *, wrong: Any) -> Login:
     """The login a register, login or reset row of the database started, or its error
     (``wrong()`` for a wrong password or code)."""
     if row.status == "taken":
         raise taken(email)
-    if row.status == "throttled":
-        raise throttled(row.retry_after)
+    refused(row, wrong=wrong)
     if row.status != "ok":
         raise wrong()
     identity = Identity(row.user_id, email, row.session_id, as_utc(row.expires_at))
@@ -170,7 +175,7 @@ def login(conn: Connection, *, email: str, password: str, session_days: int, cli
         email = normalize_email(email)
     except InvalidInputError:
         email = ""
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return _pg_login(pgsessions.login, conn, email, password, session_days, client)
     row = conn.execute(
         sa.select(users.c.id, users.c.password_setting, users.c.password_verifier).where(
@@ -207,7 +212,7 @@ def password_matches(password: str, setting: str, stored_verifier: str) -> bool:
 
 def verified(conn: Connection, identity: Identity) -> Identity:
     """The identity as the database has it now (PostgreSQL checks the session here)."""
-    if not _on_postgres(conn):
+    if not is_postgres(conn):
         return identity  # authenticate checked it
     row = pgsessions.whoami(conn)
     return Identity(row.user_id, row.email, row.session_id, as_utc(row.expires_at))
@@ -215,7 +220,7 @@ def verified(conn: Connection, identity: Identity) -> Identity:
 
 def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) -> int:
     """Revoke this session, or every live session of the user; returns how many ended."""
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return pgsessions.logout(conn, everywhere=everywhere)
     target = (
         sessions.c.user_id == identity.user_id
@@ -232,7 +237,7 @@ def logout(conn: Connection, *, identity: Identity, everywhere: bool = False) ->
 
 def revoke_token(conn: Connection, *, token: str) -> int:
     """End the session a token belongs to (used when a new login replaces it)."""
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return pgsessions.revoke_token(conn, token=token)
     try:
         claims = security.unverified_claims(token)
@@ -253,7 +258,7 @@ def revoke_token(conn: Connection, *, token: str) -> int:
 
 def rotate_key(conn: Connection) -> int:
     """Replace the signing key; every session ends. Returns the number of sessions ended."""
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return pgsessions.rotate_key(conn)
     require_owner(conn, "db rotate-key")
     with atomic(conn):

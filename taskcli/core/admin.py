@@ -36,6 +36,13 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Locking:
+    email: str  # as stored (normalised)
+    locked: bool
+    sessions_ended: int
+
+
+@dataclass(frozen=True)
 class ResetCode:
     email: str
     code: str  # shown once, in groups of four digits
@@ -66,34 +73,36 @@ def list_users(conn: Connection) -> list[Account]:
     ]
 
 
-def _account_id(conn: Connection, email: str) -> uuid.UUID:
+def _account(conn: Connection, email: str) -> tuple[str, uuid.UUID]:
+    """The account's email as stored and its id; exit 4 when there is none."""
     address = accounts.normalize_email(email)
     user_id: uuid.UUID | None = conn.execute(
         sa.select(users.c.id).where(users.c.email == address)
     ).scalar()
     if user_id is None:
         raise NotFoundError(f"no account with the email {address}", hint="see: taskcli db users")
-    return user_id
+    return address, user_id
 
 
-def lock(conn: Connection, email: str) -> int:
-    """Lock the account (it cannot log in) and end its sessions; their count. Locking a
-    locked account changes nothing."""
+def lock(conn: Connection, email: str) -> Locking:
+    """Lock the account (it cannot log in) and end its sessions. Locking a locked account
+    changes nothing."""
     require_owner(conn, "db lock")
     with atomic(conn):
-        user_id = _account_id(conn, email)
+        address, user_id = _account(conn, email)
         conn.execute(
             users.update()
             .where(users.c.id == user_id, users.c.locked_at.is_(None))
             .values(locked_at=utc_now())
         )
-        return lifecycle.end_sessions(conn, user_id, "locked")
+        return Locking(address, True, lifecycle.end_sessions(conn, user_id, "locked"))
 
 
-def unlock(conn: Connection, email: str) -> None:
+def unlock(conn: Connection, email: str) -> Locking:
     require_owner(conn, "db unlock")
-    user_id = _account_id(conn, email)
+    address, user_id = _account(conn, email)
     conn.execute(users.update().where(users.c.id == user_id).values(locked_at=None))
+    return Locking(address, False, 0)
 
 
 def reset_password(conn: Connection, email: str) -> ResetCode:
@@ -102,11 +111,11 @@ def reset_password(conn: Connection, email: str) -> ResetCode:
     require_owner(conn, "db reset-password")
     code = secrets.token_hex(12)
     expires_at = utc_now() + lifecycle.RESET_VALID
-    user_id = _account_id(conn, email)
+    address, user_id = _account(conn, email)
     conn.execute(
         users.update()
         .where(users.c.id == user_id)
         .values(reset_code_hash=lifecycle.code_hash(code), reset_expires_at=expires_at)
     )
     shown = "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-    return ResetCode(accounts.normalize_email(email), shown, expires_at)
+    return ResetCode(address, shown, expires_at)

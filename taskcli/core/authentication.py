@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from taskcli.core import security
 from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.errors import AuthError, SchemaError
+from taskcli.core.sql import is_postgres
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -60,7 +61,7 @@ def authenticate(conn: Connection, *, token: str) -> Identity:
 
     On PostgreSQL the database checks the session with the command's first statement
     (in the same round trip); until then the identity is the token's word for it."""
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         from taskcli.core import pgsessions
 
         return postgres_identity(pgsessions.present(conn, token))

@@ -26,7 +26,8 @@ from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import NotFoundError
 from taskcli.core.models import JournalEntry, journal_tasks
-from taskcli.core.tasks import counters, is_postgres, tasks
+from taskcli.core.sql import is_postgres
+from taskcli.core.tasks import counters, tasks
 
 journal = JournalEntry.__table__
 KEEP_STEPS = 1000  # a user's journal keeps the last 1000 steps (migration 0007 too)

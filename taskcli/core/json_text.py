@@ -18,7 +18,8 @@ from typing import Any, TypeAlias
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from taskcli.core.tasks import is_postgres, tasks
+from taskcli.core.sql import is_postgres
+from taskcli.core.tasks import tasks
 from taskcli.core.vocabulary import FIELD_KINDS, TASK_FIELDS, FieldKind
 
 TEXT = sa.Text()

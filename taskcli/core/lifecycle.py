@@ -27,6 +27,7 @@ from taskcli.core.dates import as_utc, utc_now
 from taskcli.core.db import atomic
 from taskcli.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
 from taskcli.core.models import Task
+from taskcli.core.sql import is_postgres
 
 users = accounts.users
 sessions = accounts.sessions
@@ -46,16 +47,9 @@ class SessionInfo:
     current: bool
 
 
-def _on_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
 def _checked(row: Any) -> Any:
     """A PostgreSQL function's row whose password check failed raises as a login does."""
-    if row.status == "throttled":
-        raise accounts.throttled(row.retry_after)
-    if row.status == "wrong":
-        raise _wrong_password()
+    accounts.refused(row, wrong=_wrong_password)
     return row
 
 
@@ -82,12 +76,20 @@ def _require_password(conn: Connection, identity: Identity, password: str) -> An
     return row
 
 
-def end_sessions(conn: Connection, user_id: uuid.UUID, reason: str, *,
-                  keep: uuid.UUID | None = None) -> int:  # fmt: skip
-    """End the user's live sessions (all but ``keep``); the count."""
+def end_sessions(
+    conn: Connection,
+    user_id: uuid.UUID,
+    reason: str,
+    *,
+    keep: uuid.UUID | None = None,
+    only: list[uuid.UUID] | None = None,
+) -> int:
+    """End the user's live sessions (all but ``keep``, or just those in ``only``); the count."""
     condition = [sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)]
     if keep is not None:
         condition.append(sessions.c.id != keep)
+    if only is not None:
+        condition.append(sessions.c.id.in_(only))
     result = conn.execute(
         sessions.update().where(*condition).values(revoked_at=utc_now(), ended_reason=reason)
     )
@@ -97,7 +99,7 @@ def end_sessions(conn: Connection, user_id: uuid.UUID, reason: str, *,
 def change_password(conn: Connection, *, identity: Identity, current: str, new: str) -> int:
     """Replace the password; every other session of the account ends (their count)."""
     security.check_password_rules(new)
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return int(_checked(pgaccounts.passwd(conn, current=current, new=new)).sessions_ended)
     _require_password(conn, identity, current)
     setting, verifier = security.new_password(new)
@@ -113,7 +115,7 @@ def change_password(conn: Connection, *, identity: Identity, current: str, new: 
 def change_email(conn: Connection, *, identity: Identity, password: str, new_email: str) -> str:
     """Make ``new_email`` the login email; a taken one is a ConflictError (exit 5)."""
     address = accounts.normalize_email(new_email)
-    if _on_postgres(conn):
+    if is_postgres(conn):
         row = _checked(pgaccounts.change_email(conn, password=password, new_email=address))
         if row.status == "taken":
             raise accounts.taken(address)
@@ -133,7 +135,7 @@ def change_email(conn: Connection, *, identity: Identity, password: str, new_ema
 
 def delete_account(conn: Connection, *, identity: Identity, password: str) -> int:
     """Remove the account and every row of it in one transaction; the tasks deleted."""
-    if _on_postgres(conn):
+    if is_postgres(conn):
         return int(_checked(pgaccounts.delete_account(conn, password=password)).tasks_deleted)
     _require_password(conn, identity, password)
     with atomic(conn):
@@ -145,7 +147,7 @@ def delete_account(conn: Connection, *, identity: Identity, password: str) -> in
 
 def live_sessions(conn: Connection, *, identity: Identity) -> list[SessionInfo]:
     """The account's sessions that are neither ended nor expired, oldest first."""
-    if _on_postgres(conn):
+    if is_postgres(conn):
         rows: list[Any] = pgaccounts.sessions(conn)
     else:
         rows = list(
@@ -208,18 +210,10 @@ def revoke_sessions(
     """End the sessions the prefixes name (see :func:`session_ids`); what was ended."""
     live = live_sessions(conn, identity=identity)
     ids = session_ids(live, prefixes)
-    if _on_postgres(conn):
+    if is_postgres(conn):
         ended = set(pgaccounts.revoke_sessions(conn, ids))
     else:
-        conn.execute(
-            sessions.update()
-            .where(
-                sessions.c.user_id == identity.user_id,
-                sessions.c.id.in_(ids),
-                sessions.c.revoked_at.is_(None),
-            )
-            .values(revoked_at=utc_now(), ended_reason="revoked")
-        )
+        end_sessions(conn, identity.user_id, "revoked", only=ids)
         ended = set(ids)
     return [info for info in live if info.id in ended]
 
@@ -245,7 +239,7 @@ def reset_login(conn: Connection, *, email: str, code: str, new: str, session_da
     except InvalidInputError:
         address = ""
     code = normalized_code(code)
-    if _on_postgres(conn):
+    if is_postgres(conn):
         row = pgaccounts.reset_login(
             conn, email=address, code=code, new=new, days=session_days, client=client[:255]
         )

@@ -17,8 +17,8 @@ from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskPriority, TaskSort, TaskStatus
 from taskcli.core.errors import InvalidInputError
-from taskcli.core.sql import planning
-from taskcli.core.tasks import COLUMNS, is_postgres, tasks, to_record
+from taskcli.core.sql import is_postgres, planning
+from taskcli.core.tasks import COLUMNS, tasks, to_record
 
 DEFAULT_LIMIT = 100
 STREAM_CHUNK = 2000

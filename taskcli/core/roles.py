@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from taskcli.core.db import atomic
 from taskcli.core.errors import InvalidInputError, NotPermittedError
+from taskcli.core.sql import is_postgres
 
 # What the ordinary commands do, table by table; row-level security narrows tasks,
 # counters, contexts and the journal to the session's user. Accounts, sessions, keys,
@@ -69,7 +70,7 @@ class Grant:
 def require_owner(conn: Connection, action: str) -> None:
     """NotPermittedError (exit 8) unless this role owns the taskcli tables (or, before the first
     migration, may create them)."""
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         return
     row = conn.exec_driver_sql(_OWNERSHIP).first()
     if row is None or not row[1]:
@@ -83,7 +84,7 @@ def require_owner(conn: Connection, action: str) -> None:
 def grant(conn: Connection, role: str) -> list[Grant]:
     """Give the login role ``role`` exactly the application privileges (idempotent: what it
     held on the taskcli tables before is replaced). Returns what was granted."""
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         raise InvalidInputError("db grant is for PostgreSQL; SQLite has no roles")
     require_owner(conn, "db grant")
     _check_grantee(conn, role)

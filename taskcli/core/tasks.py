@@ -35,7 +35,7 @@ from taskcli.core.models import (
     validated,
 )
 from taskcli.core.refs import Ref, parse_refs
-from taskcli.core.sql import planning
+from taskcli.core.sql import is_postgres, planning
 from taskcli.core.vocabulary import TASK_FIELDS, TIMESTAMP_FIELDS
 
 tasks = Task.__table__
@@ -52,10 +52,6 @@ def to_record(row: Iterable[Any]) -> dict[str, Any]:
             record[key] = as_utc(record[key])
     record["tags"] = list(record["tags"] or [])
     return record
-
-
-def is_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
 
 
 # ---- create -----------------------------------------------------------------------------

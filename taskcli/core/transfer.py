@@ -29,11 +29,10 @@ from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, annotations_text, column_values
-from taskcli.core.sql import planning
+from taskcli.core.sql import is_postgres, planning
 from taskcli.core.tasks import (
     counters,
     draw_numbers,
-    is_postgres,
     series_start,
     task_input,
     tasks,

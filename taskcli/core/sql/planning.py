@@ -14,10 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taskcli.core.enums import TaskStatus
-
-
-def is_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
+from taskcli.core.sql import is_postgres
 
 
 def dependency_rows(conn: Connection, owner: sa.FromClause) -> sa.TableValuedAlias:

@@ -21,12 +21,21 @@ from taskcli.core.errors import AuthError
 
 def _me(conn: Connection) -> tuple[str, str]:
     """The session's email as the database has it, and its password setting."""
+    email, setting, _same = _me_and_setting_for(conn, None)
+    return email, setting
+
+
+def _me_and_setting_for(conn: Connection, other: str | None) -> tuple[str, str, str]:
+    """:func:`_me`, and in the same round trip the setting the database hands out for the
+    email ``other`` (the session's own when None)."""
     row = conn.exec_driver_sql(
-        "SELECT w.email, taskcli_password_setting(w.email) FROM taskcli_whoami() w"
+        "SELECT w.email, taskcli_password_setting(w.email), "
+        "taskcli_password_setting(coalesce(%s, w.email)) FROM taskcli_whoami() w",
+        (other,),
     ).first()
     if row is None:
         raise AuthError("your session has ended")
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 def _new_verifier(password: str, setting: str) -> tuple[str, str]:
@@ -62,8 +71,9 @@ def passwd(conn: Connection, *, current: str, new: str) -> Any:
 def change_email(conn: Connection, *, password: str, new_email: str) -> Any:
     """Row (status, retry_after, email). The password is hashed again under the salt the
     database hands out for the new email, as it would have been had it registered."""
-    me = _me(conn)
-    setting, verifier = _new_verifier(password, pgsessions.password_setting(conn, new_email))
+    email, current_setting, new_setting = _me_and_setting_for(conn, new_email)
+    me = email, current_setting
+    setting, verifier = _new_verifier(password, new_setting)
     purpose = f"email|{new_email}|{setting}|{verifier}"
     return _confirmed(
         conn, password, me, purpose, "taskcli_change_email", new_email, setting, verifier

@@ -18,6 +18,7 @@ def migrated(request, tmp_path):
     database = db.Database(resolve_settings(database_url_option=url))
     with database.connect(migrate_embedded=False) as conn:
         migrate.upgrade(conn, "head")
+        conn.info["test_url"] = url
         yield conn
 
 
@@ -57,3 +58,12 @@ def test_a_foreign_key_that_is_not_co_located_is_reported(migrated):
         "foreign key tallies (email_key) -> login_failures (email_key): only to users or"
         " meta or co-located",
     ]
+
+
+def test_db_distribute_says_citus_is_not_installed(taskcli, migrated):
+    """On plain PostgreSQL and on SQLite: one line, exit 5, nothing changed."""
+    result = taskcli("db", "distribute", "--database-url", migrated.info["test_url"])
+    assert result.exit_code == 5
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: Citus is not installed")
+    assert len(result.stderr.strip().splitlines()) == 1

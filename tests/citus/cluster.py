@@ -13,7 +13,9 @@ way by `start()`.
 
 As a production cluster's workers must, the workers admit only the other nodes: the
 coordinator reaches each worker through its Unix socket (the worker is registered by its
-socket directory), and a worker's pg_hba.conf rejects every role but the superuser over TCP.
+socket directory), and a worker's pg_hba.conf rejects every role but the superuser over TCP;
+``track_activities`` is off on the workers, so no role reads another backend's statement
+there (the statements Citus sends carry the transactions' node identities).
 So a client with the application role's URL can use the coordinator only; the application
 role connected straight to a worker could adopt another transaction's distributed id and
 write into a local shard past row-level security (SPEC §17).

@@ -40,6 +40,7 @@ def render(results: dict) -> str:
     lines += _scaling_section(results.get("scaling", {}), results.get("imports", {}))
     lines += _roundtrip_section(results.get("roundtrips", {}))
     lines += _rls_section(results.get("rls", {}))
+    lines += _citus_section(results.get("citus", {}))
     lines += _bulk_section(results.get("bulk", {}))
     lines += _warm_section(results.get("warm", {}))
     lines += _throughput_section(results)
@@ -220,6 +221,24 @@ def _rls_section(rls: dict) -> list[str]:
         ]
         lines += _table(list(login), [list(login.values())])
     return lines
+
+
+def _citus_section(citus: dict) -> list[str]:
+    if not citus:
+        return []
+    lines = [
+        "## Scale-out: Citus",
+        "",
+        f"One user among {citus['users']} with {citus['tasks']:,} tasks in all, through the"
+        " application role: a coordinator and two workers on this machine against one"
+        " PostgreSQL server, round-robin.",
+        "",
+    ]
+    rows = []
+    for command, systems in citus["commands"].items():
+        single, cluster = systems["single"]["wall_ms"], systems["citus"]["wall_ms"]
+        rows.append([command, single, cluster, f"{cluster / single:.2f}"])
+    return lines + _table(["command", "one server", "Citus", "ratio"], rows)
 
 
 def _throughput_section(results: dict) -> list[str]:

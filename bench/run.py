@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:
 
 from bench import (  # noqa: E402
     bulk,
+    citus,
     isolation,
     markdown,
     report,
@@ -48,6 +49,7 @@ SECTIONS = {
     "warm": warm.section,
     "import": suites.import_section,
     "memory": suites.memory_section,
+    "citus": citus.section,
 }
 
 

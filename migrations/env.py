@@ -69,11 +69,23 @@ def _migrate_in_transaction(connection, *, sqlite: bool) -> None:
             # Concurrent `db migrate` runs wait here; the later ones then find the head.
             lock = text("SELECT pg_advisory_xact_lock(:key)")
             connection.execute(lock, {"key": ADVISORY_LOCK_KEY})
+            _sequential_on_citus(connection)
         # read under the lock: a run that waited reports where the schema really was
         config.attributes["from_revision"] = context.get_context().get_current_revision()
         context.run_migrations()
         if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
             raise RuntimeError("the migration left rows whose user does not exist")
+
+
+def _sequential_on_citus(connection) -> None:
+    """On a distributed schema (taskcli db distribute) Citus propagates a revision's DDL to
+    the shards; a change of a reference table after parallel DDL on the shards in one
+    transaction is refused, so the run goes over one connection per node."""
+    citus = connection.exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+    ).scalar()
+    if citus:
+        connection.exec_driver_sql("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
 
 
 def run_migrations_online() -> None:

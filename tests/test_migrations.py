@@ -311,3 +311,40 @@ def test_0008_downgrade_keeps_accounts_and_sessions(taskcli, database_url):
         migrate.check(conn)
     assert [entry["current"] for entry in taskcli.ok("sessions", "--json").json()] == [True]
     assert len(taskcli.ok("list", "--all", "--json").json()) == 2
+
+
+# ---- 0009: scale-out rules ---------------------------------------------------------------
+
+
+def test_0009_imports_through_its_stage_function_and_downgrades_to_0008(
+    taskcli, database_url, tmp_path
+):
+    """An import reaches the tasks through 0009's taskcli_insert_staged on PostgreSQL (and
+    as before on SQLite); 0008 and 0009 again both work with the tasks that are there."""
+    with _connection(database_url) as conn:
+        migrate.upgrade(conn, "head")
+    taskcli.ok("register", "--email", "mover@example.com", "--password-stdin", input=PASSWORD)
+    taskcli.ok("add", "first")
+    taskcli.ok("add", "second")
+    taskcli.ok("export", "--output", str(tmp_path / "tasks.json"))
+    taskcli.ok("register", "--email", "taker@example.com", "--password-stdin", input=PASSWORD)
+    taskcli.ok("import", str(tmp_path / "tasks.json"))
+    assert [t["title"] for t in taskcli.ok("list", "--json").json()] == ["first", "second"]
+    postgres = database_url.startswith("postgresql")
+    with _connection(database_url) as conn:
+        migrate.downgrade(conn, "0008")
+        assert migrate.current_revision(conn) == "0008"
+        if postgres:
+            staged = conn.exec_driver_sql(
+                "SELECT to_regprocedure('taskcli_insert_staged(text, text[])')"
+            ).scalar()
+            rotate = conn.exec_driver_sql(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'taskcli_rotate_key'"
+            ).scalar()
+            assert staged is None
+            assert "new_key" not in rotate and "taskcli_random_bytes()" in rotate
+        migrate.upgrade(conn, "head")
+        migrate.check(conn)
+    assert len(taskcli.ok("list", "--json").json()) == 2
+    taskcli.ok("import", str(tmp_path / "tasks.json"))  # the same uuids: updated or skipped
+    assert len(taskcli.ok("list", "--json").json()) == 2

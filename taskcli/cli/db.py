@@ -1,5 +1,5 @@
-"""``taskcli db``: migrate, status, history, downgrade, rotate-key, grant, and the user
-commands users, lock, unlock, reset-password (an administrator's commands)."""
+"""``taskcli db``: migrate, status, history, downgrade, rotate-key, grant, distribute, and
+the user commands users, lock, unlock, reset-password (an administrator's commands)."""
 
 from typing import Annotated
 
@@ -12,7 +12,7 @@ from taskcli.cli.state import state
 
 app = group(
     "Database schema, roles and accounts: migrate, status, history, downgrade, rotate-key, "
-    "grant, users, lock, unlock, reset-password.",
+    "grant, distribute, users, lock, unlock, reset-password.",
     "taskcli db status",
     "taskcli db migrate --database-url URL",
 )
@@ -201,6 +201,30 @@ def grant_command(
         return
     for grant in granted:
         output.print_line(f"granted {', '.join(grant.privileges)} on {grant.on} to {role}")
+
+
+@command(
+    app,
+    "distribute",
+    "taskcli db distribute --database-url OWNER_URL",
+    "taskcli db distribute --json",
+)
+def distribute_command(ctx: typer.Context, as_json: Json = False) -> None:
+    """Distribute the schema by user on a Citus coordinator (owner only; safe to repeat)."""
+    from taskcli.core import citus
+
+    with state(ctx).database().connect(migrate_embedded=False) as conn:
+        with _spinner("distributing"):
+            result = citus.distribute(conn)
+    if as_json:
+        output.print_json({"database": _redacted(ctx), **result.as_dict()})
+        return
+    for line in result.done:
+        output.print_line(line)
+    if not result.done:
+        output.print_line(f"nothing to do on {_redacted(ctx)} (Citus {result.citus_version}):")
+    for line in result.found:
+        output.print_line(("  " if not result.done else "found: ") + line)
 
 
 Email = Annotated[str, typer.Argument(metavar="EMAIL", help="The account's login email.")]

@@ -41,7 +41,7 @@ from taskcli.core.urls import (
 )
 
 # The Alembic head this taskcli expects (a test keeps it equal to migrations/versions).
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 UNDEFINED_OBJECT_CODES = {"42P01", "42703", "42883"}  # undefined table / column / function
 INSUFFICIENT_PRIVILEGE = "42501"  # permission denied, must be owner
 # Raised by taskcli's functions in the database: a session or login refused (exit 3),

@@ -43,8 +43,9 @@ def copy_rows_in(conn: Connection, table: str, rows: list[dict[str, Any]]) -> No
 
     PostgreSQL refuses COPY FROM into a table under row-level security, so the rows are
     copied into a temporary table of the same shape (dropped at commit), then inserted
-    from there, where the policies check them. The data never travels in a statement's
-    text (which every session of the role can read in pg_stat_activity).
+    from there by the database's ``taskcli_insert_staged`` (migration 0009; on Citus,
+    ``db distribute``'s variant), where the policies check them. The data never travels
+    in a statement's text (which every session of the role can read in pg_stat_activity).
     """
     from psycopg2.extensions import encodings
 
@@ -54,9 +55,8 @@ def copy_rows_in(conn: Connection, table: str, rows: list[dict[str, Any]]) -> No
     encoding = encodings[driver_connection(conn).encoding]
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DROP")
     _copy(conn, f"COPY {stage} ({names}) FROM STDIN", io.BytesIO(text.encode(encoding)))
-    conn.exec_driver_sql(
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}; TRUNCATE {stage}"
-    )
+    columns = ", ".join(f"'{name}'" for name in rows[0])  # column names: nothing to quote
+    conn.exec_driver_sql(f"SELECT taskcli_insert_staged('{table}', ARRAY[{columns}])")
 
 
 class _Lines(io.TextIOBase):

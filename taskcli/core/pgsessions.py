@@ -84,7 +84,9 @@ class Presenter:
         if word.startswith("BEGIN"):
             self.in_transaction = True
             return f"{spend}{statement}; {settings}{present}"
-        return f"{spend}{present}; {settings}{statement}"
+        # the journal's settings before the present: on Citus it hands them on to the
+        # workers (taskcli.core.citus_sql)
+        return f"{spend}{settings}{present}; {statement}"
 
 
 def _literal(text: str) -> str:

@@ -29,7 +29,7 @@ APPLICATION_PRIVILEGES = (
     ("tasks", ("SELECT", "INSERT", "UPDATE", "DELETE")),
 )
 PRIVATE_TABLES = ("meta", "users", "sessions", "spent_nonces", "login_failures")
-# The SECURITY DEFINER functions of migrations 0004 and 0008 that the application role may call.
+# The functions of migrations 0004, 0008 and 0009 that the application role may call.
 APPLICATION_FUNCTIONS = (
     "taskcli_uid()",
     "taskcli_password_setting(text)",
@@ -46,6 +46,8 @@ APPLICATION_FUNCTIONS = (
     "taskcli_sessions()",
     "taskcli_revoke_sessions(uuid[])",
     "taskcli_reset_login(text, uuid, bigint, text, text, text, text, integer)",
+    # migration 0009: an import's rows, from its stage table
+    "taskcli_insert_staged(text, text[])",
 )
 
 _OWNERSHIP = """

@@ -9,9 +9,16 @@ Citus metadata lives in each database: `CitusCluster.create_database(name)` crea
 database on every node, creates the extension in each and registers the workers in the
 coordinator's copy; `authorize(database, role, password)` lets Citus open connections to the
 workers as an application role. The cluster's own ``postgres`` database is prepared the same
-way by `start()`. Unlike a production cluster, whose workers should admit only the other
-nodes, every node here accepts every role over TCP (with its password), so a test can also
-connect to a worker directly.
+way by `start()`.
+
+As a production cluster's workers must, the workers admit only the other nodes: the
+coordinator reaches each worker through its Unix socket (the worker is registered by its
+socket directory), and a worker's pg_hba.conf rejects every role but the superuser over TCP;
+``track_activities`` is off on the workers, so no role reads another backend's statement
+there (the statements Citus sends carry the transactions' node identities).
+So a client with the application role's URL can use the coordinator only; the application
+role connected straight to a worker could adopt another transaction's distributed id and
+write into a local shard past row-level security (SPEC §17).
 
 The Citus extension must be installed in the PostgreSQL installation first (it is not
 packaged by Debian); `citus_available()` says whether it is.
@@ -36,8 +43,19 @@ CITUS_SETTINGS = """
 shared_preload_libraries = 'citus'
 max_prepared_transactions = 100
 """
+# On a worker, no role sees another backend's statement (pg_stat_activity): the statements
+# Citus sends carry the node identities of the transactions (SPEC §17).
+WORKER_SETTINGS = """
+track_activities = off
+"""
 WORKERS = 2
 HOST = "127.0.0.1"
+# A worker's pg_hba.conf: the nodes (through the socket) and the superuser (over TCP: the
+# tests' administration) only; the application role's TCP connections are refused.
+WORKER_HBA = f"""local all all scram-sha-256
+host all postgres {HOST}/32 scram-sha-256
+host all all {HOST}/32 reject
+"""
 
 
 def citus_available(bindir: Path | None = None) -> bool:
@@ -76,6 +94,10 @@ class CitusCluster:
                 node.password = cluster._share_password(node)
                 with open(node.datadir / "postgresql.conf", "a") as conf:
                     conf.write(CITUS_SETTINGS)
+                    if node is not cluster.coordinator:
+                        conf.write(WORKER_SETTINGS)
+                if node is not cluster.coordinator:
+                    (node.datadir / "pg_hba.conf").write_text(WORKER_HBA)
                 node.restart()
             cluster._prepare("postgres")
         except BaseException:
@@ -158,7 +180,9 @@ class CitusCluster:
                 "SELECT citus_set_coordinator_host(%s, %s)", (HOST, self.coordinator.port)
             )
             for worker in self.workers:
-                cursor.execute("SELECT citus_add_node(%s, %s)", (HOST, worker.port))
+                cursor.execute(
+                    "SELECT citus_add_node(%s, %s)", (str(worker.socket_dir), worker.port)
+                )
 
 
 def _store_authinfo(cursor: psycopg2.extensions.cursor, role: str, password: str) -> None:

@@ -4,7 +4,7 @@ exit code. The pager and the editor are run by the client, in its terminal.
 
 A *worker* (:class:`Worker`) serves one command at a time and many in sequence, keeping
 its database engines and a PostgreSQL connection warm (:func:`taskcli.core.db.keep_connections`)
-and closing the connection after :data:`CONNECTION_IDLE_SECONDS` without a command; after
+and closing the connection after :func:`connection_idle_seconds` without a command; after
 each command it puts back everything the command changed (see :meth:`Worker.restore`).
 A *one-shot* child (:func:`run_once`) serves one command and exits.
 """
@@ -30,6 +30,18 @@ from taskcli.cli import terminal
 STREAMS = (("stdin", 0, "rb"), ("stdout", 1, "wb"), ("stderr", 2, "wb"))
 HEADER_TIMEOUT = 10.0  # a client that connects and says nothing holds only this process
 CONNECTION_IDLE_SECONDS = 60.0  # SPEC §15: a Neon compute may scale to zero
+
+
+def connection_idle_seconds(environ: Any = os.environ) -> float:
+    """Seconds without a command after which a worker closes its database connection
+    (TASKCLI_SERVER_DB_IDLE, as the server was started; default 60)."""
+    try:
+        return float(environ.get("TASKCLI_SERVER_DB_IDLE", CONNECTION_IDLE_SECONDS))
+    except ValueError:
+        return CONNECTION_IDLE_SECONDS
+
+
+THREAD_PATIENCE_SECONDS = 0.5
 MANAGED_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
 
 
@@ -163,6 +175,7 @@ class Worker:
 
         self.control = wire.Channel(control)
         self.kept = db.keep_connections()
+        self.connection_idle = connection_idle_seconds()
         self.environ = dict(os.environ)
         self.cwd = "/"
         self.umask = os.umask(0o022)
@@ -175,13 +188,13 @@ class Worker:
         self.dunder_streams = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
         self.argv = list(sys.argv)
         self.handlers = {number: signal.getsignal(number) for number in MANAGED_SIGNALS}
-        self.threads = threading.active_count()
+        self.threads = {thread.ident for thread in threading.enumerate()}
 
     def serve(self) -> NoReturn:
         with selectors.DefaultSelector() as selector:
             selector.register(self.control.sock, selectors.EVENT_READ)
             while True:
-                if not selector.select(CONNECTION_IDLE_SECONDS):
+                if not selector.select(self.connection_idle):
                     self.kept.close()  # 60 s without a command: the connection goes
                     selector.select()
                 try:
@@ -235,7 +248,16 @@ class Worker:
                 link.thread.join(1.0)
                 self.restore()
             conn.close()
-        return "", interrupted or threading.active_count() > self.threads
+        return "", interrupted or self.threads_left()
+
+    def threads_left(self) -> bool:
+        """Whether a thread the command started still runs (a keyring call abandoned after
+        its timeout): then this worker retires. One that is just ending gets a moment."""
+        deadline = time.monotonic() + THREAD_PATIENCE_SECONDS
+        for thread in threading.enumerate():
+            if thread.ident not in self.threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return any(thread.ident not in self.threads for thread in threading.enumerate())
 
     def restore(self) -> None:
         """Put back what the last command changed: the streams (the client's fds closed

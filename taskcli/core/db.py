@@ -241,8 +241,9 @@ class KeptConnections:
         self.engines: dict[tuple[object, ...], Engine] = {}
 
     def engine(self, database: Database) -> Engine:
-        settings = database.settings
-        key = (database.url, database.connect_timeout, str(settings.data_dir))
+        # (a SQLite engine prepares its file in the data directory)
+        place = str(database.settings.data_dir) if database.is_sqlite else ""
+        key = (database.url, database.connect_timeout, place)
         engine = self.engines.get(key)
         if engine is None:
             engine = self.engines[key] = database._new_engine(pooled=not database.is_sqlite)

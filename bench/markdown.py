@@ -179,7 +179,23 @@ def _warm_section(warm: dict) -> list[str]:
     header = ["command", "in-process", "warm (server)", "warm CPU ms", "Taskwarrior",
               "warm ÷ Taskwarrior"]  # fmt: skip
     title = f"## Warm commands through the local server ({warm['size']:,} tasks, SQLite)"
-    return [title, ""] + _table(header, rows)
+    return [title, ""] + _table(header, rows) + _warm_trips_section(warm.get("roundtrips", {}))
+
+
+def _warm_trips_section(trips: dict) -> list[str]:
+    if not trips:
+        return []
+    rows = []
+    for op, by_system in trips["operations"].items():
+        cold, served = (by_system.get(s, {}) for s in ("in-process", "warm (server)"))
+        rows.append([op, cold.get("turns"), cold.get("connections_opened"),
+                     cold.get("wall", {}).get("wall_ms"), served.get("turns"),
+                     served.get("connections_opened"),
+                     served.get("wall", {}).get("wall_ms")])  # fmt: skip
+    header = ["command", "in-process turns", "connections", f"ms at {trips['latency_ms']:g} ms",
+              "warm turns", "connections", f"ms at {trips['latency_ms']:g} ms"]  # fmt: skip
+    title = "## Warm commands on PostgreSQL (through bench/proxy.py)"
+    return ["", title, ""] + _table(header, rows)
 
 
 def _bulk_section(bulk: dict) -> list[str]:

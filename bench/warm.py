@@ -1,5 +1,6 @@
 """Warm commands: through the local server (SPEC §15) against the in-process path and
-Taskwarrior, on the same 1k tasks (SQLite), round-robin.
+Taskwarrior, on the same 1k tasks (SQLite), round-robin; and, with PostgreSQL, the round
+trips and connections of each command behind bench/proxy.py, warm and in-process.
 
 The in-process rows run with ``TASKCLI_SERVER=off`` (as every other section does); the
 warm rows run the same console script with the server on, in a private runtime
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from bench import taskwarrior
 from bench.context import Run
+from bench.proxy import Proxy
 from bench.report import stats
 from bench.runner import BenchError, Sample, capture
 from bench.scaling import (
@@ -65,6 +68,76 @@ def section(run: Run) -> None:
         "operations": {
             op: {system: stats(by_system.get(system, [])) for system in SYSTEMS}
             for op, by_system in samples.items()
+        },
+    }
+    if run.cluster is not None:
+        run.log(f"warm server: round trips on PostgreSQL, {reps} rounds")
+        trips = run.attempt("warm round trips", lambda: _round_trips(run, home, dataset, reps))
+        if trips:
+            run.results["warm"]["roundtrips"] = trips
+
+
+ROUND_TRIP_OPERATIONS = ("list", "show", "add", "done")
+
+
+def _round_trips(run: Run, home: Path, dataset, reps: int) -> dict:
+    """Per command, through the proxy: turns and connections opened, and the wall time
+    with the profile's added latency, in-process and through the server (its worker's
+    connection opened by an unmeasured first command)."""
+    from bench.roundtrips import via_proxy
+
+    url = run.pg_url("warm_roundtrips")
+    loader = Taskcli("warm-pg-load", home / "pg-load", url)
+    load_taskcli(loader, dataset, migrate=True)
+    email = f"bench-{dataset.size}@example.com"
+    targets = done_targets(dataset, 2 * (reps + 1))
+    refs = task_refs(loader, dataset, targets)
+    results: dict[str, dict[str, dict]] = {}
+    latency = run.profile.latency_ms / 1000
+    with Proxy("127.0.0.1", run.cluster.port) as proxy:  # type: ignore[attr-defined]
+        proxied = via_proxy(url, proxy.port)
+        cold = Taskcli("in-process", home / "pg-cold", proxied)
+        cold.login(email)
+        warm = Taskcli("warm", home / "pg-warm", proxied)
+        warm.login(email)
+        runtime = home / "pg-run"
+        runtime.mkdir(mode=0o700)
+        warm.env.update(TASKCLI_SERVER="on", XDG_RUNTIME_DIR=str(runtime),
+                        TASKCLI_SERVER_IDLE="900")  # fmt: skip
+        systems = {
+            "in-process": (cold, _taskcli_ops(refs[0::2])),
+            "warm (server)": (warm, _taskcli_ops(refs[1::2])),
+        }
+        _start_server(warm)
+        try:
+            warm.run(*systems["warm (server)"][1]["show"](reps), timeout=run.profile.timeout)
+            for round_ in range(reps):
+                for op in ROUND_TRIP_OPERATIONS:
+                    for system, (tc, ops) in systems.items():
+                        proxy.latency = latency
+                        proxy.reset()
+                        sample = tc.run(*ops[op](round_), timeout=run.profile.timeout)
+                        turns = sum(map(len, proxy.connections(settle=0.5)))
+                        entry = results.setdefault(op, {}).setdefault(
+                            system, {"turns": [], "opened": [], "wall": []}
+                        )
+                        entry["turns"].append(turns)
+                        entry["opened"].append(proxy.opened())
+                        entry["wall"].append(sample)
+        finally:
+            warm.run("server", "stop")
+    return {
+        "latency_ms": run.profile.latency_ms,
+        "operations": {
+            op: {
+                system: {
+                    "turns": max(entry["turns"]),
+                    "connections_opened": max(entry["opened"]),
+                    "wall": stats(entry["wall"]),
+                }
+                for system, entry in by_system.items()
+            }
+            for op, by_system in results.items()
         },
     }
 

@@ -209,3 +209,13 @@ def test_no_session_of_one_command_is_presented_by_the_next(served, pg_app_url, 
     queries = [query for query in last_queries(pg_app_url) if "taskcli_register" in query]
     assert len(queries) == 1 and alice_id not in queries[0], queries
     assert len(taskcli_backends(pg_app_url)) == 1, "the commands ran on different workers"
+
+
+@pytest.mark.both_ways
+def test_the_taskcli_fixture_runs_through_the_server_when_asked(taskcli, request):
+    facts = taskcli.ok("server", "status", "--json").json()
+    through = request.node.callspec.params["taskcli"] == "server"
+    assert facts["running"] is through
+    if through:
+        runtime = request.getfixturevalue("local_server")
+        assert facts["socket"] == str(runtime / "taskcli" / "server.sock")

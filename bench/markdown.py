@@ -168,6 +168,13 @@ def _roundtrip_section(roundtrips: dict) -> list[str]:
 def _warm_section(warm: dict) -> list[str]:
     if not warm:
         return []
+    lines = _warm_table(warm) + _warm_trips_section(warm.get("roundtrips", {}))
+    for larger in warm.get("larger", []):
+        lines += [""] + _warm_table(larger)
+    return lines
+
+
+def _warm_table(warm: dict) -> list[str]:
     rows = []
     for op, by_system in warm["operations"].items():
         cold, served, tw = (
@@ -179,7 +186,7 @@ def _warm_section(warm: dict) -> list[str]:
     header = ["command", "in-process", "warm (server)", "warm CPU ms", "Taskwarrior",
               "warm ÷ Taskwarrior"]  # fmt: skip
     title = f"## Warm commands through the local server ({warm['size']:,} tasks, SQLite)"
-    return [title, ""] + _table(header, rows) + _warm_trips_section(warm.get("roundtrips", {}))
+    return [title, ""] + _table(header, rows)
 
 
 def _warm_trips_section(trips: dict) -> list[str]:

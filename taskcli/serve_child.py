@@ -42,6 +42,7 @@ def connection_idle_seconds(environ: Any = os.environ) -> float:
 
 
 THREAD_PATIENCE_SECONDS = 0.5
+MAX_REQUESTS = 1000  # then a fresh worker: what a long life may gather stays bounded
 MANAGED_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
 
 
@@ -188,6 +189,7 @@ class Worker:
         self.dunder_streams = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
         self.argv = list(sys.argv)
         self.handlers = {number: signal.getsignal(number) for number in MANAGED_SIGNALS}
+        self.served = 0
         self.threads = {thread.ident for thread in threading.enumerate()}
 
     def serve(self) -> NoReturn:
@@ -206,6 +208,8 @@ class Worker:
                     what, retire = self.serve_one(conn, message["facts"])
                 except BaseException:  # whatever it was, this process may not be clean
                     what, retire = "", True
+                self.served += 1
+                retire = retire or self.served >= MAX_REQUESTS
                 try:
                     self.control.send({"idle": True, "then": what, "retire": retire})
                 except OSError:

@@ -246,13 +246,13 @@ class Server:
             return
         self.last_request = time.monotonic()
         facts = {"status": self.status(), "build": self.build}
-        if self.idle_workers or len(self.workers) < MAX_WORKERS:
+        while self.idle_workers or len(self.workers) < MAX_WORKERS:
             worker = self.idle_workers.pop() if self.idle_workers else self._take_new_worker()
             try:
                 worker.channel.send({"facts": facts}, [conn.fileno()])
-            except OSError:
+            except OSError:  # it died since it said it was idle: the next one
                 self._drop(worker)
-                raise
+                continue
             worker.busy = True
             return
         report, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from taskcli import client
 from tests.conftest import PASSWORD
 from tests.support import databases
-from tests.test_server import children, run, runtime, served, status, until
+from tests.test_server import children, gone, run, runtime, served, status, until
 
 __all__ = ["runtime", "served"]  # fixtures, used by name
 
@@ -219,3 +220,17 @@ def test_the_taskcli_fixture_runs_through_the_server_when_asked(taskcli, request
     if through:
         runtime = request.getfixturevalue("local_server")
         assert facts["socket"] == str(runtime / "taskcli" / "server.sock")
+
+
+def test_killed_workers_are_replaced(served):
+    server = status()["pid"]
+    assert run("--version").returncode == 0
+    workers = children(server)
+    assert workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    until(lambda: all(map(gone, workers)), "the workers to die")
+    assert status() is not None  # the server noticed, or found out when it handed it on
+    result = run("--version")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert not set(children(server)) & set(workers)

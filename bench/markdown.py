@@ -169,6 +169,13 @@ def _roundtrip_section(roundtrips: dict) -> list[str]:
 def _warm_section(warm: dict) -> list[str]:
     if not warm:
         return []
+    lines = _warm_table(warm) + _warm_trips_section(warm.get("roundtrips", {}))
+    for larger in warm.get("larger", []):
+        lines += [""] + _warm_table(larger)
+    return lines
+
+
+def _warm_table(warm: dict) -> list[str]:
     rows = []
     for op, by_system in warm["operations"].items():
         cold, served, tw = (
@@ -181,6 +188,22 @@ def _warm_section(warm: dict) -> list[str]:
               "warm ÷ Taskwarrior"]  # fmt: skip
     title = f"## Warm commands through the local server ({warm['size']:,} tasks, SQLite)"
     return [title, ""] + _table(header, rows)
+
+
+def _warm_trips_section(trips: dict) -> list[str]:
+    if not trips:
+        return []
+    rows = []
+    for op, by_system in trips["operations"].items():
+        cold, served = (by_system.get(s, {}) for s in ("in-process", "warm (server)"))
+        rows.append([op, cold.get("turns"), cold.get("connections_opened"),
+                     cold.get("wall", {}).get("wall_ms"), served.get("turns"),
+                     served.get("connections_opened"),
+                     served.get("wall", {}).get("wall_ms")])  # fmt: skip
+    header = ["command", "in-process turns", "connections", f"ms at {trips['latency_ms']:g} ms",
+              "warm turns", "connections", f"ms at {trips['latency_ms']:g} ms"]  # fmt: skip
+    title = "## Warm commands on PostgreSQL (through bench/proxy.py)"
+    return ["", title, ""] + _table(header, rows)
 
 
 def _bulk_section(bulk: dict) -> list[str]:

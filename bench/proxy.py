@@ -160,6 +160,8 @@ class _Connection:
     def __init__(self) -> None:
         self.turns: list[Turn] = []
         self.last: str | None = None
+        self.closed = False
+        self.kept = False  # open before the last reset()
         self.client = _Decoder(client=True)
         self.server = _Decoder(client=False)
         self.client.peer = self.server
@@ -221,16 +223,30 @@ class Proxy:
         self._loop.close()
 
     def reset(self) -> None:
+        """Count afresh: connections still open (a warm server's) stay, their turns
+        forgotten; the others are dropped."""
         with self._lock:
-            self._records = []
+            self._records = [record for record in self._records if not record.closed]
+            for record in self._records:
+                record.turns, record.last, record.kept = [], None, True
 
     def connections(self, settle: float = 2.0) -> list[list[Turn]]:
-        """The answered turns of each connection since reset(), once all have closed."""
+        """The answered turns of each connection since reset(), once all that were opened
+        since have closed (or ``settle`` seconds passed: a warm server keeps its own)."""
         deadline = time.monotonic() + settle
-        while self._active and time.monotonic() < deadline:
+        while self._opened_still_open() and time.monotonic() < deadline:
             time.sleep(0.01)
         with self._lock:
             return [record.answered_turns() for record in self._records]
+
+    def opened(self) -> int:
+        """How many connections were opened since reset()."""
+        with self._lock:
+            return sum(not record.kept for record in self._records)
+
+    def _opened_still_open(self) -> bool:
+        with self._lock:
+            return any(not record.kept and not record.closed for record in self._records)
 
     async def _listen(self) -> int:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -245,6 +261,7 @@ class Proxy:
             server_reader, server_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
             self._active -= 1
+            record.closed = True
             client_writer.close()
             return
         try:
@@ -256,6 +273,7 @@ class Proxy:
             for writer in (client_writer, server_writer):
                 writer.close()
             self._active -= 1
+            record.closed = True
 
     async def _pump(self, reader, writer, observe, *, delay: bool) -> None:
         """Copy one direction; server→client data is delivered `latency` after arrival."""

@@ -139,6 +139,7 @@ def request_header() -> dict[str, Any]:
         "argv": sys.argv,
         "env": dict(os.environ),
         "cwd": os.getcwd(),
+        "umask": current_umask(),
         "streams": streams,
     }
 
@@ -219,3 +220,10 @@ def ask(message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any] | No
         return None
     finally:
         channel.sock.close()
+
+
+def current_umask() -> int:
+    """This process's umask (files the command creates get it, as in-process)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

@@ -1,6 +1,12 @@
-"""One command in a forked server child: become the client's process (its streams, argv,
-environment, working directory, signal dispositions), run the Typer app, report the exit
-code. The pager and the editor are run by the client, in its terminal.
+"""Commands in forked server processes: become the client's process (its streams, argv,
+environment, working directory, umask, signal dispositions), run the Typer app, report the
+exit code. The pager and the editor are run by the client, in its terminal.
+
+A *worker* (:class:`Worker`) serves one command at a time and many in sequence, keeping
+its database engines and a PostgreSQL connection warm (:func:`taskcli.core.db.keep_connections`)
+and closing the connection after :func:`connection_idle_seconds` without a command; after
+each command it puts back everything the command changed (see :meth:`Worker.restore`).
+A *one-shot* child (:func:`run_once`) serves one command and exits.
 """
 
 from __future__ import annotations
@@ -9,7 +15,9 @@ import io
 import locale
 import os
 import queue
+import selectors
 import signal
+import socket
 import sys
 import threading
 import time
@@ -20,6 +28,22 @@ from taskcli import wire
 from taskcli.cli import terminal
 
 STREAMS = (("stdin", 0, "rb"), ("stdout", 1, "wb"), ("stderr", 2, "wb"))
+HEADER_TIMEOUT = 10.0  # a client that connects and says nothing holds only this process
+CONNECTION_IDLE_SECONDS = 60.0  # SPEC §15: a Neon compute may scale to zero
+
+
+def connection_idle_seconds(environ: Any = os.environ) -> float:
+    """Seconds without a command after which a worker closes its database connection
+    (TASKCLI_SERVER_DB_IDLE, as the server was started; default 60)."""
+    try:
+        return float(environ.get("TASKCLI_SERVER_DB_IDLE", CONNECTION_IDLE_SECONDS))
+    except ValueError:
+        return CONNECTION_IDLE_SECONDS
+
+
+THREAD_PATIENCE_SECONDS = 0.5
+MAX_REQUESTS = 1000  # then a fresh worker: what a long life may gather stays bounded
+MANAGED_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
 
 
 class Link:
@@ -30,7 +54,9 @@ class Link:
         self.channel = channel
         self.answers: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.finished = False
-        threading.Thread(target=self._read, daemon=True).start()
+
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
 
     def _read(self) -> None:
         while True:
@@ -42,7 +68,7 @@ class Link:
                     os.kill(os.getpid(), signal.SIGINT)
                 return
             name = message.get("signal")
-            if name in ("INT", "TERM", "HUP"):
+            if name in ("INT", "TERM", "HUP") and not self.finished:
                 os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
             elif name is None:
                 self.answers.put(message)
@@ -92,15 +118,179 @@ class RemoteTerminal(terminal.Terminal):
         return RemoteProgram(self.link, argv, env, pipe_stdin)
 
 
-def run(channel: wire.Channel, header: dict[str, Any]) -> NoReturn:
-    become_client(channel, header)
-    link = Link(channel)
-    code, by_signal = run_app(link)
-    link.finished = True
+def receive_header(conn: socket.socket) -> tuple[wire.Channel, dict[str, Any]] | None:
+    """The request on a new connection; None when the client said nothing in time or
+    something that is not a request."""
+    conn.settimeout(HEADER_TIMEOUT)
+    channel = wire.Channel(conn)
     try:
-        channel.send({"exit": code, "signal": by_signal})
+        header = channel.receive()
+    except (OSError, wire.Closed):
+        return None
+    conn.settimeout(None)
+    return channel, header
+
+
+def answer_control(channel: wire.Channel, header: dict[str, Any], facts: dict[str, Any]) -> str:
+    """Answer a request that is not a command (status, stop, another build); ``facts``:
+    the server's status and build. What the server must do about it: "" (a command:
+    run it), "done", "stop" or "restart"."""
+    if header.get("status"):
+        channel.send(facts["status"])
+        return "done"
+    if header.get("stop"):
+        channel.send({"stopping": facts["status"]["pid"]})
+        return "stop"
+    if header.get("build") != facts["build"] or len(channel.fds) != 3:
+        channel.send({"restart": True})
+        return "restart"
+    return ""
+
+
+def run_once(conn: socket.socket, facts: dict[str, Any], report: socket.socket) -> NoReturn:
+    """A one-shot child: one request, then exit (``report`` tells the server of a stop or
+    restart asked)."""
+    try:
+        received = receive_header(conn)
+        if received is not None:
+            channel, header = received
+            what = answer_control(channel, header, facts)
+            if what in ("stop", "restart"):
+                report.send(what.encode())
+            if not what:
+                become_client(channel, header)
+                link = Link(channel)
+                code, by_signal = run_app(link)
+                link.finished = True
+                channel.send({"exit": code, "signal": by_signal})
     finally:
         os._exit(0)
+
+
+class Worker:
+    """A long-lived server process: requests one at a time from the server's ``control``
+    socket (the client's connection passed along), the database kept warm in between."""
+
+    def __init__(self, control: socket.socket) -> None:
+        from taskcli.core import db
+
+        self.control = wire.Channel(control)
+        self.kept = db.keep_connections()
+        self.connection_idle = connection_idle_seconds()
+        self.environ = dict(os.environ)
+        self.cwd = "/"
+        self.umask = os.umask(0o022)
+        os.umask(self.umask)
+        self.ctype = locale.setlocale(locale.LC_CTYPE)
+        self.std_fds = [os.dup(fd) for fd in range(3)]
+        for fd in self.std_fds:
+            os.set_inheritable(fd, False)
+        self.std_streams = (sys.stdin, sys.stdout, sys.stderr)
+        self.dunder_streams = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+        self.argv = list(sys.argv)
+        self.handlers = {number: signal.getsignal(number) for number in MANAGED_SIGNALS}
+        self.served = 0
+        self.threads = {thread.ident for thread in threading.enumerate()}
+
+    def serve(self) -> NoReturn:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.control.sock, selectors.EVENT_READ)
+            while True:
+                if not selector.select(self.connection_idle):
+                    self.kept.close()  # 60 s without a command: the connection goes
+                    selector.select()
+                try:
+                    message = self.control.receive()
+                    conn = socket.socket(fileno=self.control.take_fd())
+                except (OSError, wire.Closed):
+                    os._exit(0)  # the server is gone or stopping
+                try:
+                    what, retire = self.serve_one(conn, message["facts"])
+                except BaseException:  # whatever it was, this process may not be clean
+                    what, retire = "", True
+                self.served += 1
+                retire = retire or self.served >= MAX_REQUESTS
+                try:
+                    self.control.send({"idle": True, "then": what, "retire": retire})
+                except OSError:
+                    os._exit(0)
+                if retire:
+                    os._exit(0)
+
+    def serve_one(self, conn: socket.socket, facts: dict[str, Any]) -> tuple[str, bool]:
+        """Serve the request on ``conn``: what the server must do, and whether this worker
+        must retire (something of the command may outlive it: an interrupted command, a
+        thread left running)."""
+        link: Link | None = None
+        received: tuple[wire.Channel, dict[str, Any]] | None = None
+        interrupted = True
+        try:
+            received = receive_header(conn)
+            if received is None:
+                return "", False
+            channel, header = received
+            what = answer_control(channel, header, facts)
+            if what:
+                return what, False
+            become_client(channel, header)
+            link = Link(channel)
+            try:
+                code, by_signal = run_app(link)
+            finally:
+                link.finished = True
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            interrupted = by_signal is not None
+            channel.send({"exit": code, "signal": by_signal})
+        finally:
+            for fd in received[0].fds if received else ():
+                os.close(fd)
+            try:
+                conn.shutdown(socket.SHUT_RDWR)  # wakes the link's reader: it ends
+            except OSError:
+                pass
+            if link is not None:
+                link.thread.join(1.0)
+                self.restore()
+            conn.close()
+        return "", interrupted or self.threads_left()
+
+    def threads_left(self) -> bool:
+        """Whether a thread the command started still runs (a keyring call abandoned after
+        its timeout): then this worker retires. One that is just ending gets a moment."""
+        deadline = time.monotonic() + THREAD_PATIENCE_SECONDS
+        for thread in threading.enumerate():
+            if thread.ident not in self.threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return any(thread.ident not in self.threads for thread in threading.enumerate())
+
+    def restore(self) -> None:
+        """Put back what the last command changed: the streams (the client's fds closed
+        here, so a reader of its pipe sees the end), argv, environment, time zone, locale,
+        working directory, umask, signal dispositions, and the keyring backend chosen by
+        the command's environment."""
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        for target, fd in enumerate(self.std_fds):
+            os.dup2(fd, target)
+        sys.stdin, sys.stdout, sys.stderr = self.std_streams
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = self.dunder_streams  # type: ignore[misc]
+        sys.argv = list(self.argv)
+        os.environ.clear()
+        os.environ.update(self.environ)
+        time.tzset()
+        try:
+            locale.setlocale(locale.LC_CTYPE, self.ctype)
+        except locale.Error:
+            pass
+        os.chdir(self.cwd)
+        os.umask(self.umask)
+        for number, handler in self.handlers.items():
+            signal.signal(number, handler)
+        if "keyring.core" in sys.modules:  # python-keyring caches its backend per process
+            sys.modules["keyring.core"]._keyring_backend = None  # type: ignore[attr-defined]
 
 
 def become_client(channel: wire.Channel, header: dict[str, Any]) -> None:
@@ -119,6 +309,8 @@ def become_client(channel: wire.Channel, header: dict[str, Any]) -> None:
         os.chdir(header["cwd"])
     except OSError:
         pass
+    if isinstance(header.get("umask"), int):
+        os.umask(header["umask"] & 0o777)
     sys.argv = list(header["argv"])
     settings = header.get("streams", {})
     for name, fd, mode in STREAMS:

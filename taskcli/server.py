@@ -1,10 +1,15 @@
 """The warm local server (SPEC §15): ``python -m taskcli.server``, started by the client.
 
-One process per user holds the lock beside its socket, imports the stack once, and forks a
-child per command: the child takes the client's stdin, stdout and stderr (passed over the
-socket), its argv, environment and working directory, and runs the same Typer app as the
-in-process path. The parent keeps nothing per user: each child reads the config, the token
-store and the database afresh. Nothing received is logged.
+One process per user holds the lock beside its socket, imports the stack once, and hands
+each accepted connection (its peer's uid checked) to a worker forked from it
+(:class:`taskcli.serve_child.Worker`: up to :data:`MAX_WORKERS`, each keeping its database
+connection warm between the commands it serves, one at a time); the most recently idle
+worker gets the next command, and a spare one is forked ahead when none is idle. Beyond
+the cap a one-shot child serves the command. The worker reads the request (the client's
+stdin, stdout and stderr passed over the socket, its argv, environment and working
+directory) and runs the same Typer app as the in-process path. The server keeps nothing
+per user: each command reads the config, the token store and the database afresh.
+Nothing received is logged.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from taskcli import __version__, paths, wire
 
 DEFAULT_IDLE_SECONDS = 600
 TICK_SECONDS = 1.0
-HEADER_TIMEOUT = 10.0
+MAX_WORKERS = 4
 WARM_PACKAGES = ("taskcli.cli", "taskcli.core", "taskcli.core.formats")  # every module
 WARM_MODULES = (
     "sqlalchemy", "sqlmodel", "sqlite3", "psycopg2", "rich.console", "rich.table", "keyring",
@@ -40,6 +45,16 @@ def idle_seconds(environ: Any = os.environ) -> float:
         return DEFAULT_IDLE_SECONDS
 
 
+class WorkerHandle:
+    """The server's side of one worker: its pid and control socket."""
+
+    def __init__(self, pid: int, control: socket.socket) -> None:
+        self.pid = pid
+        self.control = control
+        self.channel = wire.Channel(control)
+        self.busy = False
+
+
 class Server:
     def __init__(self, directory: Path, lock_fd: int, idle: float) -> None:
         self.directory = directory
@@ -49,8 +64,12 @@ class Server:
         self.build = wire.build()  # clients of another build are told to restart it
         self.started = time.time()
         self.last_request = time.monotonic()
-        self.children: set[int] = set()
+        self.children: set[int] = set()  # one-shot children
+        self.reports: dict[int, socket.socket] = {}  # their report sockets by fd
+        self.workers: dict[int, WorkerHandle] = {}  # by control socket fd
+        self.idle_workers: list[WorkerHandle] = []  # the last one is the warmest
         self.accepting = True
+        self.accepted: socket.socket | None = None  # the connection being handed on
         self.restart = False
         self.listener = self._bind()
         self.inode = os.stat(self.path).st_ino
@@ -73,14 +92,100 @@ class Server:
         return listener
 
     def serve(self) -> None:
+        self._spare()
         while True:
-            for _key, _events in self.selector.select(TICK_SECONDS):
-                if self.accepting:
-                    self._accept()
+            for key, _events in self.selector.select(TICK_SECONDS):
+                if key.fileobj is self.listener:
+                    if self.accepting:
+                        self._accept()
+                elif key.fd in self.workers:
+                    self._from_worker(self.workers[key.fd])
+                else:
+                    self._from_child(key.fd)
             self._reap()
-            if not self.children and self._should_exit():
+            if not self.busy() and self._should_exit():
                 break
         self._close()
+
+    def busy(self) -> int:
+        return len(self.children) + sum(worker.busy for worker in self.workers.values())
+
+    def _spare(self) -> None:
+        """A worker forked ahead, so that the next command does not wait for a fork."""
+        if self.accepting and not self.idle_workers and len(self.workers) < MAX_WORKERS:
+            try:
+                self._fork_worker()
+            except OSError:
+                pass
+
+    def _fork_worker(self) -> WorkerHandle:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._forget_in_child()
+            from taskcli import serve_child
+
+            serve_child.Worker(theirs).serve()  # never returns
+        theirs.close()
+        worker = WorkerHandle(pid, ours)
+        self.workers[ours.fileno()] = worker
+        self.idle_workers.append(worker)
+        self.selector.register(ours, selectors.EVENT_READ)
+        return worker
+
+    def _forget_in_child(self) -> None:
+        """In a forked child: nothing of the server's sockets, lock or workers."""
+        self.listener.close()
+        self.selector.close()
+        os.close(self.lock_fd)
+        for worker in self.workers.values():
+            worker.control.close()
+        for report in self.reports.values():
+            report.close()
+        if self.accepted is not None:  # a worker is given it by the message, if at all
+            self.accepted.close()
+
+    def _from_worker(self, worker: WorkerHandle) -> None:
+        try:
+            message = worker.channel.receive()
+        except (OSError, wire.Closed):  # it exited (retired, or died)
+            self._drop(worker)
+            return
+        self._then(message.get("then", ""))
+        worker.busy = False
+        if message.get("retire"):
+            self._drop(worker)
+        elif self.accepting:
+            self.idle_workers.append(worker)
+        else:
+            self._drop(worker)
+        self._spare()
+
+    def _from_child(self, fd: int) -> None:
+        report = self.reports.pop(fd, None)
+        if report is None:  # a worker dropped earlier in this round
+            return
+        self.selector.unregister(report)
+        try:
+            self._then(report.recv(16).decode("ascii", "replace"))
+        except OSError:
+            pass
+        report.close()
+
+    def _then(self, what: str) -> None:
+        if what == "restart":
+            self.restart = True  # exits once its running commands are done
+        if what in ("stop", "restart"):
+            self._stop_accepting()
+
+    def _drop(self, worker: WorkerHandle) -> None:
+        self.workers.pop(worker.control.fileno(), None)
+        if worker in self.idle_workers:
+            self.idle_workers.remove(worker)
+        self.selector.unregister(worker.control)
+        worker.control.close()  # an idle worker exits when it reads the end
+        self.children.add(worker.pid)  # reaped with the others
 
     def _should_exit(self) -> bool:
         if not self.accepting or self.restart:
@@ -102,13 +207,16 @@ class Server:
             if self._socket_is_ours():
                 self.path.unlink()
             self.listener.close()
+            for worker in list(self.idle_workers):
+                self._drop(worker)
 
     def _close(self) -> None:
         self._stop_accepting()
         os.close(self.lock_fd)
 
     def _reap(self) -> None:
-        for pid in list(self.children):
+        workers = {worker.pid for worker in self.workers.values()}
+        for pid in list(self.children - workers):
             try:
                 done, _status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
@@ -121,46 +229,50 @@ class Server:
             conn, _address = self.listener.accept()
         except (BlockingIOError, InterruptedError):
             return
+        self.accepted = conn
         try:
             self._handle(conn)
         except (OSError, wire.Closed):
             pass
         finally:
-            conn.close()  # the child (if any) has its own copy
+            conn.close()  # the worker or child has its own copy
+            self.accepted = None
+        self._spare()
 
     def _handle(self, conn: socket.socket) -> None:
         credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", credentials)
         if uid != os.getuid():
             return
-        conn.settimeout(HEADER_TIMEOUT)
-        channel = wire.Channel(conn)
-        message = channel.receive()
         self.last_request = time.monotonic()
-        if message.get("status"):
-            channel.send(self.status())
+        facts = {"status": self.status(), "build": self.build}
+        while self.idle_workers or len(self.workers) < MAX_WORKERS:
+            worker = self.idle_workers.pop() if self.idle_workers else self._take_new_worker()
+            try:
+                worker.channel.send({"facts": facts}, [conn.fileno()])
+            except OSError:  # it died since it said it was idle: the next one
+                self._drop(worker)
+                continue
+            worker.busy = True
             return
-        if message.get("stop"):
-            channel.send({"stopping": os.getpid()})
-            self._stop_accepting()
-            return
-        if message.get("build") != self.build or len(channel.fds) != 3:
-            channel.send({"restart": True})
-            self.restart = True  # exits once its running commands are done
-            self._stop_accepting()
-            return
+        report, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
-            conn.settimeout(None)
-            self.listener.close()
-            self.selector.close()
-            os.close(self.lock_fd)
+            report.close()
+            self.accepted = None  # this child serves it
+            self._forget_in_child()
             from taskcli import serve_child
 
-            serve_child.run(channel, message)  # never returns
+            serve_child.run_once(conn, facts, theirs)  # never returns
+        theirs.close()
         self.children.add(pid)
-        for fd in channel.fds:
-            os.close(fd)
+        self.reports[report.fileno()] = report
+        self.selector.register(report, selectors.EVENT_READ)
+
+    def _take_new_worker(self) -> WorkerHandle:
+        worker = self._fork_worker()
+        self.idle_workers.remove(worker)
+        return worker
 
     def status(self) -> dict[str, Any]:
         return {
@@ -170,7 +282,7 @@ class Server:
             "socket": str(self.path),
             "uptime_seconds": round(time.time() - self.started, 1),
             "idle_timeout_seconds": self.idle,
-            "running_commands": len(self.children),
+            "running_commands": self.busy(),
         }
 
 

@@ -65,7 +65,8 @@ class Channel:
         frame = LENGTH.pack(len(data)) + data
         if fds:
             sent = socket.send_fds(self.sock, [frame], fds)
-            self.sock.sendall(frame[sent:])
+            if sent < len(frame):  # (an empty send to a peer already gone would fail)
+                self.sock.sendall(frame[sent:])
         else:
             self.sock.sendall(frame)
 

@@ -30,6 +30,7 @@ ISOLATED_VARIABLES = (
     "TASKCLI_DATABASE_URL", "TASKCLI_PROFILE", "TASKCLI_TOKEN", "NO_COLOR",
     "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "DBUS_SESSION_BUS_ADDRESS",
     "PAGER", "TASKCLI_EDITOR", "VISUAL", "EDITOR", "XDG_RUNTIME_DIR", "TASKCLI_SERVER_IDLE",
+    "TASKCLI_SERVER_DB_IDLE",
 )  # fmt: skip
 
 
@@ -164,16 +165,39 @@ class Result:
 
 
 class Taskcli:
-    """Runs taskcli in-process through Typer's CliRunner (stdout and stderr kept apart)."""
+    """Runs taskcli in-process through Typer's CliRunner (stdout and stderr kept apart), or,
+    given a runtime directory, as the console script through the local server listening
+    there (the test's environment and working directory, stdin not a TTY)."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Path | None = None) -> None:
         self.runner = CliRunner()
+        self.runtime = runtime
 
     def __call__(self, *args: str, input: str | None = None, env: dict | None = None) -> Result:
+        if self.runtime is not None:
+            return self._through_server(list(args), input, env)
         from taskcli.cli.app import app
 
         result = self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
         return Result(result.exit_code, result.stdout, result.stderr)
+
+    def _through_server(self, args: list[str], input: str | None, env: dict | None) -> Result:
+        environment = {**os.environ}
+        for name, value in (env or {}).items():
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
+        environment.update(TASKCLI_SERVER="on", XDG_RUNTIME_DIR=str(self.runtime))
+        completed = subprocess.run(
+            [*CLIENT, *args], input=(input or "").encode(), capture_output=True, env=environment,
+            timeout=SERVER_CALL_TIMEOUT,
+        )  # fmt: skip
+        return Result(
+            completed.returncode,
+            completed.stdout.decode("utf-8", "replace"),
+            completed.stderr.decode("utf-8", "replace"),
+        )
 
     def ok(self, *args: str, input: str | None = None, env: dict | None = None) -> Result:
         result = self(*args, input=input, env=env)
@@ -196,8 +220,75 @@ def run_process(*args: str, input: str | None = None, env: dict | None = None,
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
+# The console script, as pip writes it: the client's main().
+CLIENT = [sys.executable, "-c",
+          "import sys, taskcli.client as c; sys.argv[0] = 'taskcli'; c.main()"]  # fmt: skip
+SERVER_CALL_TIMEOUT = 120  # keeps a broken case from hanging the suite; nothing is measured
+BOTH_WAYS_VARIABLE = "TASKCLI_TEST_BOTH_WAYS"  # "1": every module's taskcli runs both ways
+
+
+@pytest.fixture(scope="session")
+def local_server():
+    """One local server for the session, in a private runtime directory (short: socket
+    paths are short); started by a first command, stopped at the end."""
+    import shutil
+    import tempfile
+
+    from taskcli import client
+
+    runtime = Path(tempfile.mkdtemp(prefix="tcs-"))
+    environment = {**os.environ, "TASKCLI_SERVER": "on", "XDG_RUNTIME_DIR": str(runtime),
+                   "TASKCLI_SERVER_IDLE": "3600"}  # fmt: skip
+    subprocess.run([*CLIENT, "--version"], capture_output=True, env=environment, check=True)
+    asking = {"XDG_RUNTIME_DIR": str(runtime)}
+    deadline = time.monotonic() + SERVER_CALL_TIMEOUT
+    while client_status(client, asking) is None:
+        assert time.monotonic() < deadline, "the local server did not start"
+        time.sleep(0.05)
+    yield runtime
+    saved = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        client.ask({"stop": True})
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = saved
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def client_status(client, environ: dict) -> dict | None:
+    try:
+        channel = client.connect(client.socket_path(environ, create=False), 5.0)
+    except Exception:  # none listening yet, or its directory not checked private yet
+        return None
+    try:
+        channel.send({"status": True})
+        return channel.receive()
+    except Exception:
+        return None
+    finally:
+        channel.sock.close()
+
+
+def pytest_generate_tests(metafunc):
+    """``taskcli`` in-process and, in modules marked both_ways (or every module with
+    TASKCLI_TEST_BOTH_WAYS=1), through the local server too, unless the test is marked
+    in_process (with the reason it cannot run through a server)."""
+    if "taskcli" not in metafunc.fixturenames:
+        return
+    both = os.environ.get(BOTH_WAYS_VARIABLE) == "1" or any(
+        mark.name == "both_ways" for mark in metafunc.definition.iter_markers()
+    )
+    if both and metafunc.definition.get_closest_marker("in_process") is None:
+        metafunc.parametrize("taskcli", ["in-process", "server"], indirect=True)
+
+
 @pytest.fixture
-def taskcli() -> Taskcli:
+def taskcli(request) -> Taskcli:
+    if getattr(request, "param", "in-process") == "server":
+        return Taskcli(request.getfixturevalue("local_server"))
     return Taskcli()
 
 

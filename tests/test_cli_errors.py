@@ -5,9 +5,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.both_ways
 
+
+@pytest.mark.in_process("patches core.listing in the test's process")
 def test_interrupt_is_exit_130_with_one_line(taskcli, user, monkeypatch):
     from taskcli.core import listing
 
@@ -22,6 +27,7 @@ def test_interrupt_is_exit_130_with_one_line(taskcli, user, monkeypatch):
     assert as_json.error["code"] == "interrupted"
 
 
+@pytest.mark.in_process("patches core.listing in the test's process")
 def test_unexpected_error_is_one_line_and_traceback_only_with_verbose(taskcli, user, monkeypatch):
     from taskcli.core import listing
 

@@ -7,6 +7,8 @@ import typer
 
 from taskcli.cli.app import app
 
+pytestmark = pytest.mark.both_ways  # taskcli in-process and through the local server
+
 # Typer's own renderings of Python types: <list[str]>, <int range>, {title}..., <str>.
 BAD_METAVAR = re.compile(r"<[\w\[\]|, ]+>|\{\w+\}")
 

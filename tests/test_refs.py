@@ -10,6 +10,8 @@ from taskcli.core.errors import InvalidInputError
 from taskcli.core.refs import parse_ref, parse_refs
 from tests.tasks_support import set_columns, stored_tasks, user_id
 
+pytestmark = pytest.mark.both_ways  # taskcli in-process and through the local server
+
 FIRST = uuid.UUID("abcdef01-1111-4111-8111-111111111111")
 SECOND = uuid.UUID("abcdef02-2222-4222-8222-222222222222")
 THIRD = uuid.UUID("abcdef02-3333-4333-8333-333333333333")

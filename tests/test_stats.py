@@ -25,6 +25,8 @@ from tests.tasks_support import (
     user_id,
 )
 
+pytestmark = pytest.mark.both_ways  # taskcli in-process and through the local server
+
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 COUNT_KEYS = ["total", "by_status", "open", "open_by_priority", "open_by_project",
               "overdue", "waiting", "blocked"]  # fmt: skip

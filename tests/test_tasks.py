@@ -19,6 +19,8 @@ from tests.tasks_support import (
     user_id,
 )
 
+pytestmark = pytest.mark.both_ways  # taskcli in-process and through the local server
+
 LONG_AGO = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import run_process
 from tests.tasks_support import colour_codes, create_many, run_in_pty, set_columns, user_id
 
+pytestmark = pytest.mark.both_ways  # taskcli in-process and through the local server
+
 
 def numbers(taskcli, *args: str) -> list[int]:
     return [task["number"] for task in taskcli.ok("list", *args, "--json").json()]

@@ -1,7 +1,10 @@
 """Database engines for the embedded SQLite default and PostgreSQL, and error translation.
 
 One process, one connection: commands open it with :meth:`Database.connect`, which turns
-driver errors into :mod:`taskcli.core.errors` exceptions. PostgreSQL connections run in
+driver errors into :mod:`taskcli.core.errors` exceptions. A local server worker
+(SPEC §15) calls :func:`keep_connections`: its engines then outlive the command, and a
+PostgreSQL connection stays open for the next command on the same database (see
+:class:`KeptConnections`). PostgreSQL connections run in
 autocommit mode so reads cost no BEGIN/COMMIT round trips; work that spans several
 statements uses :func:`atomic`.
 """
@@ -128,6 +131,13 @@ class Database:
 
     @cached_property
     def engine(self) -> Engine:
+        if _kept is None:
+            return self._new_engine(pooled=False)
+        if self.is_sqlite:  # the file may have gone since the last command
+            _prepare_sqlite_file(Path(sqlite_path(self.url)), self.settings.data_dir)
+        return _kept.engine(self)
+
+    def _new_engine(self, *, pooled: bool) -> Engine:
         timeout = self.connect_timeout
         if self.is_sqlite:
             _prepare_sqlite_file(Path(sqlite_path(self.url)), self.settings.data_dir)
@@ -143,9 +153,16 @@ class Database:
         from taskcli.core import pgdialect
 
         url = sa.make_url(self.url).set(drivername=pgdialect.DRIVER_NAME)
+        # pooled (a server worker): one connection kept for the next command, any other
+        # closed when given back; never pinged (that would be a round trip per command)
+        pool: dict[str, object] = (
+            {"pool_size": 1, "max_overflow": 8, "pool_pre_ping": False}
+            if pooled
+            else {"poolclass": NullPool}
+        )
         engine = sa.create_engine(
             url,
-            poolclass=NullPool,
+            **pool,
             # A database error's text would otherwise carry the statement's parameters (a
             # new password hash, session data) into --verbose tracebacks.
             hide_parameters=True,
@@ -157,6 +174,8 @@ class Database:
         from taskcli.core import pgsessions
 
         pgsessions.install(engine)
+        if pooled:
+            _install_kept_hooks(engine)
         return engine
 
     @property
@@ -188,6 +207,7 @@ class Database:
         ``admin``: the command is an administrator's (it needs the schema owner's role).
         """
         conn = self._open()
+        clean = False
         try:
             with translate_errors(self, admin=admin):
                 if self.is_sqlite and migrate_embedded:
@@ -195,8 +215,96 @@ class Database:
                 yield conn
             if self.is_sqlite:
                 _optimize(conn)
-        finally:
+            clean = True
+        except Exception:
+            clean = True  # an error of the command's: the connection itself is sound
+            raise
+        finally:  # after Ctrl-C (BaseException) a kept connection is not given to another
+            if _kept is not None and not self.is_sqlite:
+                _kept.give_back(conn, clean=clean)
             conn.close()
+
+
+class KeptConnections:
+    """A server worker's engines, one per database URL and connection settings (a changed
+    URL or config reaches another database, never the last one's connection); each keeps
+    one PostgreSQL connection between commands. SQLite connections are not kept (opening
+    one costs no round trip), only the engine.
+
+    Between commands nothing of one command may reach the next: the connection's info
+    (the session :class:`~taskcli.core.pgsessions.Presenter`, the atomic flag) is
+    cleared when it is given back, and a connection still in a transaction, or given
+    back after an interrupted command, is closed instead of kept. Identity travels in
+    each transaction's first statement (SPEC §12), never in the connection."""
+
+    def __init__(self) -> None:
+        self.engines: dict[tuple[object, ...], Engine] = {}
+
+    def engine(self, database: Database) -> Engine:
+        # (a SQLite engine prepares its file in the data directory)
+        place = str(database.settings.data_dir) if database.is_sqlite else ""
+        key = (database.url, database.connect_timeout, place)
+        engine = self.engines.get(key)
+        if engine is None:
+            engine = self.engines[key] = database._new_engine(pooled=not database.is_sqlite)
+        return engine
+
+    def give_back(self, conn: Connection, *, clean: bool) -> None:
+        if conn.invalidated or conn.closed:
+            return
+        from taskcli.core import pgdialect
+
+        try:
+            idle = pgdialect.driver_connection(conn).info.transaction_status == 0
+        except Exception:  # no driver connection any more
+            idle = False
+        if clean and idle:
+            conn.info.clear()
+        else:
+            conn.invalidate()
+
+    def close(self) -> None:
+        """Close the kept connections (the engines stay: they cost no connection)."""
+        for engine in self.engines.values():
+            engine.dispose()
+
+
+_kept: KeptConnections | None = None
+
+
+def keep_connections() -> KeptConnections:
+    """From now on this process keeps its engines and a connection per database between
+    commands (a local server worker, SPEC §15)."""
+    global _kept
+    if _kept is None:
+        _kept = KeptConnections()
+    return _kept
+
+
+def _install_kept_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _checkout(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object
+    ) -> None:
+        record.info.clear()
+        if _stale(dbapi_connection):
+            # Nothing of this command has been sent yet: the pool opens a fresh one.
+            raise exc.DisconnectionError("the kept connection was closed by the server")
+
+
+def _stale(dbapi_connection: DBAPIConnection) -> bool:
+    """Whether an idle connection has anything to read: the server closed it (a restart,
+    an idle compute scaled to zero, pg_terminate_backend) or said something unasked.
+    A poll of the socket, no round trip."""
+    import select
+
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _optimize(conn: Connection) -> None:

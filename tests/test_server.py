@@ -91,7 +91,10 @@ def gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # reaped between the two looks
+        return True
     return state == "Z"
 
 
@@ -336,6 +339,9 @@ def test_ctrl_c_interrupts_the_command_and_rolls_back(served):
         else:
             until(lambda p=pid: reads_stdin(p), "the import to read")
         process.send_signal(signal.SIGINT)
+        # stdin stays open until the command has ended, as a terminal's does after Ctrl-C:
+        # closing it first would race the interruption with an end of input.
+        process.wait(timeout=PATIENCE)
         stdout, stderr = process.communicate(timeout=PATIENCE)
         assert (process.returncode, stdout) == (130, b""), stderr
         assert stderr.endswith(b"error: interrupted\n"), stderr

@@ -121,10 +121,12 @@ def test_distribute_converts_the_schema_and_a_second_run_finds_nothing_to_do(dep
     assert "tasks: distributed by user_id, co-located with sessions" in first
     assert "users: reference table" in first and "meta: reference table" in first
     assert "revoked EXECUTE on assign_distributed_transaction_id from PUBLIC" in first
+    assert "revoked EXECUTE on run_command_on_workers from PUBLIC" in first
     again = Taskcli().ok("db", "distribute", "--json", "--database-url", deployment.owner_url)
     document = again.json()
     assert document["done"] == []
     assert "assign_distributed_transaction_id: not executable by PUBLIC" in document["found"]
+    assert "get_all_active_transactions: not executable by PUBLIC" in document["found"]
     placement = dict(
         deployment.owner(
             "SELECT logicalrelid::text, partmethod::text || repmodel::text FROM pg_dist_partition"
@@ -297,6 +299,32 @@ def test_the_application_role_cannot_assign_a_distributed_transaction_id(deploym
     with _connect(deployment.app_url) as connection, connection.cursor() as cursor:
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cursor.execute("SELECT assign_distributed_transaction_id(0, 12345, now())")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT * FROM run_command_on_workers('SELECT 1')",
+        "SELECT * FROM run_command_on_all_nodes('SELECT 1')",
+        "SELECT * FROM run_command_on_coordinator('SELECT 1')",
+        "SELECT * FROM run_command_on_shards('tasks', 'SELECT count(*) FROM %s')",
+        "SELECT * FROM run_command_on_placements('tasks', 'SELECT count(*) FROM %s')",
+        "SELECT * FROM run_command_on_colocated_placements('tasks', 'contexts', 'SELECT 1')",
+        "SELECT * FROM master_run_on_worker(ARRAY['localhost'], ARRAY[5432], "
+        "ARRAY['SELECT 1'], false)",
+        "SELECT * FROM get_all_active_transactions()",
+        "SELECT * FROM get_global_active_transactions()",
+    ],
+)
+def test_the_application_role_cannot_run_sql_on_the_workers_or_watch_transactions(
+    deployment, statement
+):
+    """Through these the role ran SQL on the workers (where a copied node identity plus an
+    adopted transaction id read and changed another user's rows) and saw every live
+    transaction's id and time."""
+    with _connect(deployment.app_url) as connection, connection.cursor() as cursor:
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute(statement)
 
 
 def test_the_application_role_cannot_connect_to_a_worker(deployment):

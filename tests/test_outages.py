@@ -477,7 +477,8 @@ def _pg_import_backends(url: str, *, running: bool = False) -> list[int]:
     query = (
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
         " AND application_name = 'taskcli' AND xact_start IS NOT NULL"
-        " AND (query ILIKE 'COPY tasks %' OR query ILIKE 'INSERT INTO tasks%')"
+        " AND (query ILIKE 'COPY taskcli_stage_tasks %'"
+        " OR query ILIKE 'SELECT taskcli_insert_staged(''tasks''%')"
         + (" AND state = 'active'" if running else "")
     )
     with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:

@@ -23,6 +23,22 @@ if TYPE_CHECKING:
 
 ANCHOR_TABLE = "sessions"  # the co-location group's first table
 ASSIGN_TXID = "assign_distributed_transaction_id(integer, bigint, timestamp with time zone)"
+# Functions Citus lets PUBLIC execute that the application role must not (db distribute
+# revokes them on the coordinator): adopting a distributed transaction id (and with it a
+# copied node identity), running SQL on the workers through the coordinator, and reading
+# every node's live transaction ids and their times.
+WITHHELD = (
+    ASSIGN_TXID,
+    "run_command_on_workers(text, boolean)",
+    "run_command_on_all_nodes(text, boolean, boolean)",
+    "run_command_on_coordinator(text, boolean)",
+    "run_command_on_shards(regclass, text, boolean)",
+    "run_command_on_placements(regclass, text, boolean)",
+    "run_command_on_colocated_placements(regclass, regclass, text, boolean)",
+    "master_run_on_worker(text[], integer[], text[], boolean)",
+    "get_all_active_transactions()",
+    "get_global_active_transactions()",
+)
 PRESENT = "taskcli_present(uuid, uuid, uuid, bigint, text, text)"
 JOURNAL_ROWS = "taskcli_journal_rows()"
 INSERT_STAGED = "taskcli_insert_staged(text, text[])"
@@ -64,7 +80,7 @@ def distribute(conn: Connection) -> Distribution:
         _install_functions(conn, result)
         _replace_policies(conn, result)
         _place_tables(conn, result)
-        _revoke_txid_assignment(conn, result)
+        _revoke_from_public(conn, result)
     return result
 
 
@@ -278,29 +294,28 @@ def _drop_keys_between(conn: Connection, tables: list[str]) -> list[str]:
     return [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in rows]
 
 
-def _revoke_txid_assignment(conn: Connection, result: Distribution) -> None:
-    """Whoever may assign a distributed transaction id could adopt another transaction's,
-    and with it a copied node identity: on the coordinator Citus assigns it itself."""
-    public = _sql(
-        conn,
-        "SELECT proacl IS NULL OR 'public' = ANY(SELECT CASE WHEN a.grantee = 0 THEN 'public' "
-        "END FROM aclexplode(proacl) a) FROM pg_proc WHERE oid = %s::regprocedure",
-        (ASSIGN_TXID,),
-    ).scalar()
-    if not public:
-        result.found.append("assign_distributed_transaction_id: not executable by PUBLIC")
-        return
-    owner = _sql(
-        conn,
-        "SELECT pg_has_role(current_user, proowner, 'USAGE') FROM pg_proc "
-        "WHERE oid = %s::regprocedure",
-        (ASSIGN_TXID,),
-    ).scalar()
-    if not owner:
-        raise NotPermittedError(
-            "PUBLIC may execute assign_distributed_transaction_id on the coordinator, and "
-            "only its owner may revoke that",
-            hint=f"as a superuser: REVOKE EXECUTE ON FUNCTION {ASSIGN_TXID} FROM PUBLIC",
-        )
-    _sql(conn, f"REVOKE EXECUTE ON FUNCTION {ASSIGN_TXID} FROM PUBLIC")
-    result.done.append("revoked EXECUTE on assign_distributed_transaction_id from PUBLIC")
+def _revoke_from_public(conn: Connection, result: Distribution) -> None:
+    """Withhold from PUBLIC what would let the application role act on the workers or watch
+    other transactions (see :data:`WITHHELD`); what this Citus lacks is passed over."""
+    for function in WITHHELD:
+        name = function.split("(", 1)[0]
+        row = _sql(
+            conn,
+            "SELECT p.proacl IS NULL OR 0 = ANY(SELECT a.grantee FROM aclexplode(p.proacl) a "
+            "WHERE a.privilege_type = 'EXECUTE'), pg_has_role(current_user, p.proowner, "
+            "'USAGE') FROM pg_proc p WHERE p.oid = to_regprocedure(%s)",
+            (function,),
+        ).first()
+        if row is None:  # not in this version of Citus
+            continue
+        public, owner = row
+        if not public:
+            result.found.append(f"{name}: not executable by PUBLIC")
+            continue
+        if not owner:
+            raise NotPermittedError(
+                f"PUBLIC may execute {name} on the coordinator, and only its owner may revoke that",
+                hint=f"as a superuser: REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC",
+            )
+        _sql(conn, f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC")
+        result.done.append(f"revoked EXECUTE on {name} from PUBLIC")

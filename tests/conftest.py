@@ -10,6 +10,7 @@ under CI=true where it fails.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,12 @@ from typer.testing import CliRunner
 from tests import servers
 from tests.support import databases
 from tests.support.accounts import PASSWORD, create_logged_in_user
+
+# A run started in the background by a shell without job control inherits SIGINT ignored,
+# and so would every taskcli the tests start (Python then installs no Ctrl-C handler): the
+# tests that press Ctrl-C need the disposition a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 __all__ = ["PASSWORD"]  # test modules import the test password from here
 REPO = Path(__file__).resolve().parents[1]

@@ -2,8 +2,10 @@
 or run it in this process.
 
 Standard library only (and taskcli's own stdlib-only modules): this runs before every
-command, so its start-up is the floor of every command's time. ``python -m taskcli``
-always runs in-process.
+command, so its start-up is the floor of every command's time. That is why it takes the
+built-in ``_socket`` and ``_signal`` rather than ``socket`` and ``signal``, which import
+``enum`` (see taskcli/wire.py for the figures); tests/test_server.py pins the modules it
+loads. ``python -m taskcli`` always runs in-process.
 
 The server is used when ``TASKCLI_SERVER`` is on/1/true/yes, or, without it, when the
 config file says ``server = true`` (Linux only). When none is running, this command runs
@@ -13,9 +15,9 @@ started the command falls back to the in-process path, silently.
 
 from __future__ import annotations
 
+import _signal
+import _socket
 import os
-import signal
-import socket
 import sys
 
 from taskcli import __version__, paths, wire
@@ -55,7 +57,7 @@ def server_wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
     """On when TASKCLI_SERVER says on (or 1, true, yes), or, without it, when the config
     file says ``server = true``; off by default until the server keeps a warm database
     connection (SPEC §15's one round trip)."""
-    if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
+    if not sys.platform.startswith("linux") or not hasattr(_socket, "SCM_RIGHTS"):
         return False
     switch = environ.get("TASKCLI_SERVER", "").strip().lower()
     if switch in OFF_WORDS:
@@ -90,7 +92,7 @@ def socket_path(environ: dict[str, str] | os._Environ[str], *, create: bool) -> 
 
 
 def connect(path: str, timeout: float | None = None) -> wire.Channel:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(path)
@@ -148,14 +150,16 @@ def follow(channel: wire.Channel) -> int:
     """Serve the running command: forward signals, run what it asks to run here, and
     return its exit code."""
 
+    names = {getattr(_signal, f"SIG{name}"): name for name in FORWARDED_SIGNALS}
+
     def forward(number: int, _frame: object) -> None:
         try:
-            channel.send({"signal": signal.Signals(number).name.removeprefix("SIG")})
+            channel.send({"signal": names[number]})
         except OSError:
             pass
 
-    for name in FORWARDED_SIGNALS:
-        signal.signal(getattr(signal, f"SIG{name}"), forward)
+    for number in names:
+        _signal.signal(number, forward)
     while True:
         try:
             message = channel.receive()
@@ -164,8 +168,8 @@ def follow(channel: wire.Channel) -> int:
             return 1
         if "exit" in message:
             if message.get("signal") == "INT":  # an uncaught KeyboardInterrupt, as Python ends
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGINT)
+                _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+                os.kill(os.getpid(), _signal.SIGINT)
             return int(message["exit"])
         if "run" in message:
             run_here(channel, message)

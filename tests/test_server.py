@@ -604,6 +604,20 @@ def test_the_client_imports_only_the_standard_library():
     assert others <= set(sys.stdlib_module_names) | {"_distutils_hack"}, others
 
 
+def test_the_client_leaves_out_the_modules_that_cost_its_start_up():
+    # -S: no site, so nothing an installation's start-up imports hides what the client does
+    probe = (
+        "import sys; before = set(sys.modules); import taskcli.client; "
+        "print('\\n'.join(sorted(set(sys.modules) - before)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    loaded = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True,
+                            text=True, check=True, env=env).stdout.split()  # fmt: skip
+    dear = {"enum", "json", "re", "socket", "signal", "struct", "typing", "pathlib"}
+    assert "taskcli.client" in loaded
+    assert dear.isdisjoint(loaded), sorted(dear & set(loaded))
+
+
 @pytest.mark.parametrize(
     "environ",
     [{}, {"XDG_CONFIG_HOME": "/x/config", "XDG_DATA_HOME": "/x/data"},

@@ -90,6 +90,8 @@ class Channel:
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
         try:
+            if not isinstance(message, dict):
+                raise Closed("not a message")
             data = marshal.dumps(plain(message), FORMAT)
         except Closed:
             raise TypeError(f"not a message: {message!r}") from None

@@ -635,6 +635,37 @@ def test_the_client_finds_the_same_directories_as_the_config(monkeypatch, enviro
     assert Path(paths.data_dir(os.environ)) == config.data_dir(os.environ)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [compile("print('ran')", "<sent>", "exec"), {"argv": {"a", "b"}}, {"env": b"bytes"},
+     {1: "an int key"}, ["not", "a", "dict"], {"deep": [[[[[[[[[[1]]]]]]]]]]}],
+    ids=["code", "set", "bytes", "int-key", "list", "too-deep"],
+)  # fmt: skip
+def test_a_frame_that_is_not_a_message_closes_the_connection(value):
+    import marshal
+
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    data = marshal.dumps(value, wire.FORMAT)
+    left.sendall(len(data).to_bytes(wire.LENGTH_SIZE, "big") + data)
+    with pytest.raises(wire.Closed, match="not a message"):
+        wire.Channel(right).receive()
+    with pytest.raises(TypeError):
+        wire.Channel(left).send(value)
+    left.close()
+    right.close()
+
+
+def test_a_frame_of_garbage_or_too_long_closes_the_connection():
+    for frame, reason in ((b"\x00\x00\x00\x03\xff\xfe\xfd", "not a message"),
+                          ((64 * 1024 * 1024 + 1).to_bytes(4, "big"), "too long")):  # fmt: skip
+        left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        left.sendall(frame)
+        with pytest.raises(wire.Closed, match=reason):
+            wire.Channel(right).receive()
+        left.close()
+        right.close()
+
+
 def test_a_message_on_the_wire_keeps_undecodable_arguments(tmp_path):
     left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     sent = {"argv": ["taskcli", "add", "caf\udce9"], "env": {"X": "ü"}}

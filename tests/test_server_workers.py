@@ -178,6 +178,24 @@ def test_clients_that_say_nothing_hold_up_no_one(served):
             sock.close()
 
 
+def test_a_header_that_is_not_a_message_is_dropped_and_runs_nothing(served, tmp_path):
+    import marshal
+
+    witness = tmp_path / "ran"
+    code = compile(f"open({str(witness)!r}, 'w').close()", "<sent>", "exec")
+    for value in (code, {"argv": ["taskcli", "--version"], "env": {code}}):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(client.socket_path(os.environ, create=False))
+        data = marshal.dumps(value, 4)
+        sock.sendall(len(data).to_bytes(4, "big") + data)
+        sock.settimeout(30)
+        assert sock.recv(1) == b"", "the server closes the connection without an answer"
+        sock.close()
+    assert not witness.exists()
+    result = run("--version")
+    assert (result.returncode, status() is not None) == (0, True), result.stderr
+
+
 def last_queries(url: str) -> list[str]:
     name = url.rsplit("/", 1)[1].split("?")[0]
     with psycopg2.connect(databases.admin_url(url)) as conn, conn.cursor() as cursor:

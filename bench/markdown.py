@@ -231,11 +231,7 @@ def _rls_section(rls: dict) -> list[str]:
         " (exempt from it), same token, same commands, round-robin.",
         "",
     ]
-    rows = []
-    for command, variants in rls["commands"].items():
-        with_rls, without = variants["rls"]["wall_ms"], variants["plain"]["wall_ms"]
-        rows.append([command, with_rls, without, f"{with_rls / without:.2f}"])
-    lines += _table(["command", "with RLS", "without", "ratio"], rows)
+    lines += _ratio_table(rls["commands"], ("rls", "with RLS"), ("plain", "without"))
     login = rls.get("login_ms", {})
     if login:
         lines += [
@@ -257,11 +253,26 @@ def _citus_section(citus: dict) -> list[str]:
         " PostgreSQL server, round-robin.",
         "",
     ]
+    return lines + _ratio_table(
+        citus["commands"], ("citus", "Citus"), ("single", "one server"), measured_first=False
+    )
+
+
+def _ratio_table(
+    commands: dict,
+    measured: tuple[str, str],
+    baseline: tuple[str, str],
+    *,
+    measured_first: bool = True,
+) -> list[str]:
+    """A row a command: its time in two set-ups (each a (key, heading) pair) and the
+    measured one's as a ratio of the baseline's."""
+    columns = [measured, baseline] if measured_first else [baseline, measured]
     rows = []
-    for command, systems in citus["commands"].items():
-        single, cluster = systems["single"]["wall_ms"], systems["citus"]["wall_ms"]
-        rows.append([command, single, cluster, f"{cluster / single:.2f}"])
-    return lines + _table(["command", "one server", "Citus", "ratio"], rows)
+    for command, variants in commands.items():
+        ratio = variants[measured[0]]["wall_ms"] / variants[baseline[0]]["wall_ms"]
+        rows.append([command, *(variants[key]["wall_ms"] for key, _ in columns), f"{ratio:.2f}"])
+    return _table(["command", *(heading for _, heading in columns), "ratio"], rows)
 
 
 def _throughput_section(results: dict) -> list[str]:

@@ -2,53 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import sys
-
 from tests.conftest import PASSWORD
+from tests.support.terminal import TaskcliTerminal as Terminal
 from tests.test_auth import as_owner, login, meta_values, new_email, rows, sessions, users
-
-# Only keeps a broken prompt from hanging the suite; nothing is measured.
-PATIENCE = 60.0
-
-
-class Terminal:
-    """taskcli as a child process whose stdin, stdout and stderr are a pseudo-terminal."""
-
-    def __init__(self, *args: str) -> None:
-        self.transcript = ""
-        self._seen = 0
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child: become taskcli at once
-            os.execv(sys.executable, [sys.executable, "-m", "taskcli", *args])
-
-    def expect(self, text: str) -> None:
-        """Read until text appears after the text expected last."""
-        while (found := self.transcript.find(text, self._seen)) < 0:
-            ready, _, _ = select.select([self.fd], [], [], PATIENCE)
-            assert ready, f"waited for {text!r}; the terminal shows {self.transcript!r}"
-            chunk = self._read()
-            assert chunk, f"taskcli ended before {text!r}: {self.transcript!r}"
-            self.transcript += chunk
-        self._seen = found + len(text)
-
-    def type(self, line: str) -> None:
-        os.write(self.fd, line.encode() + b"\r")
-
-    def finish(self) -> int:
-        while chunk := self._read():
-            self.transcript += chunk
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        return os.waitstatus_to_exitcode(status)
-
-    def _read(self) -> str:
-        try:
-            return os.read(self.fd, 4096).decode(errors="replace")
-        except OSError:  # EIO: the child closed the terminal
-            return ""
 
 
 def test_register_asks_for_email_and_hidden_password_twice(backend):

@@ -237,7 +237,7 @@ def test_config_set_without_a_value_to_read(taskcli, isolated, args, stdin, exit
 
 
 def test_config_set_asks_for_the_database_url_hidden_on_a_terminal(isolated):
-    from tests.test_auth_terminal import Terminal
+    from tests.support.terminal import TaskcliTerminal as Terminal
 
     url = "postgresql://alice:typed-pw@db.example.com/tasks"
     terminal = Terminal("config", "set", "database_url")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import select
 import shlex
@@ -28,6 +27,7 @@ import pytest
 
 from taskcli import client, paths, wire
 from tests.conftest import PASSWORD
+from tests.support import terminal
 
 # The console script, as pip writes it: the client's main().
 CONSOLE_SCRIPT = "import sys, taskcli.client as c; sys.argv[0] = 'taskcli'; c.main()"
@@ -207,41 +207,12 @@ def test_a_closed_pipe_ends_the_command_as_in_process(served):
     assert outcomes[0][0].splitlines()[-1] == "0"
 
 
-class Terminal:
-    """The client on a pseudo-terminal (as in test_auth_terminal)."""
+class Terminal(terminal.Terminal):
+    """The client on a pseudo-terminal, through the server or in-process."""
 
     def __init__(self, *args: str, server: bool, **env: str) -> None:
-        self.transcript = ""
-        self._seen = 0
-        environment = {**os.environ, "TASKCLI_SERVER": "on" if server else "off", **env}
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.execve(CLIENT[0], [*CLIENT, *args], environment)
-
-    def expect(self, text: str) -> None:
-        while (found := self.transcript.find(text, self._seen)) < 0:
-            ready, _, _ = select.select([self.fd], [], [], PATIENCE)
-            assert ready, f"waited for {text!r}; the terminal shows {self.transcript!r}"
-            chunk = self._read()
-            assert chunk, f"taskcli ended before {text!r}: {self.transcript!r}"
-            self.transcript += chunk
-        self._seen = found + len(text)
-
-    def type(self, line: str) -> None:
-        os.write(self.fd, line.encode() + b"\r")
-
-    def finish(self) -> int:
-        while chunk := self._read():
-            self.transcript += chunk
-        _, status_ = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        return os.waitstatus_to_exitcode(status_)
-
-    def _read(self) -> str:
-        try:
-            return os.read(self.fd, 4096).decode(errors="replace")
-        except OSError:
-            return ""
+        switch = "on" if server else "off"
+        super().__init__([*CLIENT, *args], {**os.environ, "TASKCLI_SERVER": switch, **env})
 
 
 def on_terminal(*args: str, server: bool, **env: str) -> tuple[int, str]:

@@ -86,18 +86,26 @@ def test_a_changed_database_url_reaches_the_other_database(served, database, tmp
         assert titles(second) == ["in the other"]
 
 
-def taskcli_backends(url: str) -> set[int]:
-    """Backend pids of taskcli's connections to the database ``url`` names."""
+def taskcli_activity(url: str) -> list[tuple[int, str]]:
+    """(backend pid, last statement) of taskcli's connections to the database ``url`` names."""
     name = url.rsplit("/", 1)[1].split("?")[0]
     with psycopg2.connect(databases.admin_url(url)) as conn, conn.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = "
-            "'taskcli' AND pid <> pg_backend_pid()",
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = %s AND application_name "
+            "= 'taskcli' AND pid <> pg_backend_pid()",
             (name,),
         )
-        found = {row[0] for row in cursor.fetchall()}
+        found = [(pid, query) for pid, query in cursor.fetchall()]
     conn.close()
     return found
+
+
+def taskcli_backends(url: str) -> set[int]:
+    return {pid for pid, _query in taskcli_activity(url)}
+
+
+def last_queries(url: str) -> list[str]:
+    return [query for _pid, query in taskcli_activity(url)]
 
 
 def test_the_postgresql_connection_stays_open_between_commands(served, pg_app_url, tmp_path):
@@ -194,19 +202,6 @@ def test_a_header_that_is_not_a_message_is_dropped_and_runs_nothing(served, tmp_
     assert not witness.exists()
     result = run("--version")
     assert (result.returncode, status() is not None) == (0, True), result.stderr
-
-
-def last_queries(url: str) -> list[str]:
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    with psycopg2.connect(databases.admin_url(url)) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT query FROM pg_stat_activity WHERE datname = %s AND application_name = "
-            "'taskcli' AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        found = [row[0] for row in cursor.fetchall()]
-    conn.close()
-    return found
 
 
 def user_id(url: str, email: str) -> str:

@@ -21,16 +21,20 @@ from taskcli.core.errors import AuthError
 
 def _me(conn: Connection) -> tuple[str, str]:
     """The session's email as the database has it, and its password setting."""
-    email, setting, _same = _me_and_setting_for(conn, None)
-    return email, setting
-
-
-def _me_and_setting_for(conn: Connection, other: str | None) -> tuple[str, str, str]:
-    """:func:`_me`, and in the same round trip the setting the database hands out for the
-    email ``other`` (the session's own when None)."""
     row = conn.exec_driver_sql(
-        "SELECT w.email, taskcli_password_setting(w.email), "
-        "taskcli_password_setting(coalesce(%s, w.email)) FROM taskcli_whoami() w",
+        "SELECT w.email, taskcli_password_setting(w.email) FROM taskcli_whoami() w"
+    ).first()
+    if row is None:
+        raise AuthError("your session has ended")
+    return row[0], row[1]
+
+
+def _me_and_setting_for(conn: Connection, other: str) -> tuple[str, str, str]:
+    """:func:`_me`, and in the same round trip the setting the database hands out for the
+    email ``other``."""
+    row = conn.exec_driver_sql(
+        "SELECT w.email, taskcli_password_setting(w.email), taskcli_password_setting(%s) "
+        "FROM taskcli_whoami() w",
         (other,),
     ).first()
     if row is None:

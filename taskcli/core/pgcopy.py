@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -91,23 +91,27 @@ def copy_lines_out(conn: Connection, query: Select[Any], emit: Callable[[str], N
     assert isinstance(compiled, SQLCompiler), "a SELECT compiles to SQL"
     cursor = driver_connection(conn).cursor()
     try:
-        sql = cursor.mogrify(compiled.string, _driver_params(compiled)).decode()
+        sql = cursor.mogrify(compiled.string, _driver_params(compiled, conn.dialect)).decode()
     finally:
         cursor.close()
     options = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
     _copy(conn, f"COPY ({sql}) TO STDOUT WITH ({options})", _Lines(emit))
 
 
-def _driver_params(compiled: SQLCompiler) -> dict[str, Any]:
-    """The statement's parameters as the driver receives them (after SQLAlchemy's bind
-    processing, e.g. a UUID as its text). These queries bind no tuple-typed values, whose
-    processor would be a sequence of processors."""
-    processors = compiled._bind_processors  # no public accessor
-    params = compiled.construct_params()
-    return {
-        name: processor(value) if callable(processor := processors.get(name)) else value
-        for name, value in params.items()
-    }
+def _driver_params(compiled: SQLCompiler, dialect: Dialect) -> dict[str, Any]:
+    """The statement's parameters as the driver receives them, after each type's bind
+    processing (an enum as its value, an array as a list), through the types' public
+    ``bind_processor``. A parameter that ``render_postcompile`` expanded (``status_1_1``
+    of an IN list) is not among ``compiled.binds`` and passes as it is: the values these
+    queries put in IN lists are str enums and strings, which the driver takes as they are."""
+    processed = {}
+    for name, value in compiled.construct_params().items():
+        bind = compiled.binds.get(name)
+        processor = (
+            None if bind is None else bind.type.dialect_impl(dialect).bind_processor(dialect)
+        )
+        processed[name] = processor(value) if processor is not None else value
+    return processed
 
 
 def _copy(conn: Connection, statement: str, file: io.IOBase) -> None:

@@ -16,7 +16,7 @@ On PostgreSQL it brings the two statements Citus refuses where every dialect can
 otherwise at no cost:
 
 - ``taskcli_insert_staged(target, columns)`` inserts what an import copied into its
-  temporary stage table (taskcli.core.pgcopy). Here it is the ``INSERT ... SELECT`` of
+  temporary stage table (taskcli.core.sql.pgcopy). Here it is the ``INSERT ... SELECT`` of
   before; ``taskcli db distribute`` replaces it with batches of ``INSERT ... VALUES``,
   because Citus writes an ``INSERT ... SELECT`` from a temporary table into the shards
   with COPY, which PostgreSQL refuses under row-level security. The rows never travel in
@@ -36,7 +36,7 @@ depends_on: str | Sequence[str] | None = None
 
 INSERT_STAGED = 'taskcli_insert_staged(text, text[])'
 
-# The rows of the import's stage table (taskcli_stage_<target>, see taskcli.core.pgcopy)
+# The rows of the import's stage table (taskcli_stage_<target>, see taskcli.core.sql.pgcopy)
 # into target; the stage is emptied for the next batch. As the caller: the policies check.
 INSERT_STAGED_SQL = """
 CREATE FUNCTION taskcli_insert_staged(target text, columns text[]) RETURNS bigint

@@ -150,7 +150,7 @@ class Database:
             )
             _install_sqlite_hooks(engine, busy_timeout=timeout)
             return engine
-        from taskcli.core import pgdialect
+        from taskcli.core.sql import pgdialect
 
         url = sa.make_url(self.url).set(drivername=pgdialect.DRIVER_NAME)
         # pooled (a server worker): one connection kept for the next command, any other
@@ -252,7 +252,7 @@ class KeptConnections:
     def give_back(self, conn: Connection, *, clean: bool) -> None:
         if conn.invalidated or conn.closed:
             return
-        from taskcli.core import pgdialect
+        from taskcli.core.sql import pgdialect
 
         try:
             idle = pgdialect.driver_connection(conn).info.transaction_status == 0

@@ -272,11 +272,11 @@ def each_task_json(
 ) -> None:
     """Hand each matching task's JSON text, built by the database (see json_text), to
     ``emit`` in order: one COPY on PostgreSQL, a streaming read on SQLite."""
-    from taskcli.core.json_text import task_json_column
+    from taskcli.core.sql.json_text import task_json_column
 
     query = select_tasks(conn, user_id=user_id, flt=flt, columns=[task_json_column(conn)])
     if is_postgres(conn):
-        from taskcli.core.pgcopy import copy_lines_out
+        from taskcli.core.sql.pgcopy import copy_lines_out
 
         copy_lines_out(conn, query, emit)
         return

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from taskcli.core import formats, pgcopy
+from taskcli.core import formats
 from taskcli.core.dates import utc_now
 from taskcli.core.db import atomic
 from taskcli.core.enums import TaskStatus
@@ -29,7 +29,7 @@ from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
 from taskcli.core.models import TaskCreate, annotations_text, column_values
-from taskcli.core.sql import is_postgres, planning
+from taskcli.core.sql import is_postgres, pgcopy, planning
 from taskcli.core.tasks import (
     counters,
     draw_numbers,

@@ -68,21 +68,7 @@ class TaskFilter:
 
 
 def _tag_conditions(conn: Connection, tags: list[str]) -> list[sa.ColumnElement[bool]]:
-    if not tags:
-        return []
-    if is_postgres(conn):
-        from sqlalchemy.dialects import postgresql
-
-        column = sa.type_coerce(tasks.c.tags, postgresql.ARRAY(sa.String))
-        return [column.contains(sa.cast(tags, postgresql.ARRAY(sa.String)))]
-    return [
-        sa.exists(
-            sa.select(1)
-            .select_from(sa.func.json_each(tasks.c.tags).table_valued("value"))
-            .where(sa.column("value") == tag)
-        )
-        for tag in tags
-    ]
+    return [planning.has_tags(conn, tasks.c.tags, tags)] if tags else []
 
 
 def filter_conditions(

@@ -128,16 +128,6 @@ def _batches(
         yield batch
 
 
-def _id_in(conn: Connection, ids: list[uuid.UUID]) -> sa.ColumnElement[bool]:
-    """The condition ``tasks.id IN ids``."""
-    if is_postgres(conn):  # one array parameter instead of thousands
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        texts = sa.literal([str(value) for value in ids], ARRAY(sa.Text))
-        return tasks.c.id == sa.any_(sa.cast(texts, ARRAY(sa.Uuid)))
-    return tasks.c.id.in_(ids)
-
-
 # The columns of the values row_values() gives, with their types: every task field but the
 # number, which the database draws for each new task (draw_numbers).
 _ROW_COLUMNS = tuple(name for name in TASK_FIELDS if name != "number")
@@ -206,7 +196,9 @@ def _stored_rows(
 ) -> dict[uuid.UUID, RowMapping]:
     """The stored columns of the user's tasks with these ids, by id."""
     columns = [tasks.c[name] for name in _ROW_COLUMNS]
-    query = sa.select(*columns).where(tasks.c.user_id == user_id, _id_in(conn, ids))
+    query = sa.select(*columns).where(
+        tasks.c.user_id == user_id, planning.id_in(conn, tasks.c.id, ids)
+    )
     return {row.id: row._mapping for row in conn.execute(query)}
 
 

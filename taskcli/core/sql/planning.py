@@ -208,3 +208,36 @@ def number(conn: Connection, value: float) -> sa.ColumnElement[float]:
     if is_postgres(conn):
         return sa.cast(sa.literal(value), sa.Float)
     return sa.literal(value, sa.Float)
+
+
+def has_tags(
+    conn: Connection, column: sa.ColumnElement[Any], tags: list[str]
+) -> sa.ColumnElement[bool]:
+    """``column`` (a task's tags) holds every one of ``tags``."""
+    if is_postgres(conn):
+        from sqlalchemy.dialects import postgresql
+
+        array = sa.type_coerce(column, postgresql.ARRAY(sa.String))
+        return array.contains(sa.cast(tags, postgresql.ARRAY(sa.String)))
+    return sa.and_(
+        *(
+            sa.exists(
+                sa.select(1)
+                .select_from(sa.func.json_each(column).table_valued("value"))
+                .where(sa.column("value") == tag)
+            )
+            for tag in tags
+        )
+    )
+
+
+def id_in(
+    conn: Connection, column: sa.ColumnElement[Any], ids: list[Any]
+) -> sa.ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL one array parameter instead of thousands."""
+    if is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        texts = sa.literal([str(value) for value in ids], ARRAY(sa.Text))
+        return column == sa.any_(sa.cast(texts, ARRAY(sa.Uuid)))
+    return column.in_(ids)

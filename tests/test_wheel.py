@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,14 @@ def test_wheel_migrates_a_fresh_database_from_another_directory(tmp_path, pg_url
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     taskcli = str(venv / "bin" / "taskcli")
+    # the plain console script (script-files), not an entry-point wrapper that imports re
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "taskcli/taskcli" not in names
+    script = Path(taskcli).read_text().splitlines()
+    assert script[0].startswith(f"#!{venv / 'bin' / 'python'}")
+    assert [line for line in script if line.startswith(("import", "from"))] == [
+        "from taskcli.client import main"
+    ]
     where = _run(str(venv / "bin" / "python"), "-c", "import taskcli; print(taskcli.__file__)",
                  cwd=elsewhere).stdout  # fmt: skip
     assert str(venv) in where

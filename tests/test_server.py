@@ -162,7 +162,7 @@ def test_changing_commands_print_the_same_bytes_both_ways(served, tmp_path):
     elsewhere = {**os.environ, "TASKCLI_DATA_DIR": str(tmp_path / "elsewhere")}
     steps = [
         (["register", "-e", EMAIL, "--password-stdin"], PASSWORD + "\n"),
-        (["add", "Buy milk", "-p", "high", "--tag", "home"], None),
+        (["add", "Buy milk", "--priority", "high", "--tag", "home"], None),
         (["add", "Pay rent", "--json"], None),
         (["done", "1"], None),
         (["done", "7"], None),
@@ -223,7 +223,8 @@ def on_terminal(*args: str, server: bool, **env: str) -> tuple[int, str]:
 def test_a_terminal_sees_the_same_bytes_both_ways(served):
     registered(server=True)
     for title in ("Buy milk", "Write report", "Call mum"):
-        run("add", title, "--due", "2030-01-02", "-p", "high")
+        added = run("add", title, "--due", "2030-01-02", "--priority", "high")
+        assert added.returncode == 0, added.stderr
     size = {"COLUMNS": "90", "LINES": "30"}
     for args in (["list"], ["show", "1"], ["show", "99"], ["--help"], ["stats"], ["next"]):
         assert on_terminal(*args, server=True, **size) == on_terminal(*args, server=False, **size)

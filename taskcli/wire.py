@@ -78,6 +78,15 @@ def plain(value: object, depth: int = 0) -> Any:
     raise Closed("not a message")
 
 
+def _message(value: object) -> dict[str, Any]:
+    """``value`` as a message (a dict in JSON's data model, see :func:`plain`); Closed
+    for anything else."""
+    checked = plain(value)
+    if not isinstance(checked, dict):
+        raise Closed("not a message")
+    return checked
+
+
 class Channel:
     """One connection: send and receive whole messages; received fds wait in ``fds``.
 
@@ -90,9 +99,7 @@ class Channel:
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
         try:
-            if not isinstance(message, dict):
-                raise Closed("not a message")
-            data = marshal.dumps(plain(message), FORMAT)
+            data = marshal.dumps(_message(message), FORMAT)
         except Closed:
             raise TypeError(f"not a message: {message!r}") from None
         frame = len(data).to_bytes(LENGTH_SIZE, "big") + data
@@ -117,12 +124,10 @@ class Channel:
                     data = bytes(self._buffer[LENGTH_SIZE:end])
                     del self._buffer[:end]
                     try:
-                        message = plain(marshal.loads(data))
+                        value = marshal.loads(data)
                     except (ValueError, EOFError, TypeError):
                         raise Closed("not a message") from None
-                    if not isinstance(message, dict):
-                        raise Closed("not a message")
-                    return message
+                    return _message(value)
             self._read()
 
     def _read(self) -> None:

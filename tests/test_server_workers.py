@@ -95,7 +95,7 @@ def taskcli_activity(url: str) -> list[tuple[int, str]]:
             "= 'taskcli' AND pid <> pg_backend_pid()",
             (name,),
         )
-        found = [(pid, query) for pid, query in cursor.fetchall()]
+        found = list(cursor.fetchall())
     conn.close()
     return found
 

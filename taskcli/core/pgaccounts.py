@@ -19,27 +19,17 @@ from taskcli.core import pgsessions, proofs, security
 from taskcli.core.errors import AuthError
 
 
-def _me(conn: Connection) -> tuple[str, str]:
-    """The session's email as the database has it, and its password setting."""
+def _me(conn: Connection, *others: str) -> tuple[str, ...]:
+    """The session's email as the database has it and its password setting, then, in the
+    same round trip, the setting the database hands out for each email of ``others``."""
+    settings = "".join(", taskcli_password_setting(%s)" for _ in others)
     row = conn.exec_driver_sql(
-        "SELECT w.email, taskcli_password_setting(w.email) FROM taskcli_whoami() w"
+        f"SELECT w.email, taskcli_password_setting(w.email){settings} FROM taskcli_whoami() w",
+        others,
     ).first()
     if row is None:
         raise AuthError("your session has ended")
-    return row[0], row[1]
-
-
-def _me_and_setting_for(conn: Connection, other: str) -> tuple[str, str, str]:
-    """:func:`_me`, and in the same round trip the setting the database hands out for the
-    email ``other``."""
-    row = conn.exec_driver_sql(
-        "SELECT w.email, taskcli_password_setting(w.email), taskcli_password_setting(%s) "
-        "FROM taskcli_whoami() w",
-        (other,),
-    ).first()
-    if row is None:
-        raise AuthError("your session has ended")
-    return row[0], row[1], row[2]
+    return tuple(row)
 
 
 def _new_verifier(password: str, setting: str) -> tuple[str, str]:
@@ -50,11 +40,12 @@ def _new_verifier(password: str, setting: str) -> tuple[str, str]:
     return setting, proofs.verifier(security.hash_with_setting(password, setting))
 
 
-def _confirmed(conn: Connection, password: str, me: tuple[str, str], purpose: str,
+def _confirmed(conn: Connection, password: str, me: tuple[str, ...], purpose: str,
                call: str, *arguments: object) -> Any:  # fmt: skip
     """The row of ``call`` (a function taking a password proof, then ``arguments``) with a
-    proof of the password of ``me`` (email, setting) bound to ``purpose``."""
-    email, setting = me
+    proof of the password of ``me`` (email, setting, as :func:`_me` gives them) bound to
+    ``purpose``."""
+    email, setting = me[:2]
     proof = pgsessions.password_proof(password, setting, email=email, bound=purpose)
     pgsessions.spend_with_next(conn, proof.nonce)
     placeholders = ", ".join(["%s"] * (4 + len(arguments)))
@@ -75,9 +66,8 @@ def passwd(conn: Connection, *, current: str, new: str) -> Any:
 def change_email(conn: Connection, *, password: str, new_email: str) -> Any:
     """Row (status, retry_after, email). The password is hashed again under the salt the
     database hands out for the new email, as it would have been had it registered."""
-    email, current_setting, new_setting = _me_and_setting_for(conn, new_email)
-    me = email, current_setting
-    setting, verifier = _new_verifier(password, new_setting)
+    me = _me(conn, new_email)
+    setting, verifier = _new_verifier(password, me[2])
     purpose = f"email|{new_email}|{setting}|{verifier}"
     return _confirmed(
         conn, password, me, purpose, "taskcli_change_email", new_email, setting, verifier

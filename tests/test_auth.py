@@ -289,6 +289,7 @@ def test_wrong_password_and_unknown_email_look_the_same(taskcli, user, backend):
     assert len(rows(backend, sessions)) == 1  # only the one from register
 
 
+@pytest.mark.in_process("counts the hashes computed in the test's process")
 def test_unknown_email_costs_one_argon2_hash_like_a_known_one(taskcli, user, backend, monkeypatch):
     hashed: list[str] = []
     real = security.hash_with_setting

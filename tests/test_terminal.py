@@ -10,6 +10,9 @@ from tests.conftest import PASSWORD
 from tests.tasks_support import SGR
 
 on_sqlite = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.in_process(
+    "fakes the terminal in the test's process (test_server.py drives a real one through a server)"
+)
 
 
 @on_sqlite

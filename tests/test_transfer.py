@@ -347,6 +347,7 @@ def test_rejection_report_as_json(taskcli, user, tmp_path):
     assert stored_tasks() == []
 
 
+@pytest.mark.in_process("interrupts the import in the test's process")
 def test_interrupted_import_leaves_nothing_and_exits_130(
     taskcli, user, tmp_path, small_batches, monkeypatch
 ):

@@ -334,6 +334,7 @@ def disk_full_after_two(formats, monkeypatch, fmt: str) -> None:
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("fmt", ["json", "csv"])
+@pytest.mark.in_process("fills the disk in the test's process")
 def test_export_failing_midway_leaves_the_old_file_and_no_partial(
     taskcli, user, tmp_path, monkeypatch, fmt
 ):

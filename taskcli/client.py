@@ -7,10 +7,11 @@ built-in ``_socket`` and ``_signal`` rather than ``socket`` and ``signal``, whic
 ``enum`` (see taskcli/wire.py for the figures); tests/test_server.py pins the modules it
 loads. ``python -m taskcli`` always runs in-process.
 
-The server is used when ``TASKCLI_SERVER`` is on/1/true/yes, or, without it, when the
-config file says ``server = true`` (Linux only). When none is running, this command runs
-in-process and starts one for the next. Anything that goes wrong before the server has
-started the command falls back to the in-process path, silently.
+The server is used by default (on Linux); ``TASKCLI_SERVER=off`` (or 0, false, no) and,
+without the variable, ``server = false`` in the config file turn it off. When none is
+running, this command runs in-process and starts one for the next. Anything that goes
+wrong before the server has started the command falls back to the in-process path,
+silently.
 """
 
 from __future__ import annotations
@@ -54,9 +55,8 @@ def run_in_process() -> NoReturn:
 
 
 def server_wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
-    """On when TASKCLI_SERVER says on (or 1, true, yes), or, without it, when the config
-    file says ``server = true``; off by default until the server keeps a warm database
-    connection (SPEC §15's one round trip)."""
+    """On unless TASKCLI_SERVER says off (or 0, false, no), or, without it, the config
+    file says ``server = false`` (SPEC §15: the first command starts the server)."""
     if not sys.platform.startswith("linux") or not hasattr(_socket, "SCM_RIGHTS"):
         return False
     switch = environ.get("TASKCLI_SERVER", "").strip().lower()
@@ -64,12 +64,12 @@ def server_wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
         return False
     if switch in ON_WORDS:
         return True
-    return config_wants_server(os.path.join(paths.config_dir(environ), "config.toml"))
+    return not config_turns_server_off(os.path.join(paths.config_dir(environ), "config.toml"))
 
 
-def config_wants_server(path: str) -> bool:
-    """Whether the config file says ``server = true``; an unreadable or invalid file is
-    the in-process path's to report, so it does not."""
+def config_turns_server_off(path: str) -> bool:
+    """Whether the config file says ``server = false``. An unreadable or invalid file does
+    not: the command reports it, the same way in either path."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
@@ -80,10 +80,10 @@ def config_wants_server(path: str) -> bool:
     import tomllib
 
     try:
-        value = tomllib.loads(raw.decode("utf-8")).get("server", False)
+        value = tomllib.loads(raw.decode("utf-8")).get("server", True)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
-    return value is True
+    return value is False
 
 
 def socket_path(environ: dict[str, str] | os._Environ[str], *, create: bool) -> str:

@@ -157,6 +157,26 @@ def test_piped_commands_print_the_same_bytes_both_ways(served):
     assert run("show", "99").returncode == 4
 
 
+def test_completion_answers_the_same_through_the_server(served):
+    """The shells' completion protocol (an environment variable, no arguments) is a
+    command like any other: the server answers it with the same candidates."""
+    registered(server=True)
+    for title in ("Buy milk", "Write: the report"):
+        assert run("add", title, "--project", "Home", "--tag", "shop").returncode == 0
+    lines = {
+        "bash": {"COMP_WORDS": "taskcli done ", "COMP_CWORD": "2",
+                 "_TASKCLI_COMPLETE": "complete_bash"},
+        "zsh": {"_TYPER_COMPLETE_ARGS": "taskcli done ", "_TASKCLI_COMPLETE": "complete_zsh"},
+        "fish": {"_TYPER_COMPLETE_ARGS": "taskcli list --project ",
+                 "_TASKCLI_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": "get-args"},
+    }  # fmt: skip
+    for shell, variables in lines.items():
+        through, here = same_result([], env={**os.environ, **variables})
+        assert through == here, shell
+        assert through[0] == 0 and through[1], shell
+    assert "Write" in same_result([], env={**os.environ, **lines["zsh"]})[0][1]
+
+
 def test_changing_commands_print_the_same_bytes_both_ways(served, tmp_path):
     """Register, add, done, a failure: in two fresh data directories, one each way."""
     elsewhere = {**os.environ, "TASKCLI_DATA_DIR": str(tmp_path / "elsewhere")}
@@ -441,32 +461,36 @@ def test_server_status_and_stop(served):
     assert (quiet.returncode, quiet.stdout.splitlines()[0]) == (0, "server: not running")
 
 
-def test_the_server_is_opt_in_and_off_wins(runtime):
+def test_the_first_command_starts_the_server_and_off_wins(runtime):
     assert run("--version", server=None).returncode == 0  # neither the variable nor the key
-    time.sleep(1)  # a server, had one been started, would be up by now
-    assert status() is None and server_pids(runtime) == []
-    set_on = run("config", "set", "server", "true", server=False)
-    assert set_on.stdout == "server = true\n"
-    assert run("--version", server=None).returncode == 0  # in-process, starts one
-    assert until(status, "the server the config asked for")["running"] is True
-    assert run("--version", server=False).returncode == 0
+    assert until(status, "the server the first command starts")["running"] is True
     assert run("server", "stop", server=False).returncode == 0
     until(lambda: server_pids(runtime) == [], "the server to exit")
     set_off = run("config", "set", "server", "false", server=False)
     assert set_off.stdout == "server = false\n"
     assert run("--version", server=None).returncode == 0
-    time.sleep(1)
+    time.sleep(1)  # a server, had one been started, would be up by now
     assert status() is None and server_pids(runtime) == []
-    assert run("config", "get", "server").stdout == "false\n"
+    assert "server: not running" in run("server", "status", server=None).stdout
+    assert run("--version", server=True).returncode == 0  # the variable wins over the key
+    assert until(status, "the server the variable asked for")["running"] is True
+    assert run("server", "stop", server=False).returncode == 0
+    until(lambda: server_pids(runtime) == [], "the server to exit")
+    set_on = run("config", "set", "server", "true", server=False)
+    assert set_on.stdout == "server = true\n"
+    assert run("--version", server=None).returncode == 0
+    assert until(status, "the server the config allows")["running"] is True
+    assert run("config", "get", "server").stdout == "true\n"
 
 
 def test_a_changed_source_file_is_another_build(tmp_path):
-    """The build identity changes with the newest source file of the package."""
+    """The build identity changes with the newest source file of the package (an edit in
+    place: this file made newer than every other, whichever was newest before)."""
     before = wire.build()
     source = Path(wire.__file__)
     stat = source.stat()
     try:
-        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9 * 3600))
+        os.utime(source, ns=(stat.st_atime_ns, time.time_ns() + 10**9 * 3600))
         assert wire.build() != before
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))

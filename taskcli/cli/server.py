@@ -23,8 +23,8 @@ def _where() -> dict[str, Any]:
     socket = os.path.join(paths.server_dir(os.environ), paths.SOCKET_NAME)
     facts: dict[str, Any] = {"socket": socket}
     if not client.server_wanted(os.environ):
-        facts["disabled"] = "the local server is off (TASKCLI_SERVER=on or server = true "
-        facts["disabled"] += "turns it on; Linux only)"
+        facts["disabled"] = "the local server is off (TASKCLI_SERVER=off or server = false "
+        facts["disabled"] += "in the config file; Linux only)"
     if os.path.lexists(paths.server_dir(os.environ)):  # none yet: nothing to refuse
         try:
             client.socket_path(os.environ, create=False)

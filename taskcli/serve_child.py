@@ -175,8 +175,8 @@ class Worker:
         from taskcli.core import db
 
         self.control = wire.Channel(control)
-        self.kept = db.keep_connections()
         self.connection_idle = connection_idle_seconds()
+        self.kept = db.keep_connections(self.connection_idle)
         self.environ = dict(os.environ)
         self.cwd = "/"
         self.umask = os.umask(0o022)

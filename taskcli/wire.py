@@ -43,8 +43,10 @@ FD_SIZE = 4  # a C int, as SCM_RIGHTS carries file descriptors on Linux
 def build() -> str:
     """What makes a client and a server the same taskcli: the version, the interpreter, and
     where the package lives and when its newest source file changed (an upgrade in place,
-    an edited checkout, another virtual environment with the same version). A server
-    answers only clients of its own build."""
+    an edited checkout, another virtual environment with the same version), and how the
+    interpreter turns argv and paths into text (its UTF-8 mode and file-system encoding,
+    fixed when it starts: a client under PYTHONUTF8=0 and a Latin-1 locale must not be
+    served by a UTF-8 server). A server answers only clients of its own build."""
     from taskcli import __version__
 
     package = os.path.dirname(os.path.abspath(__file__))
@@ -57,7 +59,8 @@ def build() -> str:
                         folders.append(entry.path)
                 elif entry.name.endswith(".py"):
                     newest = max(newest, entry.stat().st_mtime_ns)
-    return f"{__version__} {sys.executable} {package} {newest}"
+    text = f"utf8={sys.flags.utf8_mode} fs={sys.getfilesystemencoding()}"
+    return f"{__version__} {sys.executable} {package} {newest} {text}"
 
 
 class Closed(Exception):

@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -424,3 +425,23 @@ def test_a_data_directory_that_cannot_be_made_is_one_line_exit_6(taskcli, isolat
     assert (result.exit_code, result.stdout) == (6, "")
     assert result.stderr.startswith("error: cannot create the directory of SQLite database")
     assert result.stderr.count("\n") == 1
+
+
+def _backend_pid(database: db.Database) -> int:
+    with database.connect(migrate_embedded=False) as conn:
+        return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+
+def test_a_kept_connection_idle_too_long_is_replaced_though_no_timer_fired(pg_url, monkeypatch):
+    """A server worker closes its connection on a timer, and a timer stands still while
+    the machine sleeps; the check when a command takes the connection reads the boot
+    clock, which does not. Here no worker loop runs at all: only that check."""
+    monkeypatch.setattr(db, "_kept", db.KeptConnections(idle_seconds=0.5))
+    database = db.Database(resolve_settings(database_url_option=pg_url))
+    first = _backend_pid(database)
+    assert _backend_pid(database) == first  # kept between commands
+    time.sleep(0.8)
+    replaced = _backend_pid(database)
+    assert replaced != first
+    assert _backend_pid(database) == replaced
+    db._kept.close()

@@ -446,6 +446,23 @@ def test_another_build_is_told_to_restart_and_the_server_exits(served):
     assert until(status, "a new server")["pid"] != pid
 
 
+def test_a_client_in_another_utf8_mode_runs_in_process_and_the_next_starts_its_server(served):
+    """UTF-8 mode is fixed when an interpreter starts: a client of the other mode is not
+    served by this server (its argv and paths would be decoded the other way)."""
+    mode = subprocess.run([sys.executable, "-c", "import sys; print(sys.flags.utf8_mode)"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    other = {**os.environ, "PYTHONUTF8": "0" if mode == "1" else "1"}
+    pid = status()["pid"]
+    assert run("--version", env=other).stdout == "taskcli 0.1.0\n"
+    until(lambda: gone(pid), "the server of the other mode to exit")
+    assert run("--version", env=other).stdout == "taskcli 0.1.0\n"  # starts one of its mode
+    started = until(status, "a server of the client's mode")["pid"]
+    assert started != pid
+    assert run("--version", env=other).stdout == "taskcli 0.1.0\n"
+    time.sleep(0.5)  # had it been told to restart, it would be exiting by now
+    assert status()["pid"] == started  # it served its own mode's client
+
+
 def test_server_status_and_stop(served):
     facts = json.loads(run("server", "status", "--json").stdout)
     assert facts["running"] is True and facts["version"] == "0.1.0"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
@@ -237,8 +238,9 @@ class KeptConnections:
     back after an interrupted command, is closed instead of kept. Identity travels in
     each transaction's first statement (SPEC §12), never in the connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_seconds: float) -> None:
         self.engines: dict[tuple[object, ...], Engine] = {}
+        self.idle_seconds = idle_seconds
 
     def engine(self, database: Database) -> Engine:
         # (a SQLite engine prepares its file in the data directory)
@@ -272,24 +274,44 @@ class KeptConnections:
 _kept: KeptConnections | None = None
 
 
-def keep_connections() -> KeptConnections:
+def keep_connections(idle_seconds: float) -> KeptConnections:
     """From now on this process keeps its engines and a connection per database between
-    commands (a local server worker, SPEC §15)."""
+    commands (a local server worker, SPEC §15); a connection idle for longer than
+    ``idle_seconds`` is not used again."""
     global _kept
     if _kept is None:
-        _kept = KeptConnections()
+        _kept = KeptConnections(idle_seconds)
     return _kept
 
 
+_RETURNED_AT = "taskcli.returned_at"
+
+
 def _install_kept_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = _boot_clock()
+
     @event.listens_for(engine, "checkout")
     def _checkout(
         dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object
     ) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
         record.info.clear()
+        idle_seconds = _kept.idle_seconds if _kept is not None else 0.0
+        if returned_at is not None and _boot_clock() - returned_at > idle_seconds:
+            # The worker closes an idle connection on a timer, but a timer stands still
+            # while the machine sleeps: after a suspend the server may have dropped it,
+            # or a router forgotten it, with nothing for the poll below to see.
+            raise exc.DisconnectionError("the kept connection was idle too long")
         if _stale(dbapi_connection):
             # Nothing of this command has been sent yet: the pool opens a fresh one.
             raise exc.DisconnectionError("the kept connection was closed by the server")
+
+
+def _boot_clock() -> float:
+    """Seconds since boot, the time asleep included (unlike time.monotonic's)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 def _stale(dbapi_connection: DBAPIConnection) -> bool:

@@ -478,21 +478,25 @@ def test_server_status_and_stop(served):
     assert (quiet.returncode, quiet.stdout.splitlines()[0]) == (0, "server: not running")
 
 
-def test_the_first_command_starts_the_server_and_off_wins(runtime):
-    assert run("--version", server=None).returncode == 0  # neither the variable nor the key
-    assert until(status, "the server the first command starts")["running"] is True
+def started_then_stopped(runtime: Path, what: str, *, server: bool | None) -> None:
+    """A first command (``server`` as in :func:`run`) starts a server: stop it."""
+    assert run("--version", server=server).returncode == 0
+    assert until(status, what)["running"] is True
     assert run("server", "stop", server=False).returncode == 0
     until(lambda: server_pids(runtime) == [], "the server to exit")
+
+
+def test_the_first_command_starts_the_server_and_off_wins(runtime):
+    # neither the variable nor the key
+    started_then_stopped(runtime, "the server the first command starts", server=None)
     set_off = run("config", "set", "server", "false", server=False)
     assert set_off.stdout == "server = false\n"
     assert run("--version", server=None).returncode == 0
     time.sleep(1)  # a server, had one been started, would be up by now
     assert status() is None and server_pids(runtime) == []
     assert "server: not running" in run("server", "status", server=None).stdout
-    assert run("--version", server=True).returncode == 0  # the variable wins over the key
-    assert until(status, "the server the variable asked for")["running"] is True
-    assert run("server", "stop", server=False).returncode == 0
-    until(lambda: server_pids(runtime) == [], "the server to exit")
+    # the variable wins over the key
+    started_then_stopped(runtime, "the server the variable asked for", server=True)
     set_on = run("config", "set", "server", "true", server=False)
     assert set_on.stdout == "server = true\n"
     assert run("--version", server=None).returncode == 0

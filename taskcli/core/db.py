@@ -175,8 +175,8 @@ class Database:
         from taskcli.core import pgsessions
 
         pgsessions.install(engine)
-        if pooled:
-            _install_kept_hooks(engine)
+        if pooled and _kept is not None:
+            _install_kept_hooks(engine, _kept.idle_seconds)
         return engine
 
     @property
@@ -287,7 +287,7 @@ def keep_connections(idle_seconds: float) -> KeptConnections:
 _RETURNED_AT = "taskcli.returned_at"
 
 
-def _install_kept_hooks(engine: Engine) -> None:
+def _install_kept_hooks(engine: Engine, idle_seconds: float) -> None:
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info[_RETURNED_AT] = _boot_clock()
@@ -298,7 +298,6 @@ def _install_kept_hooks(engine: Engine) -> None:
     ) -> None:
         returned_at = record.info.get(_RETURNED_AT)
         record.info.clear()
-        idle_seconds = _kept.idle_seconds if _kept is not None else 0.0
         if returned_at is not None and _boot_clock() - returned_at > idle_seconds:
             # The worker closes an idle connection on a timer, but a timer stands still
             # while the machine sleeps: after a suspend the server may have dropped it,

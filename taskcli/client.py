@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 OFF_WORDS = ("off", "0", "false", "no")
 ON_WORDS = ("on", "1", "true", "yes")
-FORWARDED_SIGNALS = ("INT", "TERM", "HUP")
+FORWARDED_SIGNALS = ("INT", "TERM", "HUP", "WINCH")
 MAX_SOCKET_PATH = 108  # sun_path's size on Linux, with its final NUL
 
 
@@ -126,7 +126,8 @@ def through_server() -> tuple[int | None, bool]:
     if not answer.get("started"):  # {"restart": true}: another version answered
         channel.sock.close()
         return None, False
-    return follow(channel), False
+    pid = answer.get("pid")
+    return follow(channel, pid if isinstance(pid, int) and pid > 0 else None), False
 
 
 def request_header() -> dict[str, Any]:
@@ -146,9 +147,9 @@ def request_header() -> dict[str, Any]:
     }
 
 
-def follow(channel: wire.Channel) -> int:
-    """Serve the running command: forward signals, run what it asks to run here, and
-    return its exit code."""
+def follow(channel: wire.Channel, worker: int | None) -> int:
+    """Serve the running command (run by the process ``worker``): forward signals, run what
+    it asks to run here, and return its exit code."""
 
     names = {getattr(_signal, f"SIG{name}"): name for name in FORWARDED_SIGNALS}
 
@@ -158,8 +159,22 @@ def follow(channel: wire.Channel) -> int:
         except OSError:
             pass
 
+    def suspend(_number: int, _frame: object) -> None:
+        """Ctrl-Z: the command stops with this process, as it would in-process (else it
+        would go on writing to, and reading from, the terminal the shell has taken back),
+        and goes on when this process is continued (``fg``, ``bg``)."""
+        signal_worker(worker, _signal.SIGSTOP)
+        try:
+            _signal.signal(_signal.SIGTSTP, _signal.SIG_DFL)
+            os.kill(os.getpid(), _signal.SIGTSTP)  # stops here; an orphaned job does not
+        finally:
+            _signal.signal(_signal.SIGTSTP, suspend)
+            signal_worker(worker, _signal.SIGCONT)
+
     for number in names:
         _signal.signal(number, forward)
+    if worker is not None:
+        _signal.signal(_signal.SIGTSTP, suspend)
     while True:
         try:
             message = channel.receive()
@@ -167,12 +182,21 @@ def follow(channel: wire.Channel) -> int:
             sys.stderr.write("taskcli: the server stopped before the command finished\n")
             return 1
         if "exit" in message:
+            _signal.signal(_signal.SIGTSTP, _signal.SIG_DFL)  # the worker serves others now
             if message.get("signal") == "INT":  # an uncaught KeyboardInterrupt, as Python ends
                 _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
                 os.kill(os.getpid(), _signal.SIGINT)
             return int(message["exit"])
         if "run" in message:
             run_here(channel, message)
+
+
+def signal_worker(worker: int | None, number: int) -> None:
+    if worker is not None:
+        try:
+            os.kill(worker, number)
+        except OSError:  # it has ended
+            pass
 
 
 def run_here(channel: wire.Channel, message: dict[str, Any]) -> None:

@@ -43,7 +43,14 @@ def connection_idle_seconds(environ: Any = os.environ) -> float:
 
 THREAD_PATIENCE_SECONDS = 0.5
 MAX_REQUESTS = 1000  # then a fresh worker: what a long life may gather stays bounded
-MANAGED_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+MANAGED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGPIPE,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGCHLD,
+    signal.SIGWINCH,
+)
 
 
 class Link:
@@ -68,7 +75,7 @@ class Link:
                     os.kill(os.getpid(), signal.SIGINT)
                 return
             name = message.get("signal")
-            if name in ("INT", "TERM", "HUP") and not self.finished:
+            if name in ("INT", "TERM", "HUP", "WINCH") and not self.finished:
                 os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
             elif name is None:
                 self.answers.put(message)
@@ -319,7 +326,7 @@ def become_client(channel: wire.Channel, header: dict[str, Any]) -> None:
         setattr(sys, f"__{name}__", stream)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGWINCH):
         signal.signal(number, signal.SIG_DFL)
 
 
@@ -341,7 +348,8 @@ def text_stream(fd: int, mode: str, name: str, settings: dict[str, str]) -> io.T
 def run_app(link: Link) -> tuple[int, str | None]:
     from taskcli.cli.app import click_command
 
-    link.channel.send({"started": True})
+    # the pid: the client stops this process on Ctrl-Z and continues it with its own
+    link.channel.send({"started": True, "pid": os.getpid()})
     code, by_signal = 0, None
     try:
         with terminal.faked(RemoteTerminal(link)):

@@ -340,6 +340,64 @@ def test_ctrl_c_interrupts_the_command_and_rolls_back(served):
         assert run("list", "--json").stdout == "[]\n"
 
 
+def process_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat: T is stopped by a signal."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
+def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
+    """In a job-control shell, as a user types: Ctrl-Z at a prompt stops the command (its
+    worker too: a running one would read the next line the shell was meant to get), the
+    shell has the terminal, and ``fg`` takes the command up where it was."""
+    registered(server=True)
+    assert run("add", "Buy milk").returncode == 0
+    switch = "on" if server else "off"
+    shell = terminal.Terminal(
+        ["/bin/bash", "--norc", "--noprofile", "-i"],
+        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": switch},
+    )
+    shell.expect("shell$ ")
+    shell.type(shlex.join([*CLIENT, "delete", "1"]))
+    shell.expect("[y/N]: ")
+    parents = children(status()["pid"]) if server else children(shell.pid)
+    reader = until(lambda: next(filter(reads_stdin, parents), None), "the prompt to read")
+    os.write(shell.fd, b"\x1a")  # Ctrl-Z
+    shell.expect("Stopped")
+    until(lambda: process_state(reader) == "T", "the command to stop")
+    shell.type("echo the shell reads line $((1 + 1))")
+    shell.expect("the shell reads line 2\r\n")
+    shell.expect("shell$ ")
+    assert process_state(reader) == "T"
+    shell.type("fg")
+    until(lambda: process_state(reader) != "T", "the command to go on")
+    shell.type("y")
+    shell.expect("deleted 1: Buy milk")
+    shell.expect("shell$ ")
+    shell.type("exit")
+    assert shell.finish() == 0, shell.transcript
+    assert run("list", "--json").stdout == "[]\n"
+
+
+def test_a_forwarded_window_change_reaches_the_command():
+    """The client forwards SIGWINCH (a resized terminal) as it does Ctrl-C: the worker's
+    reader raises it in the worker, where a command could redraw."""
+    from taskcli import serve_child
+
+    caught = threading.Event()
+    previous = signal.signal(signal.SIGWINCH, lambda *_: caught.set())
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    link = serve_child.Link(wire.Channel(right))
+    try:
+        wire.Channel(left).send({"signal": "WINCH"})
+        assert caught.wait(PATIENCE)
+    finally:
+        link.finished = True  # so that the closed connection is no Ctrl-C of this process
+        left.close()
+        right.close()
+        signal.signal(signal.SIGWINCH, previous)
+
+
 def test_twenty_clients_at_once_each_get_their_own_output(served):
     registered(server=True)
     run("import", "-", stdin=json.dumps([{"title": f"task number {n}"} for n in range(1, 21)]))

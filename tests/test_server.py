@@ -526,6 +526,14 @@ def test_server_status_and_stop(served):
     assert facts["running"] is True and facts["version"] == "0.1.0"
     assert facts["socket"] == str(served / "taskcli" / "server.sock")
     assert facts["idle_timeout_seconds"] == 60
+    for server in (True, False):  # the asking command, run by the server, is not counted
+
+        def running(server=server) -> int:
+            return json.loads(run("server", "status", "--json", server=server).stdout)[
+                "running_commands"
+            ]
+
+        until(lambda running=running: running() == 0, "no running command")
     stopped = run("server", "stop", "--json")
     assert (stopped.returncode, json.loads(stopped.stdout)) == (
         0, {"stopped": True, "pid": facts["pid"]})  # fmt: skip

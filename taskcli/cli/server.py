@@ -39,6 +39,9 @@ def status_command(as_json: Json = False) -> None:
     from taskcli import client
 
     answer = client.ask({"status": True})
+    if answer is not None and answer.get("pid") == os.getppid():
+        # this command is run by that server: it counts itself among the running ones
+        answer["running_commands"] = max(0, int(answer.get("running_commands", 1)) - 1)
     facts = {"running": False, **_where()} if answer is None else {**_where(), **answer}
     if as_json:
         output.print_json(facts)

@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any, NoReturn
 
 from taskcli import wire
@@ -87,10 +89,34 @@ class Link:
         return message
 
 
+class Seen:
+    """Whether the running command has read or written anything of the client's yet (its
+    streams, a program run in the client): until then it may be run again unseen."""
+
+    touched = False
+
+
+class WatchedFile(io.FileIO):
+    """A standard stream's file, noting in :class:`Seen` that the command used it."""
+
+    def readinto(self, buffer: Any) -> int | None:
+        Seen.touched = True
+        return super().readinto(buffer)
+
+    def readall(self) -> bytes:
+        Seen.touched = True
+        return super().readall()
+
+    def write(self, data: Any, /) -> int:
+        Seen.touched = True
+        return super().write(data)
+
+
 class RemoteProgram:
     """An interactive program the client runs; quacks like the Popen it replaces."""
 
     def __init__(self, link: Link, argv: list[str], env: dict[str, str] | None, pipe: bool):
+        Seen.touched = True
         self.link = link
         self.stdin: IO[str] | None = None
         read_end, write_end = os.pipe() if pipe else (-1, -1)
@@ -332,7 +358,7 @@ def become_client(channel: wire.Channel, header: dict[str, Any]) -> None:
 
 def text_stream(fd: int, mode: str, name: str, settings: dict[str, str]) -> io.TextIOWrapper:
     """A text stream on fd as a fresh interpreter builds sys.stdin/stdout/stderr."""
-    raw = io.FileIO(fd, mode, closefd=False)
+    raw = WatchedFile(fd, mode, closefd=False)
     raw.name = f"<{name}>"
     buffered: io.BufferedReader | io.BufferedWriter
     buffered = io.BufferedReader(raw) if mode == "rb" else io.BufferedWriter(raw)
@@ -347,13 +373,18 @@ def text_stream(fd: int, mode: str, name: str, settings: dict[str, str]) -> io.T
 
 def run_app(link: Link) -> tuple[int, str | None]:
     from taskcli.cli.app import click_command
+    from taskcli.core import db
 
     # the pid: the client stops this process on Ctrl-Z and continues it with its own
     link.channel.send({"started": True, "pid": os.getpid()})
     code, by_signal = 0, None
     try:
         with terminal.faked(RemoteTerminal(link)):
-            click_command()()
+            try:
+                with resend_allowed():
+                    click_command()()
+            except db.Resend:  # the connection was gone before anything reached it
+                click_command()()
     except SystemExit as exit_:
         code = exit_code(exit_.code)
     except KeyboardInterrupt:
@@ -368,6 +399,25 @@ def run_app(link: Link) -> tuple[int, str | None]:
         except (OSError, ValueError):
             code = code or 120  # as Python reports a failed flush of stdout at exit
     return code, by_signal
+
+
+@contextmanager
+def resend_allowed() -> Iterator[None]:
+    """While the command runs, it may be run again (:class:`taskcli.core.db.Resend`) as
+    long as it has used none of the client's streams; only once (not in the run again),
+    and only in a worker, whose connections are kept."""
+    from taskcli.core import db
+
+    kept = db.kept_connections()
+    if kept is None:
+        yield
+        return
+    Seen.touched = False
+    kept.may_resend = lambda: not Seen.touched
+    try:
+        yield
+    finally:
+        kept.may_resend = lambda: False
 
 
 def exit_code(value: object) -> int:

@@ -6,12 +6,15 @@ umask. Real processes, sockets and a real PostgreSQL server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import stat
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -139,6 +142,90 @@ def test_the_connection_is_closed_after_the_idle_time(runtime, monkeypatch, pg_a
     assert run("add", "one", env=alice).returncode == 0
     until(lambda: not taskcli_backends(pg_app_url), "the idle connection to be closed")
     assert titles(alice) == ["one"]
+
+
+class CuttingProxy:
+    """A TCP proxy in front of PostgreSQL. After :meth:`cut`, it hangs up on the next
+    bytes a client sends instead of passing them on: to the client, the server closed
+    the connection just as its statement left (too late for any poll to have seen)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.armed = threading.Event()
+        self.cuts = 0
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def cut(self) -> None:
+        self.armed.set()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            pair = (downstream, upstream)
+            threading.Thread(target=self._pump, args=(*pair, True), daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, downstream, False), daemon=True
+            ).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client and self.armed.is_set():
+                    self.armed.clear()
+                    self.cuts += 1
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_kept_connection_lost_as_the_first_statement_leaves_is_not_an_error(
+    served, pg_app_url, tmp_path
+):
+    """The server closes the kept connection after the poll at checkout and before the
+    command's first statement arrives: the worker runs the command again on a new
+    connection, unseen, and its change is made once."""
+    port = urlsplit(pg_app_url).port
+    proxy = CuttingProxy(port)
+    try:
+        url = pg_app_url.replace(f":{port}/", f":{proxy.port}/", 1)
+        url += ("&" if "?" in url else "?") + "sslmode=disable&gssencmode=disable"
+        alice = register("alice@example.com", tmp_path / "alice", url)
+        assert run("add", "before", env=alice).returncode == 0
+        opened = proxy.accepted
+        proxy.cut()
+        result = run("add", "after", env=alice)
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == "2\n"  # the new task's number, made once
+        assert (proxy.cuts, proxy.accepted) == (1, opened + 1)
+        assert titles(alice) == ["after", "before"]
+        # A command that has read its stdin (the password) is not run again: exit 6, as
+        # in-process, and nothing of it was done.
+        bob = {**alice, "TASKCLI_DATA_DIR": str(tmp_path / "bob")}
+        bob_registers = ("register", "-e", "bob@example.com", "--password-stdin")
+        proxy.cut()
+        result = run(*bob_registers, stdin=PASSWORD + "\n", env=bob)
+        assert (result.returncode, result.stdout) == (6, ""), result.stderr
+        assert result.stderr.startswith("error: lost the connection to PostgreSQL"), result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert run(*bob_registers, stdin=PASSWORD + "\n", env=bob).returncode == 0
+    finally:
+        proxy.close()
 
 
 def test_nothing_of_a_command_stays_for_the_next(served, tmp_path):

@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
@@ -241,6 +241,9 @@ class KeptConnections:
     def __init__(self, idle_seconds: float) -> None:
         self.engines: dict[tuple[object, ...], Engine] = {}
         self.idle_seconds = idle_seconds
+        # Whether the running command may be run again from the start (the worker says:
+        # nothing of it has been read or written yet); see Resend.
+        self.may_resend: Callable[[], bool] = lambda: False
 
     def engine(self, database: Database) -> Engine:
         # (a SQLite engine prepares its file in the data directory)
@@ -284,13 +287,44 @@ def keep_connections(idle_seconds: float) -> KeptConnections:
     return _kept
 
 
+class Resend(BaseException):
+    """The command's first statement met its kept connection closed by the server (after
+    the poll at checkout saw it open): nothing of the command reached the database, and
+    the worker said nothing of it has been seen (:attr:`KeptConnections.may_resend`), so
+    the worker runs the command again, on a new connection. A BaseException, so that
+    no ``except Exception`` of the command reports it."""
+
+
+def kept_connections() -> KeptConnections | None:
+    """This process's kept connections (a server worker's), or None."""
+    return _kept
+
+
 _RETURNED_AT = "taskcli.returned_at"
+_LEADING = "taskcli.leading"  # the statement being sent is the first on a kept connection
 
 
 def _install_kept_hooks(engine: Engine, idle_seconds: float) -> None:
+    from taskcli.core.sql.pgdialect import UNTRIED
+
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info[_RETURNED_AT] = _boot_clock()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sending(conn: Connection, *_statement: object) -> None:
+        conn.info[_LEADING] = conn.info.pop(UNTRIED, False)
+
+    @event.listens_for(engine, "handle_error")
+    def _lost(context: ExceptionContext) -> BaseException | None:
+        conn = context.connection
+        if not context.is_disconnect or conn is None or _kept is None:
+            return None
+        try:
+            leading = conn.info.get(_LEADING, False)
+        except exc.SQLAlchemyError:
+            return None
+        return Resend() if leading and _kept.may_resend() else None
 
     @event.listens_for(engine, "checkout")
     def _checkout(
@@ -306,6 +340,8 @@ def _install_kept_hooks(engine: Engine, idle_seconds: float) -> None:
         if _stale(dbapi_connection):
             # Nothing of this command has been sent yet: the pool opens a fresh one.
             raise exc.DisconnectionError("the kept connection was closed by the server")
+        if returned_at is not None:  # the server may yet close it before the first
+            record.info[UNTRIED] = True  # statement arrives: see Resend
 
 
 def _boot_clock() -> float:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from taskcli.core.sql.pgdialect import driver_connection
+from taskcli.core.sql.pgdialect import UNTRIED, driver_connection
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -118,6 +118,7 @@ def _copy(conn: Connection, statement: str, file: io.IOBase) -> None:
     from taskcli.core.pgsessions import with_proof
 
     statement = with_proof(conn, statement)  # the session's proof, as for every statement
+    conn.info.pop(UNTRIED, None)  # sent past the kept connection's hooks
     dbapi_connection = driver_connection(conn)
     cursor = dbapi_connection.cursor()
     # When the server ends the connection mid-COPY, psycopg2 prints a SystemError of its

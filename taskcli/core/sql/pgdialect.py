@@ -20,10 +20,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, IsolationLevel
 
 DRIVER_NAME = "postgresql+taskcli_psycopg2"
+# In a kept connection's info while nothing of the command has been sent on it (see
+# taskcli.core.db.Resend); whoever sends takes it out.
+UNTRIED = "taskcli.untried"
 
 
 def driver_connection(connection: Connection) -> DBAPIConnection:
-    """psycopg2's connection under ``connection``: a connection in use always holds one."""
+    """psycopg2's connection under ``connection``: a connection in use always holds one.
+    Whoever sends a statement on it takes UNTRIED out of ``connection.info`` first."""
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None, "a Connection in use holds a DBAPI connection"
     return dbapi_connection

@@ -345,26 +345,6 @@ def process_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def job_control_shell(*, server: bool) -> terminal.Terminal:
-    """An interactive bash (job control on) on a pseudo-terminal, at its prompt."""
-    shell = terminal.Terminal(
-        ["/bin/bash", "--norc", "--noprofile", "-i"],
-        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": "on" if server else "off"},
-    )
-    shell.expect("shell$ ")
-    return shell
-
-
-def answer_yes_and_exit(shell: terminal.Terminal) -> None:
-    """The ``delete 1`` waiting in ``shell`` is told yes; the task is gone, bash exits."""
-    shell.type("y")
-    shell.expect("deleted 1: Buy milk")
-    shell.expect("shell$ ")
-    shell.type("exit")
-    assert shell.finish() == 0, shell.transcript
-    assert run("list", "--json").stdout == "[]\n"
-
-
 @pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
 def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     """In a job-control shell, as a user types: Ctrl-Z at a prompt stops the command (its
@@ -372,7 +352,12 @@ def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     shell has the terminal, and ``fg`` takes the command up where it was."""
     registered(server=True)
     assert run("add", "Buy milk").returncode == 0
-    shell = job_control_shell(server=server)
+    switch = "on" if server else "off"
+    shell = terminal.Terminal(
+        ["/bin/bash", "--norc", "--noprofile", "-i"],
+        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": switch},
+    )
+    shell.expect("shell$ ")
     shell.type(shlex.join([*CLIENT, "delete", "1"]))
     shell.expect("[y/N]: ")
     parents = children(status()["pid"]) if server else children(shell.pid)
@@ -386,7 +371,12 @@ def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     assert process_state(reader) == "T"
     shell.type("fg")
     until(lambda: process_state(reader) != "T", "the command to go on")
-    answer_yes_and_exit(shell)
+    shell.type("y")
+    shell.expect("deleted 1: Buy milk")
+    shell.expect("shell$ ")
+    shell.type("exit")
+    assert shell.finish() == 0, shell.transcript
+    assert run("list", "--json").stdout == "[]\n"
 
 
 @pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
@@ -396,7 +386,11 @@ def test_a_background_job_that_reads_the_terminal_stops_until_fg(served, server)
     the command read its answer."""
     registered(server=True)
     assert run("add", "Buy milk").returncode == 0
-    shell = job_control_shell(server=server)
+    shell = terminal.Terminal(
+        ["/bin/bash", "--norc", "--noprofile", "-i"],
+        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": "on" if server else "off"},
+    )
+    shell.expect("shell$ ")
     shell.type(shlex.join([*CLIENT, "delete", "1"]) + " &")
     shell.expect("[y/N]: ")
     time.sleep(0.5)  # the read, had it not been stopped, would have begun by now
@@ -407,7 +401,12 @@ def test_a_background_job_that_reads_the_terminal_stops_until_fg(served, server)
     shell.type("fg")
     readers = (lambda: children(status()["pid"])) if server else (lambda: children(shell.pid))
     until(lambda: any(map(reads_stdin, readers())), "the command to read its answer")
-    answer_yes_and_exit(shell)
+    shell.type("y")
+    shell.expect("deleted 1: Buy milk")
+    shell.expect("shell$ ")
+    shell.type("exit")
+    assert shell.finish() == 0, shell.transcript
+    assert run("list", "--json").stdout == "[]\n"
 
 
 def test_a_forwarded_window_change_reaches_the_command():

@@ -11,7 +11,6 @@ A *one-shot* child (:func:`run_once`) serves one command and exits.
 
 from __future__ import annotations
 
-import errno
 import io
 import locale
 import os
@@ -23,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any, NoReturn
 
@@ -98,19 +97,14 @@ class Seen:
 
 
 class WatchedFile(io.FileIO):
-    """A standard stream's file, noting in :class:`Seen` that the command used it; a
-    read of a terminal waits for :attr:`before_read` (see :func:`reading_from`)."""
-
-    before_read: Callable[[int], None] = staticmethod(lambda _fd: None)
+    """A standard stream's file, noting in :class:`Seen` that the command used it."""
 
     def readinto(self, buffer: Any) -> int | None:
         Seen.touched = True
-        WatchedFile.before_read(self.fileno())
         return super().readinto(buffer)
 
     def readall(self) -> bytes:
         Seen.touched = True
-        WatchedFile.before_read(self.fileno())
         return super().readall()
 
     def write(self, data: Any, /) -> int:
@@ -155,41 +149,6 @@ class RemoteTerminal(terminal.Terminal):
         self, argv: list[str], *, env: dict[str, str] | None = None, pipe_stdin: bool = False
     ) -> terminal.Program:
         return RemoteProgram(self.link, argv, env, pipe_stdin)
-
-    # A visible prompt reads the terminal through input(), which reads fd 0 by C stdio
-    # when the streams are terminals, past WatchedFile: the check goes in front of it,
-    # after the question is written, as typer's own CliRunner replaces the same function.
-    def prompt(self, label: str, *, hidden: bool = False) -> str:
-        with _checked_input():
-            return super().prompt(label, hidden=hidden)
-
-    def confirm(self, question: str) -> bool:
-        with _checked_input():
-            return super().confirm(question)
-
-
-@contextmanager
-def _checked_input() -> Iterator[None]:
-    from typer._click import termui
-
-    original = termui.visible_prompt_func
-
-    def checked(text: str) -> str:
-        Seen.touched = True
-        if not _input_reads_by_stdio():  # it reads sys.stdin, through WatchedFile
-            return original(text)
-        # it would write ``text`` to stderr, then read: the question is whole on the
-        # screen while a background job waits for fg, as in-process
-        sys.stderr.write(text)
-        sys.stderr.flush()
-        WatchedFile.before_read(0)
-        return original("")
-
-    termui.visible_prompt_func = checked
-    try:
-        yield
-    finally:
-        termui.visible_prompt_func = original
 
 
 def receive_header(conn: socket.socket) -> tuple[wire.Channel, dict[str, Any]] | None:
@@ -420,7 +379,7 @@ def run_app(link: Link) -> tuple[int, str | None]:
     link.channel.send({"started": True, "pid": os.getpid()})
     code, by_signal = 0, None
     try:
-        with terminal.faked(RemoteTerminal(link)), reading_from(link):
+        with terminal.faked(RemoteTerminal(link)):
             try:
                 with resend_allowed():
                     click_command()()
@@ -440,41 +399,6 @@ def run_app(link: Link) -> tuple[int, str | None]:
         except (OSError, ValueError):
             code = code or 120  # as Python reports a failed flush of stdout at exit
     return code, by_signal
-
-
-def _input_reads_by_stdio() -> bool:
-    """Whether input() reads the terminal by C stdio, as CPython decides it: sys.stdin and
-    sys.stdout are fds 0 and 1 and both terminals."""
-    try:
-        return all(
-            stream.fileno() == fd and os.isatty(fd)
-            for stream, fd in ((sys.stdin, 0), (sys.stdout, 1))
-        )
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-@contextmanager
-def reading_from(link: Link) -> Iterator[None]:
-    """While the command runs, before each read of a terminal the client says it may go
-    on: a job in the background (``taskcli delete 1 &``) is stopped first, as the
-    terminal stops a background reader (SIGTTIN), until ``fg``, so that this process
-    does not take the line the shell was meant to read. The terminal is not this
-    process's controlling terminal: only the client can tell whether its job is the
-    foreground one."""
-
-    def before_read(fd: int) -> None:
-        if not os.isatty(fd):
-            return
-        link.channel.send({"may_read_terminal": True})
-        if link.answer().get("tty") == "eio":
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-
-    WatchedFile.before_read = before_read
-    try:
-        yield
-    finally:
-        WatchedFile.before_read = lambda _fd: None
 
 
 @contextmanager

@@ -379,36 +379,6 @@ def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     assert run("list", "--json").stdout == "[]\n"
 
 
-@pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
-def test_a_background_job_that_reads_the_terminal_stops_until_fg(served, server):
-    """``taskcli delete 1 &`` in a job-control shell: its prompt's read stops the job (as
-    the terminal stops a background reader), the shell keeps its line, and ``fg`` lets
-    the command read its answer."""
-    registered(server=True)
-    assert run("add", "Buy milk").returncode == 0
-    shell = terminal.Terminal(
-        ["/bin/bash", "--norc", "--noprofile", "-i"],
-        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": "on" if server else "off"},
-    )
-    shell.expect("shell$ ")
-    shell.type(shlex.join([*CLIENT, "delete", "1"]) + " &")
-    shell.expect("[y/N]: ")
-    time.sleep(0.5)  # the read, had it not been stopped, would have begun by now
-    shell.type("echo the shell reads line $((1 + 1))")
-    shell.expect("the shell reads line 2\r\n")
-    shell.type("jobs")
-    shell.expect("Stopped")
-    shell.type("fg")
-    readers = (lambda: children(status()["pid"])) if server else (lambda: children(shell.pid))
-    until(lambda: any(map(reads_stdin, readers())), "the command to read its answer")
-    shell.type("y")
-    shell.expect("deleted 1: Buy milk")
-    shell.expect("shell$ ")
-    shell.type("exit")
-    assert shell.finish() == 0, shell.transcript
-    assert run("list", "--json").stdout == "[]\n"
-
-
 def test_a_forwarded_window_change_reaches_the_command():
     """The client forwards SIGWINCH (a resized terminal) as it does Ctrl-C: the worker's
     reader raises it in the worker, where a command could redraw."""

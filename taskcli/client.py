@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 OFF_WORDS = ("off", "0", "false", "no")
 ON_WORDS = ("on", "1", "true", "yes")
-FORWARDED_SIGNALS = ("INT", "TERM", "HUP", "WINCH")
 MAX_SOCKET_PATH = 108  # sun_path's size on Linux, with its final NUL
 
 
@@ -151,7 +150,7 @@ def follow(channel: wire.Channel, worker: int | None) -> int:
     """Serve the running command (run by the process ``worker``): forward signals, run what
     it asks to run here, and return its exit code."""
 
-    names = {getattr(_signal, f"SIG{name}"): name for name in FORWARDED_SIGNALS}
+    names = {getattr(_signal, f"SIG{name}"): name for name in wire.FORWARDED_SIGNALS}
 
     def forward(number: int, _frame: object) -> None:
         try:

@@ -77,7 +77,7 @@ class Link:
                     os.kill(os.getpid(), signal.SIGINT)
                 return
             name = message.get("signal")
-            if name in ("INT", "TERM", "HUP", "WINCH") and not self.finished:
+            if name in wire.FORWARDED_SIGNALS and not self.finished:
                 os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
             elif name is None:
                 self.answers.put(message)

@@ -38,6 +38,8 @@ MAX_FDS = 4
 MAX_DEPTH = 8
 FORMAT = 4  # marshal's format since Python 3.4: readable by every interpreter we run on
 FD_SIZE = 4  # a C int, as SCM_RIGHTS carries file descriptors on Linux
+# The signals the client passes on as {"signal": NAME}; the worker raises them in itself.
+FORWARDED_SIGNALS = ("INT", "TERM", "HUP", "WINCH")
 
 
 def build() -> str:

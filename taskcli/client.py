@@ -188,6 +188,33 @@ def follow(channel: wire.Channel, worker: int | None) -> int:
             return int(message["exit"])
         if "run" in message:
             run_here(channel, message)
+        elif message.get("may_read_terminal"):
+            channel.send({"tty": wait_for_foreground()})
+
+
+def wait_for_foreground() -> str:
+    """The command is about to read the terminal: while this job is in the background,
+    stop as the terminal stops such a reader (SIGTTIN), until ``fg``. "go" once in the
+    foreground; "eio" when the stop did not happen (an orphaned job), where a read gets
+    EIO. (Only the client can tell: the terminal is not the worker's.)"""
+    continued = []
+    previous = _signal.signal(_signal.SIGCONT, lambda *_: continued.append(True))
+    try:
+        while not in_foreground():
+            continued.clear()
+            os.kill(os.getpid(), _signal.SIGTTIN)  # stops here, as the read would
+            if not continued:
+                return "eio"
+        return "go"
+    finally:
+        _signal.signal(_signal.SIGCONT, previous)
+
+
+def in_foreground() -> bool:
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:  # stdin is no longer a terminal
+        return True
 
 
 def signal_worker(worker: int | None, number: int) -> None:

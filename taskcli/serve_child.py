@@ -11,6 +11,7 @@ A *one-shot* child (:func:`run_once`) serves one command and exits.
 
 from __future__ import annotations
 
+import errno
 import io
 import locale
 import os
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, NoReturn
 
@@ -97,14 +98,19 @@ class Seen:
 
 
 class WatchedFile(io.FileIO):
-    """A standard stream's file, noting in :class:`Seen` that the command used it."""
+    """A standard stream's file, noting in :class:`Seen` that the command used it; a
+    read of a terminal waits for :attr:`before_read` (see :func:`reading_from`)."""
+
+    before_read: Callable[[int], None] = staticmethod(lambda _fd: None)
 
     def readinto(self, buffer: Any) -> int | None:
         Seen.touched = True
+        WatchedFile.before_read(self.fileno())
         return super().readinto(buffer)
 
     def readall(self) -> bytes:
         Seen.touched = True
+        WatchedFile.before_read(self.fileno())
         return super().readall()
 
     def write(self, data: Any, /) -> int:
@@ -149,6 +155,11 @@ class RemoteTerminal(terminal.Terminal):
         self, argv: list[str], *, env: dict[str, str] | None = None, pipe_stdin: bool = False
     ) -> terminal.Program:
         return RemoteProgram(self.link, argv, env, pipe_stdin)
+
+    def before_hidden_read(self) -> None:
+        # getpass turns the echo off before it reads: in the background this stops
+        # first, as the terminal stops the process that would change its modes (SIGTTOU)
+        WatchedFile.before_read(0)
 
 
 def receive_header(conn: socket.socket) -> tuple[wire.Channel, dict[str, Any]] | None:
@@ -379,7 +390,7 @@ def run_app(link: Link) -> tuple[int, str | None]:
     link.channel.send({"started": True, "pid": os.getpid()})
     code, by_signal = 0, None
     try:
-        with terminal.faked(RemoteTerminal(link)):
+        with terminal.faked(RemoteTerminal(link)), reading_from(link):
             try:
                 with resend_allowed():
                     click_command()()
@@ -399,6 +410,29 @@ def run_app(link: Link) -> tuple[int, str | None]:
         except (OSError, ValueError):
             code = code or 120  # as Python reports a failed flush of stdout at exit
     return code, by_signal
+
+
+@contextmanager
+def reading_from(link: Link) -> Iterator[None]:
+    """While the command runs, before each read of a terminal the client says it may go
+    on: a job in the background (``taskcli delete 1 &``) is stopped first, as the
+    terminal stops a background reader (SIGTTIN), until ``fg``, so that this process
+    does not take the line the shell was meant to read. The terminal is not this
+    process's controlling terminal: only the client can tell whether its job is the
+    foreground one."""
+
+    def before_read(fd: int) -> None:
+        if not os.isatty(fd):
+            return
+        link.channel.send({"may_read_terminal": True})
+        if link.answer().get("tty") == "eio":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    WatchedFile.before_read = before_read
+    try:
+        yield
+    finally:
+        WatchedFile.before_read = lambda _fd: None
 
 
 @contextmanager

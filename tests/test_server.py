@@ -313,6 +313,16 @@ def reads_stdin(pid: int) -> bool:
     return fields[:2] == ["0", "0x0"]
 
 
+def reads_a_terminal(pid: int) -> bool:
+    """Whether the process is blocked in a read of a terminal (getpass reads /dev/tty)."""
+    try:
+        number, fd = Path(f"/proc/{pid}/syscall").read_text().split()[:2]
+        target = os.readlink(f"/proc/{pid}/fd/{int(fd, 16)}")
+        return number == "0" and target.startswith(("/dev/pts/", "/dev/tty"))
+    except (OSError, ValueError):
+        return False
+
+
 def test_ctrl_c_interrupts_the_command_and_rolls_back(served):
     registered(server=True)
     for server in (True, False):
@@ -345,6 +355,26 @@ def process_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
+def job_control_shell(*, server: bool) -> terminal.Terminal:
+    """An interactive bash (job control on) on a pseudo-terminal, at its prompt."""
+    shell = terminal.Terminal(
+        ["/bin/bash", "--norc", "--noprofile", "-i"],
+        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": "on" if server else "off"},
+    )
+    shell.expect("shell$ ")
+    return shell
+
+
+def answer_yes_and_exit(shell: terminal.Terminal) -> None:
+    """The ``delete 1`` waiting in ``shell`` is told yes; the task is gone, bash exits."""
+    shell.type("y")
+    shell.expect("deleted 1: Buy milk")
+    shell.expect("shell$ ")
+    shell.type("exit")
+    assert shell.finish() == 0, shell.transcript
+    assert run("list", "--json").stdout == "[]\n"
+
+
 @pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
 def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     """In a job-control shell, as a user types: Ctrl-Z at a prompt stops the command (its
@@ -352,12 +382,7 @@ def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     shell has the terminal, and ``fg`` takes the command up where it was."""
     registered(server=True)
     assert run("add", "Buy milk").returncode == 0
-    switch = "on" if server else "off"
-    shell = terminal.Terminal(
-        ["/bin/bash", "--norc", "--noprofile", "-i"],
-        {**os.environ, "PS1": "shell$ ", "TASKCLI_SERVER": switch},
-    )
-    shell.expect("shell$ ")
+    shell = job_control_shell(server=server)
     shell.type(shlex.join([*CLIENT, "delete", "1"]))
     shell.expect("[y/N]: ")
     parents = children(status()["pid"]) if server else children(shell.pid)
@@ -371,12 +396,52 @@ def test_ctrl_z_stops_the_command_and_fg_goes_on(served, server):
     assert process_state(reader) == "T"
     shell.type("fg")
     until(lambda: process_state(reader) != "T", "the command to go on")
-    shell.type("y")
-    shell.expect("deleted 1: Buy milk")
+    answer_yes_and_exit(shell)
+
+
+@pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
+def test_a_background_job_that_reads_the_terminal_stops_until_fg(served, server):
+    """``taskcli delete 1 &`` in a job-control shell: its prompt's read stops the job (as
+    the terminal stops a background reader), the shell keeps its line, and ``fg`` lets
+    the command read its answer."""
+    registered(server=True)
+    assert run("add", "Buy milk").returncode == 0
+    shell = job_control_shell(server=server)
+    shell.type(shlex.join([*CLIENT, "delete", "1"]) + " &")
+    shell.expect("[y/N]: ")
+    time.sleep(0.5)  # the read, had it not been stopped, would have begun by now
+    shell.type("echo the shell reads line $((1 + 1))")
+    shell.expect("the shell reads line 2\r\n")
+    shell.type("jobs")
+    shell.expect("Stopped")
+    shell.type("fg")
+    readers = (lambda: children(status()["pid"])) if server else (lambda: children(shell.pid))
+    until(lambda: any(map(reads_stdin, readers())), "the command to read its answer")
+    answer_yes_and_exit(shell)
+
+
+@pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
+def test_a_background_password_prompt_leaves_the_terminal_alone_until_fg(served, server):
+    """``taskcli login -e … &``: the hidden prompt would turn the terminal's echo off for
+    its read; in the background it stops first (as the terminal stops it, SIGTTOU), so
+    the shell's terminal keeps its echo, and after ``fg`` it asks and reads hidden."""
+    registered(server=True)
+    shell = job_control_shell(server=server)
+    shell.type(shlex.join([*CLIENT, "login", "-e", EMAIL]) + " &")
+    shell.type("until jobs | grep -q Stopped; do sleep 0.1; done; echo job-stopped")
+    shell.expect("\r\njob-stopped\r\n")
+    shell.type("echo terminal:$(stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo')")
+    shell.expect("terminal:echo\r\n")
+    shell.type("fg")
+    readers = (lambda: children(status()["pid"])) if server else (lambda: children(shell.pid))
+    until(lambda: any(map(reads_a_terminal, readers())), "the command to read the password")
+    shell.expect("Password: ")  # written once the echo is off, after fg
+    shell.type(PASSWORD)
+    shell.expect(f"logged in as {EMAIL}")
     shell.expect("shell$ ")
+    assert PASSWORD not in shell.transcript.split("fg", 1)[1]  # read with the echo off
     shell.type("exit")
     assert shell.finish() == 0, shell.transcript
-    assert run("list", "--json").stdout == "[]\n"
 
 
 def test_a_forwarded_window_change_reaches_the_command():

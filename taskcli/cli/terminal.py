@@ -81,15 +81,54 @@ class Terminal:
         raise ConfigError("no editor found (neither nano nor vi is installed)", hint=hint)
 
     def prompt(self, label: str, *, hidden: bool = False) -> str:
-        """Ask on the terminal (the question on stderr, never mixed into results)."""
-        import typer
-
-        return typer.prompt(label, hide_input=hidden, err=True)
+        """Ask on the terminal (the question on stderr, never mixed into results), until
+        the answer is not empty; ``hidden``: typed without echo (getpass)."""
+        while True:
+            answer = self.answer(f"{label}: ", hidden=hidden)
+            if answer:
+                return answer
 
     def confirm(self, question: str) -> bool:
+        """A yes/no question, no by default; anything else is asked again."""
+        while True:
+            answer = self.answer(f"{question} [y/N]: ").strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("n", "no", ""):
+                return False
+            sys.stderr.write("Error: invalid input\n")
+
+    def answer(self, question: str, *, hidden: bool = False) -> str:
+        """The line typed after ``question`` (written to stderr; hidden: to the terminal,
+        as getpass writes it), without its line end.
+        Ctrl-C or the end of input is typer.Abort (exit 130, "aborted").
+
+        A visible answer is read from sys.stdin even on a terminal, where input() would
+        read fd 0 by C stdio: a command run by the local server reads the client's
+        terminal only through sys.stdin, where the server first checks that the job is
+        in the foreground (and :meth:`before_hidden_read` before getpass turns the echo
+        off)."""
         import typer
 
-        return typer.confirm(question, default=False, err=True)
+        try:
+            if hidden:  # getpass writes the question once the echo is off
+                import getpass
+
+                self.before_hidden_read()
+                return getpass.getpass(question)
+            sys.stderr.write(question)
+            sys.stderr.flush()
+            line = sys.stdin.readline()
+        except (KeyboardInterrupt, EOFError):
+            if hidden:  # getpass leaves the line open
+                sys.stderr.write("\n")
+            raise typer.Abort() from None
+        if not line:
+            raise typer.Abort()
+        return line.removesuffix("\n")
+
+    def before_hidden_read(self) -> None:
+        """Called before a hidden answer changes the terminal's modes to read it."""
 
     def run_interactive(
         self, argv: list[str], *, env: dict[str, str] | None = None, pipe_stdin: bool = False

@@ -188,21 +188,28 @@ def follow(channel: wire.Channel, worker: int | None) -> int:
             return int(message["exit"])
         if "run" in message:
             run_here(channel, message)
-        elif message.get("may_read_terminal"):
-            channel.send({"tty": wait_for_foreground()})
+        elif "foreground" in message:  # about to use the terminal (see serve_child)
+            stop = getattr(_signal, f"SIG{message['stop']}")
+            channel.send({"tty": wait_for_foreground(message["foreground"], stop)})
 
 
-def wait_for_foreground() -> str:
-    """The command is about to read the terminal: while this job is in the background,
-    stop as the terminal stops such a reader (SIGTTIN), until ``fg``. "go" once in the
-    foreground; "eio" when the stop did not happen (an orphaned job), where a read gets
-    EIO. (Only the client can tell: the terminal is not the worker's.)"""
+def wait_for_foreground(fd: int, stop: int) -> str:
+    """The command is about to read the terminal on ``fd`` (``stop``: SIGTTIN), or to
+    change its modes or write to it when it stops background writers (``stty tostop``)
+    (SIGTTOU):
+    while this job is in the background, stop as the terminal stops such a process,
+    until ``fg``. "go" once in the foreground, or for a write when SIGTTOU is ignored;
+    "eio" when the stop did not happen (an orphaned job, a read with SIGTTIN ignored),
+    where the read or write gets EIO. (Only the client can tell: the terminal is not
+    the worker's.)"""
     continued = []
     previous = _signal.signal(_signal.SIGCONT, lambda *_: continued.append(True))
     try:
-        while not in_foreground():
+        while not in_foreground(fd):
+            if stop == _signal.SIGTTOU and _signal.getsignal(stop) == _signal.SIG_IGN:
+                return "go"
             continued.clear()
-            os.kill(os.getpid(), _signal.SIGTTIN)  # stops here, as the read would
+            os.kill(os.getpid(), stop)  # stops here, as the read or write would
             if not continued:
                 return "eio"
         return "go"
@@ -210,10 +217,10 @@ def wait_for_foreground() -> str:
         _signal.signal(_signal.SIGCONT, previous)
 
 
-def in_foreground() -> bool:
+def in_foreground(fd: int) -> bool:
     try:
-        return os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:  # stdin is no longer a terminal
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:  # no longer a terminal
         return True
 
 

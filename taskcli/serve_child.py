@@ -89,6 +89,14 @@ class Link:
             raise OSError("the client went away")
         return message
 
+    def wait_for_foreground(self, fd: int, stop: str) -> None:
+        """Until the client's job is the terminal's foreground one (it stops meanwhile by
+        SIGTT``stop``, as the terminal would stop this process were it its own); OSError
+        EIO where the terminal would refuse instead (an orphaned job)."""
+        self.channel.send({"foreground": fd, "stop": stop})
+        if self.answer().get("tty") == "eio":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
 
 class Seen:
     """Whether the running command has read or written anything of the client's yet (its
@@ -99,9 +107,11 @@ class Seen:
 
 class WatchedFile(io.FileIO):
     """A standard stream's file, noting in :class:`Seen` that the command used it; a
-    read of a terminal waits for :attr:`before_read` (see :func:`reading_from`)."""
+    read of a terminal waits for :attr:`before_read`, a write for :attr:`before_write`
+    (see :func:`terminal_checks`)."""
 
     before_read: Callable[[int], None] = staticmethod(lambda _fd: None)
+    before_write: Callable[[int], None] = staticmethod(lambda _fd: None)
 
     def readinto(self, buffer: Any) -> int | None:
         Seen.touched = True
@@ -115,6 +125,7 @@ class WatchedFile(io.FileIO):
 
     def write(self, data: Any, /) -> int:
         Seen.touched = True
+        WatchedFile.before_write(self.fileno())
         return super().write(data)
 
 
@@ -158,8 +169,9 @@ class RemoteTerminal(terminal.Terminal):
 
     def before_hidden_read(self) -> None:
         # getpass turns the echo off before it reads: in the background this stops
-        # first, as the terminal stops the process that would change its modes (SIGTTOU)
-        WatchedFile.before_read(0)
+        # first, as the terminal stops the process that would change its modes
+        if os.isatty(0):
+            self.link.wait_for_foreground(0, "TTOU")
 
 
 def receive_header(conn: socket.socket) -> tuple[wire.Channel, dict[str, Any]] | None:
@@ -390,7 +402,7 @@ def run_app(link: Link) -> tuple[int, str | None]:
     link.channel.send({"started": True, "pid": os.getpid()})
     code, by_signal = 0, None
     try:
-        with terminal.faked(RemoteTerminal(link)), reading_from(link):
+        with terminal.faked(RemoteTerminal(link)), terminal_checks(link):
             try:
                 with resend_allowed():
                     click_command()()
@@ -413,26 +425,33 @@ def run_app(link: Link) -> tuple[int, str | None]:
 
 
 @contextmanager
-def reading_from(link: Link) -> Iterator[None]:
+def terminal_checks(link: Link) -> Iterator[None]:
     """While the command runs, before each read of a terminal the client says it may go
     on: a job in the background (``taskcli delete 1 &``) is stopped first, as the
     terminal stops a background reader (SIGTTIN), until ``fg``, so that this process
-    does not take the line the shell was meant to read. The terminal is not this
-    process's controlling terminal: only the client can tell whether its job is the
-    foreground one."""
+    does not take the line the shell was meant to read. So too before a write to a
+    terminal that stops background writers (``stty tostop``: SIGTTOU). The terminal is
+    not this process's controlling terminal: only the client can tell whether its job
+    is the foreground one."""
+    import termios
 
     def before_read(fd: int) -> None:
-        if not os.isatty(fd):
-            return
-        link.channel.send({"may_read_terminal": True})
-        if link.answer().get("tty") == "eio":
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        if os.isatty(fd):
+            link.wait_for_foreground(fd, "TTIN")
 
-    WatchedFile.before_read = before_read
+    def before_write(fd: int) -> None:
+        try:
+            stops_writers = termios.tcgetattr(fd)[3] & termios.TOSTOP
+        except termios.error:  # not a terminal
+            return
+        if stops_writers:
+            link.wait_for_foreground(fd, "TTOU")
+
+    WatchedFile.before_read, WatchedFile.before_write = before_read, before_write
     try:
         yield
     finally:
-        WatchedFile.before_read = lambda _fd: None
+        WatchedFile.before_read = WatchedFile.before_write = lambda _fd: None
 
 
 @contextmanager

@@ -3,10 +3,13 @@ descriptors passed alongside (SCM_RIGHTS). Standard library only (the client use
 
 Messages, client → server: the request header ``{"version", "build", "argv", "env",
 "cwd", "streams"}`` with fds 0, 1, 2; ``{"status": true}``; ``{"stop": true}``; later
-``{"signal": "INT"}`` (also TERM, HUP) and ``{"ran": code}`` / ``{"error": ...}`` answering
-a ``run``. Server → client: ``{"started": true}`` once the command runs, ``{"run": argv,
-"env": ..., "stdin_fd": bool}`` (the pager or the editor, to run in the client's terminal;
-the pager's pipe passed along), ``{"exit": code}`` at the end; ``{"restart": true}`` when
+``{"signal": "INT"}`` (the names in :data:`FORWARDED_SIGNALS`), ``{"ran": code}`` /
+``{"error": ...}`` answering a ``run`` and ``{"tty": "go" | "eio"}`` answering a
+``foreground``. Server → client: ``{"started": true, "pid": worker}`` once the command
+runs, ``{"run": argv, "env": ..., "stdin_fd": bool}`` (the pager or the editor, to run in
+the client's terminal; the pager's pipe passed along), ``{"foreground": fd, "stop":
+"TTIN" | "TTOU"}`` before the command reads the terminal (or changes its modes, or
+writes under ``stty tostop``), ``{"exit": code}`` at the end; ``{"restart": true}`` when
 the builds differ (:func:`build`).
 
 A message is JSON's data model (a dict of str keys; lists, str, int, float, bool, None),

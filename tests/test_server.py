@@ -365,6 +365,14 @@ def job_control_shell(*, server: bool) -> terminal.Terminal:
     return shell
 
 
+def fg_until_it_reads(shell: terminal.Terminal, *, server: bool) -> None:
+    """``fg`` typed to ``shell``, then wait until the job's command (the server's worker,
+    or the process itself) reads the terminal."""
+    parent = status()["pid"] if server else shell.pid
+    shell.type("fg")
+    until(lambda: any(map(reads_a_terminal, children(parent))), "the command to read")
+
+
 def answer_yes_and_exit(shell: terminal.Terminal) -> None:
     """The ``delete 1`` waiting in ``shell`` is told yes; the task is gone, bash exits."""
     shell.type("y")
@@ -414,9 +422,7 @@ def test_a_background_job_that_reads_the_terminal_stops_until_fg(served, server)
     shell.expect("the shell reads line 2\r\n")
     shell.type("jobs")
     shell.expect("Stopped")
-    shell.type("fg")
-    readers = (lambda: children(status()["pid"])) if server else (lambda: children(shell.pid))
-    until(lambda: any(map(reads_stdin, readers())), "the command to read its answer")
+    fg_until_it_reads(shell, server=server)
     answer_yes_and_exit(shell)
 
 
@@ -432,14 +438,32 @@ def test_a_background_password_prompt_leaves_the_terminal_alone_until_fg(served,
     shell.expect("\r\njob-stopped\r\n")
     shell.type("echo terminal:$(stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo')")
     shell.expect("terminal:echo\r\n")
-    shell.type("fg")
-    readers = (lambda: children(status()["pid"])) if server else (lambda: children(shell.pid))
-    until(lambda: any(map(reads_a_terminal, readers())), "the command to read the password")
+    fg_until_it_reads(shell, server=server)
     shell.expect("Password: ")  # written once the echo is off, after fg
     shell.type(PASSWORD)
     shell.expect(f"logged in as {EMAIL}")
     shell.expect("shell$ ")
     assert PASSWORD not in shell.transcript.split("fg", 1)[1]  # read with the echo off
+    shell.type("exit")
+    assert shell.finish() == 0, shell.transcript
+
+
+@pytest.mark.parametrize("server", [True, False], ids=["server", "in-process"])
+def test_under_stty_tostop_a_background_job_stops_before_it_writes(served, server):
+    """``stty tostop``, then ``taskcli show 1 &``: the terminal stops a background job
+    that writes to it (SIGTTOU), so nothing of the task appears until ``fg``."""
+    registered(server=True)
+    assert run("add", "Buy milk").returncode == 0
+    shell = job_control_shell(server=server)
+    shell.type("stty tostop")
+    shell.expect("shell$ ")
+    shell.type(shlex.join([*CLIENT, "show", "1"]) + " &")
+    shell.type("until jobs | grep -q Stopped; do sleep 0.1; done; echo job-stopped")
+    shell.expect("\r\njob-stopped\r\n")
+    assert "Buy milk" not in shell.transcript
+    shell.type("fg")
+    shell.expect("Buy milk")
+    shell.expect("shell$ ")
     shell.type("exit")
     assert shell.finish() == 0, shell.transcript
 

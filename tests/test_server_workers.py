@@ -122,6 +122,24 @@ def test_the_postgresql_connection_stays_open_between_commands(served, pg_app_ur
     assert titles(alice) == ["again"] * 3
 
 
+def test_a_completion_uses_the_kept_connection(served, pg_app_url, tmp_path):
+    """A TAB through the server asks on the worker's open connection, as a command does
+    (no connection set-up per TAB), with the session proof in front of its query."""
+    alice = register("alice@example.com", tmp_path / "alice", pg_app_url)
+    assert run("add", "Buy milk", env=alice).returncode == 0
+    kept = taskcli_backends(pg_app_url)
+    assert len(kept) == 1, kept
+    tab = {"_TASKCLI_COMPLETE": "complete_bash", "COMP_WORDS": "taskcli done ", "COMP_CWORD": "2"}
+    for _ in range(2):
+        result = run(env={**alice, **tab})
+        assert (result.returncode, result.stdout.split(), result.stderr) == (0, ["1"], "")
+        [(backend, query)] = taskcli_activity(pg_app_url)
+        assert backend in kept  # the completion's query was the kept connection's last
+        assert "taskcli_spend(" in query and "SELECT number, title FROM tasks" in query, query
+    assert run("logout", env=alice).returncode == 0
+    assert run(env={**alice, **tab}).stdout.split() == []  # no session: nothing offered
+
+
 def test_a_restarted_postgresql_is_not_an_error(served, pg_server, pg_app_url, tmp_path):
     alice = register("alice@example.com", tmp_path / "alice", pg_app_url)
     assert run("add", "before", env=alice).returncode == 0

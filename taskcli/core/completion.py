@@ -120,6 +120,29 @@ def _on_postgres(
     query = lookup(Dialect(postgres=True), user_id=claims.user_id, **arguments)
     if query is None:
         return []
+    conn = _postgres_connection(settings)
+    try:
+        with conn.cursor() as cursor:
+            # the proof is spent, then presented, then the query runs: one round trip
+            cursor.execute(pgsessions.Presenter(claims).rewrite(query.sql, False), query.parameters)
+            return [query.choice(row) for row in cursor.fetchall()]
+    except BaseException:
+        getattr(conn, "invalidate", conn.close)()  # a kept one is not kept in doubt
+        raise
+    finally:
+        conn.close()
+
+
+def _postgres_connection(settings: Settings) -> Any:
+    """An autocommit connection: in a local server's worker, the one it keeps for this
+    database (a TAB then costs no connection set-up, as a command does not); otherwise a
+    new one through the driver. (The worker has SQLAlchemy loaded; a completion in its
+    own process never loads it.)"""
+    import sys
+
+    db = sys.modules.get("taskcli.core.db")
+    if db is not None and db.kept_connections() is not None:
+        return db.Database(settings).engine.raw_connection()  # its engine is AUTOCOMMIT
     import psycopg2
 
     url = settings.database_url
@@ -128,14 +151,8 @@ def _on_postgres(
         connect_timeout=connect_budget(url, settings.connect_timeout),
         application_name=APPLICATION_NAME,
     )
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            # the proof is spent, then presented, then the query runs: one round trip
-            cursor.execute(pgsessions.Presenter(claims).rewrite(query.sql, False), query.parameters)
-            return [query.choice(row) for row in cursor.fetchall()]
-    finally:
-        conn.close()
+    conn.autocommit = True
+    return conn
 
 
 def task_numbers(

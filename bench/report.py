@@ -19,6 +19,7 @@ EXTRA_TURNS, AIM_TURNS = 2, 1
 IMPORT_RATE = 20_000
 EXPORT_RSS_MB = 150.0
 WARM_VERSION_MS = 30.0
+COMPLETE = "complete task numbers"  # the warm section's completion row (SPEC §14)
 TASKCLI_SYSTEMS = ("sqlite", "postgres")
 
 
@@ -121,6 +122,11 @@ def _warm_budgets(warm: dict) -> list[dict]:
                 f"< {WARM_VERSION_MS:.0f}", lambda v: v < WARM_VERSION_MS, served.get("cpu_ms"))
     ]  # fmt: skip
     found += _warm_ratios(warm, ("list", "show", "add", "done"), 1.0, "≤ 1")
+    complete = operations.get(COMPLETE, {}).get("warm (server)", {})
+    found.append(  # SPEC §14: a TAB within the --help budget plus one query
+        _budget("complete task numbers through the server", "ms", complete.get("wall_ms"),
+                f"< {HELP_MS:.0f} (--help's)", lambda v: v < HELP_MS, complete.get("cpu_ms"))
+    )  # fmt: skip
     for larger in warm.get("larger", []):  # SPEC §15 at 100k; the whole list and export ≥ 3×
         ops = ("list", "show", "add", "done", "list --limit 0", "export")
         found += _warm_ratios(larger, ops, 1 / 3, "≤ 0.33")

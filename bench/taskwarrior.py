@@ -43,8 +43,10 @@ class Taskwarrior:
         rc.write_text(TASKRC.format(data=data, version=version))
         self.env.update(TASKRC=str(rc), TASKDATA=str(data))
 
-    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> Sample:
-        return run(["task", *args], env=self.env, timeout=timeout)
+    def run(
+        self, *args: str, timeout: float = COMMAND_TIMEOUT, env: dict[str, str] | None = None
+    ) -> Sample:
+        return run(["task", *args], env={**self.env, **(env or {})}, timeout=timeout)
 
     def version(self) -> str:
         return capture(["task", "--version"], env=self.env).strip()

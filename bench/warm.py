@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import taskwarrior
 from bench.context import Run
 from bench.proxy import Proxy
-from bench.report import stats
+from bench.report import COMPLETE, stats
 from bench.runner import BenchError, Sample, capture
 from bench.scaling import (
     done_targets,
@@ -29,10 +29,12 @@ from bench.scaling import (
     taskcli_commands,
     taskwarrior_commands,
 )
+from bench.suites import COMPLETE_TASK_NUMBERS
 from bench.workloads import Taskcli, write_tasks
 
 SIZE = 1_000
-OPERATIONS = ("--version", "list", "show", "add", "done")
+# COMPLETE: bash at `taskcli done <TAB>`; Taskwarrior's completion asks `task _ids`
+OPERATIONS = ("--version", "list", "show", "add", "done", COMPLETE)
 LARGE = 100_000  # and above: the whole list and the export too
 LARGE_OPERATIONS = ("list --limit 0", "export")
 SYSTEMS = ("in-process", "warm (server)", "taskwarrior")
@@ -86,7 +88,10 @@ def _sized(run: Run, home: Path, dataset, reps: int) -> dict:
         tw, _loaded = load_taskwarrior(home, cold)
         uuids = [dataset.ids[i] for i in targets[2::3]]
         tw_ops = taskwarrior_commands(uuids)
-        commands["taskwarrior"] = (tw.run, {"--version": lambda i: ("--version",), **tw_ops})
+        commands["taskwarrior"] = (
+            tw.run,
+            {"--version": lambda i: ("--version",), COMPLETE: lambda i: ("_ids",), **tw_ops},
+        )
     _start_server(warm)
     try:
         samples = _measure(commands, operations, reps, run.profile.timeout)
@@ -102,7 +107,7 @@ def _sized(run: Run, home: Path, dataset, reps: int) -> dict:
     }
 
 
-ROUND_TRIP_OPERATIONS = ("list", "show", "add", "done")
+ROUND_TRIP_OPERATIONS = ("list", "show", "add", "done", COMPLETE)
 
 
 def _round_trips(run: Run, home: Path, dataset, reps: int) -> dict:
@@ -141,7 +146,8 @@ def _round_trips(run: Run, home: Path, dataset, reps: int) -> dict:
                     for system, (tc, ops) in systems.items():
                         proxy.latency = latency
                         proxy.reset()
-                        sample = tc.run(*ops[op](round_), timeout=run.profile.timeout)
+                        argv, env = _with_env(ops[op](round_))
+                        sample = tc.run(*argv, timeout=run.profile.timeout, env=env)
                         turns = sum(map(len, proxy.connections(settle=0.5)))
                         entry = results.setdefault(op, {}).setdefault(
                             system, {"turns": [], "opened": [], "wall": []}
@@ -168,8 +174,12 @@ def _round_trips(run: Run, home: Path, dataset, reps: int) -> dict:
 
 
 def _taskcli_ops(refs: list[str], operations: tuple[str, ...] = OPERATIONS) -> dict:
-    ops = taskcli_commands(refs, [])
-    return {"--version": lambda i: ("--version",), **{op: ops[op] for op in operations[1:]}}
+    ops = {
+        **taskcli_commands(refs, []),
+        "--version": lambda i: ("--version",),
+        COMPLETE: lambda i: ((), COMPLETE_TASK_NUMBERS),  # no arguments: the environment
+    }
+    return {op: ops[op] for op in operations}
 
 
 def _start_server(warm: Taskcli) -> None:
@@ -191,6 +201,15 @@ def _measure(
     for round_ in range(reps):
         for op in operations:
             for system, (runner, ops) in commands.items():
-                argv = ops[op](round_)
-                samples[op].setdefault(system, []).append(runner(*argv, timeout=timeout))
+                argv, env = _with_env(ops[op](round_))
+                sample = runner(*argv, timeout=timeout, env=env)
+                samples[op].setdefault(system, []).append(sample)
     return samples
+
+
+def _with_env(call: tuple) -> tuple[tuple[str, ...], dict[str, str] | None]:
+    """An operation's arguments, and the variables it adds to the environment when it
+    says ``(arguments, variables)`` (a completion is asked through the environment)."""
+    if len(call) == 2 and isinstance(call[1], dict):
+        return call[0], call[1]
+    return call, None

@@ -156,8 +156,10 @@ class Taskcli:
     def argv(self, *args: str) -> list[str]:
         return [TASKCLI, *args]
 
-    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> Sample:
-        return run(self.argv(*args), env=self.env, timeout=timeout)
+    def run(
+        self, *args: str, timeout: float = COMMAND_TIMEOUT, env: dict[str, str] | None = None
+    ) -> Sample:
+        return run(self.argv(*args), env={**self.env, **(env or {})}, timeout=timeout)
 
     def register(self, email: str) -> None:
         argv = self.argv("register", "--email", email, "--password-stdin")

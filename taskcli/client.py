@@ -195,13 +195,12 @@ def follow(channel: wire.Channel, worker: int | None) -> int:
 
 def wait_for_foreground(fd: int, stop: int) -> str:
     """The command is about to read the terminal on ``fd`` (``stop``: SIGTTIN), or to
-    change its modes or write to it when it stops background writers (``stty tostop``)
-    (SIGTTOU):
-    while this job is in the background, stop as the terminal stops such a process,
-    until ``fg``. "go" once in the foreground, or for a write when SIGTTOU is ignored;
-    "eio" when the stop did not happen (an orphaned job, a read with SIGTTIN ignored),
-    where the read or write gets EIO. (Only the client can tell: the terminal is not
-    the worker's.)"""
+    change its modes, or to write to it when it stops background writers (``stty
+    tostop``) (SIGTTOU): while this job is in the background, stop as the terminal stops
+    such a process, until ``fg``. "go" once in the foreground, or for a write when
+    SIGTTOU is ignored; "eio" when the stop did not happen (an orphaned job, a read with
+    SIGTTIN ignored), where the read or write gets EIO. (Only the client can tell: the
+    terminal is not the worker's.)"""
     continued = []
     previous = _signal.signal(_signal.SIGCONT, lambda *_: continued.append(True))
     try:

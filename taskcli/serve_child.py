@@ -435,14 +435,19 @@ def terminal_checks(link: Link) -> Iterator[None]:
     is the foreground one."""
     import termios
 
+    # the client's streams, asked once: a write to a file or a pipe costs no system call
+    terminals = {fd for _name, fd, _mode in STREAMS if os.isatty(fd)}
+
     def before_read(fd: int) -> None:
-        if os.isatty(fd):
+        if fd in terminals:
             link.wait_for_foreground(fd, "TTIN")
 
     def before_write(fd: int) -> None:
-        try:
+        if fd not in terminals:
+            return
+        try:  # read at each write: `stty tostop` may be typed while the command runs
             stops_writers = termios.tcgetattr(fd)[3] & termios.TOSTOP
-        except termios.error:  # not a terminal
+        except termios.error:  # the terminal has gone (a hangup)
             return
         if stops_writers:
             link.wait_for_foreground(fd, "TTOU")

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.tasks_support import run_in_pty
+from tests.transfer_support import task_object, write_json
 
 
 def export(taskcli) -> list[dict]:
@@ -101,4 +102,54 @@ def test_update_of_several_refs_is_all_or_nothing_and_one_undo_step(taskcli, sho
     assert one["number"] == 3  # one REF: the task object
     taskcli.ok("undo", "--yes")
     assert taskcli.ok("undo", "--yes", "--json").json()["count"] == 3
+    assert taskcli.ok("export").stdout == before
+
+
+def test_a_bulk_done_of_many_recurring_tasks_makes_each_next_occurrence_and_undo_removes_them(
+    taskcli, user, tmp_path
+):
+    """More recurring tasks than the insert that makes their next occurrences takes as one
+    statement (on PostgreSQL those go through COPY): each occurrence is made as a single
+    completion makes it, and the one undo step removes them all."""
+    from taskcli.core.tasks import COPY_AT
+
+    count = COPY_AT + 20
+    notes = [{"entry": "2026-11-30T09:00:00Z", "text": "back\\slash \\N {x} é"}]
+    objects = [
+        task_object(f"water plant {i}", due="2026-12-02T08:00:00Z", recur="daily",
+                    project="home", tags=["garden", 'a"b'], annotations=notes if i % 2 else [])
+        for i in range(count)
+    ]  # fmt: skip
+    plain = [task_object(f"sweep {i}", project="home") for i in range(3)]  # no recurrence
+    taskcli.ok("import", str(write_json(tmp_path / "plants.json", objects + plain)))
+    before = taskcli.ok("export").stdout
+    one = taskcli.ok("done", "1").stdout  # a single completion: its occurrence by INSERT
+    assert one.splitlines()[-1].startswith(f"next {count + 4}: water plant 0 (due ")
+    # the other originals and that occurrence: their occurrences by COPY on PostgreSQL
+    done = taskcli.ok("done", "--project", "home", "--yes").stdout.splitlines()
+    completed = [line for line in done if line.startswith("completed ")]
+    following = [line for line in done if line.startswith("next ")]
+    assert (len(completed), len(following)) == (count + 3, count)
+    assert [line for line in completed if "sweep" in line] == [
+        f"completed {count + i + 1}: sweep {i}" for i in range(3)
+    ]
+    # in the order of the completed tasks' numbers, numbered after the first occurrence
+    assert following[0].startswith(f"next {count + 5}: water plant 1 (due ")
+    assert following[-2].startswith(f"next {2 * count + 3}: water plant {count - 1} (due ")
+    assert following[-1].startswith(f"next {2 * count + 4}: water plant 0 (due ")
+    tasks = export(taskcli)
+    pending = {t["title"]: t for t in tasks if t["status"] == "pending"}
+    assert len(pending) == count and len(tasks) == 2 * count + 4
+
+    def shape(task: dict) -> dict:
+        unique = ("id", "number", "title", "created_at", "updated_at", "annotations", "due")
+        return {key: value for key, value in task.items() if key not in unique}
+
+    zero, first, second = (pending[f"water plant {i}"] for i in range(3))
+    assert shape(first) == shape(zero) and shape(second) == shape(zero)
+    assert (zero["due"], first["due"]) == ("2026-12-04T08:00:00Z", "2026-12-03T08:00:00Z")
+    assert (first["annotations"], second["annotations"]) == (notes, [])
+    assert (first["tags"], first["depends"]) == (["garden", 'a"b'], [])
+    taskcli.ok("undo", "--yes")
+    taskcli.ok("undo", "--yes")
     assert taskcli.ok("export").stdout == before

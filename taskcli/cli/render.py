@@ -166,7 +166,7 @@ def completed(done, *, as_json: bool) -> None:
 
     now = utc_now()
     for record in done.completed:
-        following = done.next_occurrences.get(record["id"])
+        following = done.next_occurrences.get(record["number"])
         if following is not None:
             title = output.visible(following["title"])
             output.print_line(f"next {following['number']}: {title} (due "

@@ -4,8 +4,8 @@ list filter selects (a bulk change). Either way one transaction (with the next
 occurrences of recurring tasks), so one journal step that ``undo`` reverts whole.
 
 A bulk change is one UPDATE or DELETE, however many tasks it selects. ``brief``: the
-caller needs only the id, number and title of each task (records may carry more), so
-that is all a bulk change reads back.
+caller needs only the number and title of each task (records may carry more), so that
+is all a bulk change reads back.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _set(
     brief: bool,
 ) -> Records:  # fmt: skip
     update = tasks.update().where(where).values(**values)
-    return _records(conn.execute(update.returning(*_returned(brief))), brief)
+    return _records(conn.execute(update.returning(*_returned(brief))).all(), brief)
 
 
 def start(
@@ -109,12 +109,14 @@ def complete(
             rows = conn.execute(update.returning(*COLUMNS, *SERIES)).all()
             return changes.completed_rows(conn, user_id, rows)
         # brief: every column of the recurring tasks only, their next occurrence is made
-        # from them (reading all of them back costs more than the UPDATE)
-        returned = conn.execute(update.returning(*_returned(brief), changes.RECURS.label("recurs")))
+        # from them (reading all of them back costs more than the UPDATE); the id of the
+        # recurring ones only (converting every id costs a tenth of the UPDATE)
+        recurring_id = sa.case((changes.RECURS, tasks.c.id)).label("recurring_id")
+        returned = conn.execute(update.returning(*_returned(brief), recurring_id)).all()
         others, recurring = [], []
-        for *brief_values, recurs in returned:
-            if recurs:
-                recurring.append(brief_values[0])
+        for *brief_values, task_id in returned:
+            if task_id is not None:
+                recurring.append(task_id)
             else:
                 others.append(dict(zip(BRIEF, brief_values, strict=True)))
         rows = changes.rows_by_id(conn, user_id, recurring, [*COLUMNS, *SERIES])
@@ -128,7 +130,7 @@ def delete(
     if isinstance(selection, list):
         return changes.delete_tasks(conn, user_id=user_id, refs=selection)
     removal = tasks.delete().where(_where(conn, user_id, selection))
-    return _records(conn.execute(removal.returning(*_returned(brief))), brief)
+    return _records(conn.execute(removal.returning(*_returned(brief))).all(), brief)
 
 
 # the entry point of each status command, by its name

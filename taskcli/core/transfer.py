@@ -28,11 +28,13 @@ from taskcli.core.errors import InvalidInputError
 from taskcli.core.formats.records import EVERY_FIELD
 from taskcli.core.import_merge import ByColumnName, merge_into_stored
 from taskcli.core.listing import TaskFilter, each_task_json, iter_tasks
-from taskcli.core.models import TaskCreate, annotations_text, column_values
-from taskcli.core.sql import is_postgres, pgcopy, planning
+from taskcli.core.models import TaskCreate, column_values
+from taskcli.core.sql import is_postgres, planning
 from taskcli.core.tasks import (
+    as_stored,
     counters,
     draw_numbers,
+    insert_tasks,
     series_start,
     task_input,
     tasks,
@@ -167,10 +169,8 @@ def _write_batch(
             {**_columns(v), **_series_columns(v), "user_id": user_id, "number": first + i}
             for i, v in enumerate(new)
         ]  # fmt: skip
-        if is_postgres(conn):
-            pgcopy.copy_rows_in(conn, tasks.name, [_as_stored(row) for row in rows])
-        else:
-            conn.execute(tasks.insert(), rows)
+        # always COPY on PostgreSQL: an import's rows never travel in a statement's text
+        insert_tasks(conn, rows, copy_at=1)
     if mine:
         for values in mine:
             merge_into_stored(values, stored[values["id"]], carries=carries, now=now)
@@ -179,16 +179,6 @@ def _write_batch(
         else:
             _update_each(conn, user_id, mine)
     return len(new), len(mine)
-
-
-def _as_stored(row: dict[str, Any]) -> dict[str, Any]:
-    """Row values with the list columns as the database keeps them (for COPY and JSON):
-    annotations as their JSON text, no dependencies as NULL."""
-    return {
-        **row,
-        "annotations": annotations_text(row["annotations"]),
-        "depends": row["depends"] or None,
-    }
 
 
 def _stored_rows(
@@ -227,7 +217,7 @@ def _update_from_json(conn: Connection, user_id: uuid.UUID, rows: list[dict[str,
         "depends": ARRAY(sa.Uuid),
         "annotations": sa.Text(),
     }
-    stored = [_as_stored(_columns(v)) for v in rows]
+    stored = [as_stored(_columns(v)) for v in rows]
     source = (
         sa.func.json_to_recordset(sa.literal(json.dumps(stored, default=str), sa.Text))
         .table_valued(*(sa.column(name, type_) for name, type_ in types.items()))
